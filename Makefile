@@ -1,0 +1,102 @@
+# armvm: one Makefile. `make` builds build/armvm, a static arm64 binary
+# (cross-compiled with CROSS_COMPILE=aarch64-linux-gnu- on x86_64).
+#   make check   unit tests only        make test   every test, unit and lab
+#   make demo    boot the default guest in the lab
+#   make format  clang-format           make V=1    verbose
+
+ARCH := $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+CROSS_COMPILE ?= aarch64-linux-gnu-
+RUN_ARM ?= qemu-aarch64-static
+else ifeq ($(ARCH),aarch64)
+CROSS_COMPILE ?=
+RUN_ARM ?= env
+else
+$(error armvm builds on x86_64 (cross) or aarch64 hosts, not $(ARCH))
+endif
+
+CC := $(CROSS_COMPILE)gcc
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+B := build
+Q := $(if $(V),,@)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
+	-Wmissing-prototypes -Wstrict-prototypes -Wundef -Wvla \
+	-Wno-unused-parameter -Wimplicit-fallthrough
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude \
+	-DARMVM_VERSION='"$(VERSION)"' -MMD -MP
+LDFLAGS += -static
+LIBS := -lfdt -lz -lpthread
+
+# Modules that need no KVM: unit-tested, and (later) built for fuzzing.
+CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
+	vmm/device.c vmm/evloop.c vmm/console.c \
+	devices/uart8250.c devices/pl031.c \
+	arch/arm64/image.c arch/arm64/devtree.c
+KVM_SRCS := vmm/vm.c vmm/main.c arch/arm64/vcpu.c arch/arm64/gic.c
+CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
+KVM_OBJS := $(KVM_SRCS:%.c=$(B)/obj/%.o)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
+
+.PHONY: all check test demo lab-assets setup format clean install
+all: $(B)/armvm
+
+$(B)/armvm: $(CORE_OBJS) $(KVM_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LIBS)
+
+# Guest-side programs: static arm64, no armvm code.
+$(B)/guest/%: tests/guest/%.c
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	$(Q)$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
+
+setup:
+	$(Q)scripts/setup.sh
+
+check: $(UNIT_TESTS)
+	prove -e tests/run-test $(UNIT_TESTS)
+
+lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin
+	$(Q)tests/lab/assets.sh
+
+# Everything: unit tests, then the lab suite in one emulated host boot.
+test: setup
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) lab-assets
+	prove -e tests/run-test $(UNIT_TESTS) tests/lab/suite.t
+
+demo: setup
+	$(Q)$(MAKE) --no-print-directory all lab-assets
+	tests/lab/lab run -- 'armvm run -c 2 -m 512 -p "quiet"'
+
+PREFIX ?= /usr/local
+install: $(B)/armvm
+	install -D -m 755 $(B)/armvm $(DESTDIR)$(PREFIX)/bin/armvm
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)/obj $(B)/tests $(B)/guest $(B)/armvm
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# A bare-metal payload for the flat-binary loading test.
+$(B)/guest/flat.bin: tests/guest/flat.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $@"
+	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 -o $(B)/guest/flat.elf $<
+	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(B)/guest/flat.elf $@

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the user asked for, parsed from the command line into plain data.
+ * Nothing here is validated against the host: vm_create() does that.
+ */
+#ifndef ARMVM_CONFIG_H
+#define ARMVM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+enum irqchip_type {
+	IRQCHIP_AUTO,	   /* GICv3 with ITS, else GICv3, else GICv2 */
+	IRQCHIP_GICV2,
+	IRQCHIP_GICV3,
+	IRQCHIP_GICV3_ITS,
+};
+
+enum console_type { CONSOLE_SERIAL, CONSOLE_VIRTIO };
+
+struct vm_config {
+	const char *kernel;	/* NULL: the default guest */
+	const char *initrd;
+	const char *params;	/* user's kernel command line, -p */
+	uint64_t ram_size;	/* bytes; 0: kvmtool's default */
+	unsigned int nr_cpus;	/* 0: one per online host CPU */
+	const char *name;
+	enum console_type console;
+	enum irqchip_type irqchip;
+	bool nodefaults;
+	bool pmu;
+	bool no_reboot;
+	bool debug;
+	enum log_level loglevel;
+	const char *dump_dtb;
+	const char *kvm_dev;	/* /dev/kvm unless overridden */
+};
+
+/* Result of cli_parse_run() besides errors. */
+#define CLI_HELP 1
+
+void config_init(struct vm_config *cfg);
+
+/*
+ * Parse `armvm run` options (argv[0] is "run"). Returns 0, CLI_HELP when
+ * --help was given, or -EINVAL with a one-line reason in err.
+ */
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
+		  size_t errlen);
+
+/* Print `armvm run --help` / `armvm help` to f. */
+void cli_print_run_help(void *f);
+void cli_print_help(void *f);
+
+/* kvmtool's default: 64 MiB per vCPU plus 192 MiB, at most 80% of host RAM. */
+uint64_t config_default_ram(unsigned int nr_cpus, uint64_t host_ram);
+
+/* Fill in the default guest's kernel and initrd when none was given. */
+int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A VM: the KVM handles, guest RAM, the MMIO bus, the GIC, the devices,
+ * the vCPU threads and the I/O loop. vm_create() validates everything the
+ * user asked for against the host and builds the machine; vm_run() runs it
+ * until the guest powers off or resets, the user quits, or an error.
+ */
+#ifndef ARMVM_VM_H
+#define ARMVM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "console.h"
+#include "device.h"
+#include "evloop.h"
+#include "gic.h"
+#include "guest_mem.h"
+#include "pl031.h"
+#include "uart8250.h"
+
+struct kvm_run;
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	uint64_t mpidr;
+	pthread_t thread;
+	bool started;
+};
+
+enum vm_exit {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF, /* PSCI SYSTEM_OFF */
+	VM_EXIT_RESET,	  /* PSCI SYSTEM_RESET */
+	VM_EXIT_QUIT,	  /* Ctrl-a x */
+	VM_EXIT_CRASH,	  /* PSCI SYSTEM_EVENT crash */
+	VM_EXIT_ERROR,	  /* KVM or VMM failure; message in exit_msg */
+	VM_EXIT_SIGNAL,	  /* SIGTERM, SIGINT or SIGHUP; exit_signal */
+};
+
+/* The kernel, initrd and command line, read once and reused on reboot. */
+struct boot_files {
+	uint8_t *kernel;
+	size_t kernel_size;
+	uint8_t *initrd;
+	size_t initrd_size;
+	char *cmdline;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	size_t run_size;
+	unsigned int ipa_bits;
+
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct guest_mem mem;
+
+	struct bus mmio;
+	struct gic gic;
+	struct evloop loop;
+	struct device_list devices;
+	uint32_t nr_spis; /* SPIs handed out so far */
+
+	unsigned int nr_vcpus;
+	struct vcpu *vcpus;
+
+	struct uart8250 uart;
+	struct pl031 rtc;
+	struct console console;
+
+	pthread_mutex_t exit_lock;
+	enum vm_exit exit_reason;
+	char exit_msg[256];
+	volatile bool stopping;
+	int signal_fd;
+	int exit_signal;
+
+	int64_t t_main_ns;		/* armvm's main() entry, for timing */
+	volatile int first_run_logged;
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct boot_files *files, char *err, size_t errlen);
+/* Run until the guest or user ends it; returns why. */
+enum vm_exit vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* From any thread: end the run (first reason wins). */
+void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Hand out the next free SPI (0-based). */
+uint32_t vm_alloc_spi(struct vm *vm);
+
+/* vCPU layer (arch/arm64/vcpu.c). */
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
+		char *err, size_t errlen);
+int vcpu_init_pmu(struct vcpu *vcpu);
+int vcpu_set_boot_regs(struct vcpu *vcpu, uint64_t entry, uint64_t fdt);
+void *vcpu_thread(void *arg);
+void vcpu_destroy(struct vcpu *vcpu);
+int vcpu_get_reg(struct vcpu *vcpu, uint64_t id, void *val);
+int vcpu_set_reg(struct vcpu *vcpu, uint64_t id, const void *val);
+
+#endif

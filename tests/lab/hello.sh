@@ -1,0 +1,2 @@
+#!/bin/sh
+uname -a; ls -la /dev/kvm; armvm version

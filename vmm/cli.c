@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `armvm run` options. Names, short forms and defaults follow kvmtool's
+ * `lkvm run`, so scripts written for lkvm keep working; both `--opt value`
+ * and `--opt=value` are accepted (getopt_long). One table drives both the
+ * parser and --help, so they cannot drift apart.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum opt_id {
+	OPT_KERNEL = 'k',
+	OPT_INITRD = 'i',
+	OPT_PARAMS = 'p',
+	OPT_MEM = 'm',
+	OPT_CPUS = 'c',
+	OPT_HELP = 'h',
+	OPT_NAME = 256,
+	OPT_CONSOLE,
+	OPT_NODEFAULTS,
+	OPT_LOGLEVEL,
+	OPT_DUMP_DTB,
+	OPT_DEBUG,
+	OPT_IRQCHIP,
+	OPT_PMU,
+	OPT_NETWORK,
+	OPT_NO_REBOOT,
+	OPT_KVM_DEV,
+};
+
+struct opt_desc {
+	const char *name;
+	int id;
+	int has_arg;
+	const char *arg;
+	const char *help;
+};
+
+static const struct opt_desc run_opts[] = {
+	{ "kernel", OPT_KERNEL, 1, "IMAGE",
+	  "kernel to boot: arm64 Image (may be gzip-compressed) or a flat "
+	  "binary loaded at RAM + 512 KiB (default: the default guest)" },
+	{ "initrd", OPT_INITRD, 1, "FILE", "initial RAM disk (any file)" },
+	{ "params", OPT_PARAMS, 1, "CMDLINE", "kernel command line" },
+	{ "mem", OPT_MEM, 1, "SIZE",
+	  "guest RAM in MiB, or with a K/M/G/T suffix (default: 64 MiB per "
+	  "vCPU + 192 MiB, at most 80% of host RAM)" },
+	{ "cpus", OPT_CPUS, 1, "N", "number of vCPUs (default: host CPUs online)" },
+	{ "name", OPT_NAME, 1, "NAME", "guest name (default: guest-PID)" },
+	{ "console", OPT_CONSOLE, 1, "serial|virtio",
+	  "guest console (default: serial, the 8250 UART, ttyS0)" },
+	{ "irqchip", OPT_IRQCHIP, 1, "gicv3|gicv3-its|gicv2",
+	  "interrupt controller (default: gicv3-its, else gicv3, else gicv2, "
+	  "as the host allows)" },
+	{ "pmu", OPT_PMU, 0, NULL, "give the guest a PMUv3" },
+	{ "network", OPT_NETWORK, 1, "mode=none", "guest networking" },
+	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
+	  "no default devices, nothing appended to the kernel command line" },
+	{ "no-reboot", OPT_NO_REBOOT, 0, NULL,
+	  "exit (status 0) when the guest reboots instead of restarting it" },
+	{ "dump-dtb", OPT_DUMP_DTB, 1, "FILE",
+	  "write the generated device tree blob to FILE" },
+	{ "loglevel", OPT_LOGLEVEL, 1, "error|warning|info|debug",
+	  "how much armvm prints (default: warning)" },
+	{ "debug", OPT_DEBUG, 0, NULL, "print debug messages (--loglevel debug)" },
+	{ "kvm-dev", OPT_KVM_DEV, 1, "PATH", "KVM device (default: /dev/kvm)" },
+	{ "help", OPT_HELP, 0, NULL, "show this help" },
+};
+
+void config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->console = CONSOLE_SERIAL;
+	cfg->irqchip = IRQCHIP_AUTO;
+	cfg->loglevel = LOG_WARNING;
+	cfg->kvm_dev = "/dev/kvm";
+}
+
+uint64_t config_default_ram(unsigned int nr_cpus, uint64_t host_ram)
+{
+	uint64_t ram = 64 * SZ_1M * (nr_cpus + 3ULL);
+	uint64_t avail = ALIGN_DOWN(host_ram / 10 * 8, SZ_1M);
+
+	if (avail && ram > avail)
+		ram = avail;
+	return ram;
+}
+
+static int errf(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_network(const char *arg, char *err, size_t errlen)
+{
+	/* kvmtool's syntax: comma-separated key=value, mode= selects the kind. */
+	char buf[256], *tok, *save = NULL;
+	const char *mode = NULL;
+
+	if (strlen(arg) >= sizeof(buf))
+		return errf(err, errlen, "--network: argument too long");
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "mode=", 5))
+			mode = tok + 5;
+		else
+			return errf(err, errlen,
+				    "--network: '%s' is not supported (only mode=none is available yet)",
+				    tok);
+	}
+	if (!mode)
+		return errf(err, errlen, "--network '%s': missing mode=", arg);
+	if (strcmp(mode, "none"))
+		return errf(err, errlen,
+			    "--network mode=%s: not available yet (this armvm offers mode=none)",
+			    mode);
+	return 0;
+}
+
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
+		  size_t errlen)
+{
+	struct option longopts[ARRAY_SIZE(run_opts) + 1];
+	char shortopts[64];
+	size_t n = 0, s = 0;
+	unsigned long v;
+	int c;
+
+	shortopts[s++] = ':'; /* report a missing argument as ':' */
+	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
+		const struct opt_desc *o = &run_opts[i];
+
+		longopts[n++] = (struct option){ o->name,
+						 o->has_arg ? required_argument
+							    : no_argument,
+						 NULL, o->id };
+		if (o->id < 256) {
+			shortopts[s++] = (char)o->id;
+			if (o->has_arg)
+				shortopts[s++] = ':';
+		}
+	}
+	longopts[n] = (struct option){ 0 };
+	shortopts[s] = '\0';
+
+	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL: cfg->kernel = optarg; break;
+		case OPT_INITRD: cfg->initrd = optarg; break;
+		case OPT_PARAMS: cfg->params = optarg; break;
+		case OPT_NAME:
+			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/'))
+				return errf(err, errlen,
+					    "--name '%s': must be 1 to 64 characters, no '/'",
+					    optarg);
+			cfg->name = optarg;
+			break;
+		case OPT_MEM:
+			if (size_parse_mib(optarg, &cfg->ram_size) < 0)
+				return errf(err, errlen,
+					    "-m/--mem '%s': not a size (MiB, or a number with K, M, G or T)",
+					    optarg);
+			if (cfg->ram_size < SZ_1M)
+				return errf(err, errlen,
+					    "-m/--mem %s: the guest needs at least 1 MiB of RAM",
+					    optarg);
+			if (!IS_ALIGNED(cfg->ram_size, SZ_64K))
+				return errf(err, errlen,
+					    "-m/--mem %s: must be a multiple of 64 KiB",
+					    optarg);
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, 4096, &v) < 0 || v == 0)
+				return errf(err, errlen,
+					    "-c/--cpus '%s': need a vCPU count of at least 1",
+					    optarg);
+			cfg->nr_cpus = (unsigned int)v;
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				return errf(err, errlen,
+					    "--console virtio: the virtio console is not available yet (use serial)");
+			else
+				return errf(err, errlen,
+					    "--console '%s': expected serial or virtio",
+					    optarg);
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "gicv2"))
+				cfg->irqchip = IRQCHIP_GICV2;
+			else if (!strcmp(optarg, "gicv3"))
+				cfg->irqchip = IRQCHIP_GICV3;
+			else if (!strcmp(optarg, "gicv3-its"))
+				cfg->irqchip = IRQCHIP_GICV3_ITS;
+			else
+				return errf(err, errlen,
+					    "--irqchip '%s': expected gicv3, gicv3-its or gicv2",
+					    optarg);
+			break;
+		case OPT_PMU: cfg->pmu = true; break;
+		case OPT_NETWORK:
+			if (parse_network(optarg, err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_NODEFAULTS: cfg->nodefaults = true; break;
+		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
+		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
+		case OPT_LOGLEVEL:
+			if (log_level_parse(optarg, &cfg->loglevel) < 0)
+				return errf(err, errlen,
+					    "--loglevel '%s': expected error, warning, info or debug",
+					    optarg);
+			break;
+		case OPT_DEBUG:
+			cfg->debug = true;
+			cfg->loglevel = LOG_DEBUG;
+			break;
+		case OPT_KVM_DEV: cfg->kvm_dev = optarg; break;
+		case OPT_HELP: return CLI_HELP;
+		case ':':
+			return errf(err, errlen, "option '%s' needs an argument",
+				    argv[optind - 1]);
+		default:
+			if (optopt && optopt < 256)
+				return errf(err, errlen,
+					    "unknown option '-%c' (see armvm run --help)",
+					    optopt);
+			return errf(err, errlen,
+				    "unknown option '%s' (see armvm run --help)",
+				    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return errf(err, errlen,
+			    "unexpected argument '%s' (see armvm run --help)",
+			    argv[optind]);
+	return 0;
+}
+
+void cli_print_run_help(void *fp)
+{
+	FILE *f = fp;
+
+	fprintf(f, "usage: armvm run [OPTIONS]\n\n"
+		   "Boot an arm64 guest on /dev/kvm. The console is this terminal; "
+		   "Ctrl-a x quits.\nWith no -k, boots the default guest.\n\n");
+	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
+		const struct opt_desc *o = &run_opts[i];
+		char lhs[64];
+
+		if (o->id < 256)
+			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->id,
+				 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		if (strlen(lhs) > 30)
+			fprintf(f, "  %s\n  %-30s %s\n", lhs, "", o->help);
+		else
+			fprintf(f, "  %-30s %s\n", lhs, o->help);
+	}
+	fprintf(f, "\nThe guest powering off (PSCI SYSTEM_OFF) ends armvm with "
+		   "status 0; a guest reboot\n(SYSTEM_RESET) restarts it with a "
+		   "fresh machine, unless --no-reboot.\n");
+}
+
+void cli_print_help(void *fp)
+{
+	FILE *f = fp;
+
+	fprintf(f, "usage: armvm COMMAND [OPTIONS]\n\n"
+		   "Commands:\n"
+		   "  run       boot a guest (armvm run --help for its options)\n"
+		   "  version   print armvm's version\n"
+		   "  help      show this help\n\n");
+	cli_print_run_help(f);
+}
+
+/* Where the default guest lives, first match wins (see README). */
+static const char *const default_guests[][2] = {
+	{ "/lab/Image", "/lab/guest.cpio.gz" },
+	{ "/usr/local/share/armvm/Image", "/usr/local/share/armvm/guest.cpio.gz" },
+	{ "/usr/share/armvm/Image", "/usr/share/armvm/guest.cpio.gz" },
+};
+
+int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->kernel)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(default_guests); i++) {
+		if (access(default_guests[i][0], R_OK))
+			continue;
+		cfg->kernel = default_guests[i][0];
+		if (!cfg->initrd && !access(default_guests[i][1], R_OK))
+			cfg->initrd = default_guests[i][1];
+		return 0;
+	}
+	return errf(err, errlen,
+		    "no kernel given (-k) and no default guest found in /lab, "
+		    "/usr/local/share/armvm or /usr/share/armvm (make install)");
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+#include "device.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util.h"
+
+void device_list_init(struct device_list *list)
+{
+	list->head = NULL;
+	list->tail = &list->head;
+}
+
+void device_list_add(struct device_list *list, struct device *dev)
+{
+	dev->next = NULL;
+	*list->tail = dev;
+	list->tail = &dev->next;
+}
+
+struct device *device_list_find(struct device_list *list, const char *name)
+{
+	for (struct device *d = list->head; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+void device_list_destroy(struct device_list *list)
+{
+	struct device *d = list->head, *next;
+
+	for (; d; d = next) {
+		next = d->next;
+		if (d->ops->destroy)
+			d->ops->destroy(d);
+	}
+	device_list_init(list);
+}
+
+int device_list_save(struct device_list *list, struct state_buf *sb)
+{
+	uint32_t count = 0;
+
+	for (struct device *d = list->head; d; d = d->next)
+		count++;
+	state_put_u32(sb, count);
+	for (struct device *d = list->head; d; d = d->next) {
+		struct state_buf one;
+		int err = 0;
+
+		state_writer_init(&one);
+		if (d->ops->save)
+			err = d->ops->save(d, &one);
+		if (!err)
+			err = state_error(&one);
+		if (err) {
+			state_free(&one);
+			return err;
+		}
+		state_put_u32(sb, (uint32_t)strlen(d->name));
+		state_put_bytes(sb, d->name, strlen(d->name));
+		state_put_u32(sb, d->ops->state_version);
+		state_put_u32(sb, (uint32_t)one.len);
+		state_put_bytes(sb, one.data, one.len);
+		state_free(&one);
+	}
+	return state_error(sb);
+}
+
+int device_list_load(struct device_list *list, struct state_buf *sb)
+{
+	uint32_t count = state_get_u32(sb);
+	uint32_t have = 0;
+
+	for (struct device *d = list->head; d; d = d->next)
+		have++;
+	if (state_error(sb) || count != have)
+		return -EINVAL;
+	for (uint32_t i = 0; i < count; i++) {
+		char name[sizeof(((struct device *)0)->name)];
+		uint32_t nlen = state_get_u32(sb), version, blen;
+		struct state_buf one;
+		struct device *d;
+		int err;
+
+		if (state_error(sb) || nlen >= sizeof(name))
+			return -EINVAL;
+		state_get_bytes(sb, name, nlen);
+		name[nlen] = '\0';
+		version = state_get_u32(sb);
+		blen = state_get_u32(sb);
+		if (state_error(sb) || blen > sb->len - sb->pos)
+			return -EINVAL;
+		d = device_list_find(list, name);
+		if (!d || version > d->ops->state_version || !d->ops->load)
+			return -EINVAL;
+		state_reader_init(&one, sb->data + sb->pos, blen);
+		sb->pos += blen;
+		if (d->ops->reset)
+			d->ops->reset(d);
+		err = d->ops->load(d, &one, version);
+		if (!err)
+			err = state_finish(&one);
+		if (err)
+			return err;
+	}
+	return 0;
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/*
+ * armvm's entry: subcommands, then `run`: the config is turned into a VM,
+ * the VM runs, and its end becomes the exit status. The process exits only
+ * here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "vm.h"
+
+#ifndef ARMVM_VERSION
+#define ARMVM_VERSION "unknown"
+#endif
+
+static int die_usage(const char *msg)
+{
+	pr_err("%s", msg);
+	return 2;
+}
+
+static int read_boot_file(const char *what, const char *path, uint64_t limit,
+			  uint8_t **buf, size_t *size)
+{
+	int err = file_read_all(path, limit, buf, size);
+
+	if (err == -EFBIG)
+		pr_err("%s '%s' is larger than guest RAM (%llu MiB, -m)", what,
+		       path, (unsigned long long)(limit >> 20));
+	else if (err == -EINVAL)
+		pr_err("%s '%s' is not a regular file", what, path);
+	else if (err)
+		pr_err("cannot read %s '%s': %s", what, path, strerror(-err));
+	return err;
+}
+
+static char *build_cmdline(const struct vm_config *cfg)
+{
+	/* kvmtool's defaults for its serial console, then the user's -p. */
+	const char *defaults = "console=ttyS0 earlycon=uart8250,mmio,0x1000000";
+	const char *user = cfg->params ? cfg->params : "";
+	size_t len = strlen(defaults) + strlen(user) + 2;
+	char *s = malloc(len);
+
+	if (!s)
+		return NULL;
+	if (cfg->nodefaults)
+		snprintf(s, len, "%s", user);
+	else
+		snprintf(s, len, "%s%s%s", defaults, *user ? " " : "", user);
+	return s;
+}
+
+static int cmd_run(int argc, char **argv, int64_t t_main)
+{
+	struct vm_config cfg;
+	struct boot_files files = { 0 };
+	struct vm vm;
+	struct sysinfo si;
+	enum vm_exit why;
+	char err[512];
+	int ret, status = 1;
+	long ncpu;
+
+	config_init(&cfg);
+	ret = cli_parse_run(argc, argv, &cfg, err, sizeof(err));
+	if (ret == CLI_HELP) {
+		cli_print_run_help(stdout);
+		return 0;
+	}
+	if (ret)
+		return die_usage(err);
+	log_set_level(cfg.loglevel);
+
+	if (!cfg.nr_cpus) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.nr_cpus = ncpu > 0 ? (unsigned int)ncpu : 1;
+	}
+	if (!cfg.ram_size)
+		cfg.ram_size = config_default_ram(
+			cfg.nr_cpus,
+			sysinfo(&si) ? 0 : (uint64_t)si.totalram * si.mem_unit);
+	if (config_find_default_guest(&cfg, err, sizeof(err)))
+		return die_usage(err);
+
+	if (read_boot_file("kernel", cfg.kernel, cfg.ram_size, &files.kernel,
+			   &files.kernel_size))
+		return 1;
+	if (cfg.initrd && read_boot_file("initrd", cfg.initrd, cfg.ram_size,
+					 &files.initrd, &files.initrd_size))
+		goto out;
+	files.cmdline = build_cmdline(&cfg);
+	if (!files.cmdline) {
+		pr_err("out of memory");
+		goto out;
+	}
+	pr_info("booting %s with %u vCPU(s), %llu MiB", cfg.kernel, cfg.nr_cpus,
+		(unsigned long long)(cfg.ram_size >> 20));
+
+	for (;;) {
+		if (vm_create(&vm, &cfg, &files, err, sizeof(err))) {
+			pr_err("%s", err);
+			break;
+		}
+		vm.t_main_ns = t_main;
+		term_setup();
+		why = vm_run(&vm);
+		if (why != VM_EXIT_RESET || cfg.no_reboot) {
+			/* Restore the terminal before the last words. */
+			vm_destroy(&vm);
+			term_restore();
+			switch (why) {
+			case VM_EXIT_POWEROFF:
+			case VM_EXIT_QUIT:
+			case VM_EXIT_RESET:
+				pr_info("%s", vm.exit_msg);
+				status = 0;
+				break;
+			case VM_EXIT_SIGNAL:
+				pr_err("%s", vm.exit_msg);
+				status = 128 + vm.exit_signal;
+				break;
+			default:
+				pr_err("%s", vm.exit_msg);
+				status = 1;
+				break;
+			}
+			break;
+		}
+		/* Reboot: a fresh machine from the same configuration. */
+		pr_info("guest reset: restarting");
+		vm_destroy(&vm);
+	}
+out:
+	term_restore();
+	free(files.kernel);
+	free(files.initrd);
+	free(files.cmdline);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	int64_t t_main = clock_monotonic_ns();
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		cli_print_help(stderr);
+		return 2;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1, t_main);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		cli_print_help(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("armvm %s\n", ARMVM_VERSION);
+		return 0;
+	}
+	pr_err("unknown command '%s' (see armvm help)", cmd);
+	return 2;
+}

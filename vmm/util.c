@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level log_level = LOG_WARNING;
+
+void log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_level;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *const names[] = { "error", "warning", "info",
+					     "debug" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	static const char *const tags[] = { "error: ", "warning: ", "", "" };
+	int n;
+
+	/*
+	 * Format first, then write once: lines from vCPU threads must not
+	 * interleave, and stderr may be the raw-mode terminal, so end in CRLF
+	 * only when it is one (a newline alone would not return the carriage).
+	 */
+	n = vsnprintf(line, sizeof(line) - 3, fmt, ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 4)
+		n = sizeof(line) - 4;
+	while (n > 0 && line[n - 1] == '\n')
+		n--;
+	if (isatty(STDERR_FILENO))
+		line[n++] = '\r';
+	line[n++] = '\n';
+	dprintf(STDERR_FILENO, "armvm: %s%.*s", tags[level], n, line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+void log_ratelimited(struct log_ratelimit *rl, enum log_level level,
+		     const char *fmt, ...)
+{
+	const int64_t window = 5LL * 1000 * 1000 * 1000;
+	const unsigned int burst = 10;
+	int64_t now = clock_monotonic_ns();
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	/* Not exact under races between vCPU threads; it need not be. */
+	if (now - rl->window_start_ns > window) {
+		if (rl->suppressed)
+			log_msg(level, "(%u similar messages suppressed)",
+				rl->suppressed);
+		rl->window_start_ns = now;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->printed >= burst) {
+		rl->suppressed++;
+		return;
+	}
+	rl->printed++;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+int64_t clock_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int file_read_all(const char *path, size_t max_size, uint8_t **bufp,
+		  size_t *sizep)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto err_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto err_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto err_close;
+	}
+	if ((uint64_t)st.st_size > max_size) {
+		err = -EFBIG;
+		goto err_close;
+	}
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			free(buf);
+			goto err_close;
+		}
+		done += n;
+	}
+	close(fd);
+	*bufp = buf;
+	*sizep = done;
+	return 0;
+
+err_close:
+	close(fd);
+	return err;
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int size_parse_mib(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	uint64_t mult = SZ_1M;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mult = SZ_1K; break;
+		case 'M': mult = SZ_1M; break;
+		case 'G': mult = SZ_1G; break;
+		case 'T': mult = SZ_1G * 1024; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	if (__builtin_mul_overflow((uint64_t)v, mult, bytes))
+		return -ERANGE;
+	return 0;
+}

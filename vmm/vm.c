@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Building and running a VM. The order matters to KVM (api.rst and
+ * devices/arm-vgic-v3.rst): VM, memory, GIC device, vCPUs, GIC init, PMU
+ * init (needs an initialised vGIC), then the boot images and registers.
+ */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include <linux/kvm.h>
+
+#include <libfdt.h>
+
+#include "boot.h"
+#include "devtree.h"
+#include "layout.h"
+
+static int fail(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vm->exit_lock);
+	if (vm->exit_reason == VM_EXIT_NONE) {
+		vm->exit_reason = reason;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit_msg, sizeof(vm->exit_msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
+	evloop_stop(&vm->loop);
+}
+
+uint32_t vm_alloc_spi(struct vm *vm)
+{
+	return vm->nr_spis++;
+}
+
+static void vm_irq_set(void *opaque, uint32_t spi, int level)
+{
+	struct vm *vm = opaque;
+	int err = gic_spi_set(vm->vm_fd, spi, level);
+
+	if (err)
+		pr_guest(LOG_WARNING, "cannot set SPI %u to %d: %s", spi, level,
+			 strerror(-err));
+}
+
+static int kvm_check_cap(int kvm_fd, long cap)
+{
+	int r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+static uint64_t host_ram_bytes(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return 0;
+	return (uint64_t)si.totalram * si.mem_unit;
+}
+
+static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
+{
+	const char *dev = vm->cfg->kvm_dev;
+	int api;
+
+	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return fail(err, errlen, -e,
+				    "cannot open %s: no such device (is KVM enabled in the host kernel, and is this an arm64 host?)",
+				    dev);
+		if (e == EACCES || e == EPERM)
+			return fail(err, errlen, -e,
+				    "cannot open %s: permission denied (add this user to the 'kvm' group)",
+				    dev);
+		return fail(err, errlen, -e, "cannot open %s: %s", dev,
+			    strerror(e));
+	}
+	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION)
+		return fail(err, errlen, -ENOTSUP,
+			    "%s speaks KVM API %d, armvm needs %d (is this an arm64 KVM?)",
+			    dev, api, KVM_API_VERSION);
+	if (!kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PSCI_0_2))
+		return fail(err, errlen, -ENOTSUP,
+			    "%s is not an arm64 KVM with PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)",
+			    dev);
+	return 0;
+}
+
+/* Check -m and -c against the host before creating anything. */
+static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
+			   size_t errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	uint64_t host_ram = host_ram_bytes(), top;
+	int max_vcpus, max_ipa;
+
+	max_vcpus = kvm_check_cap(vm->kvm_fd, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = kvm_check_cap(vm->kvm_fd, KVM_CAP_NR_VCPUS);
+	if (max_vcpus > LAYOUT_MAX_VCPUS_GICV3)
+		max_vcpus = LAYOUT_MAX_VCPUS_GICV3;
+	if (max_vcpus > 0 && vm->nr_vcpus > (unsigned int)max_vcpus)
+		return fail(err, errlen, -EINVAL,
+			    "-c %u: this host's KVM allows at most %d vCPUs",
+			    vm->nr_vcpus, max_vcpus);
+	if (host_ram && vm->ram_size > host_ram)
+		return fail(err, errlen, -EINVAL,
+			    "-m %llu: more memory than the host has (%llu MiB)",
+			    (unsigned long long)(vm->ram_size >> 20),
+			    (unsigned long long)(host_ram >> 20));
+
+	/* RAM ends at 2 GiB + size: does it fit the IPA space? */
+	top = LAYOUT_RAM_BASE + vm->ram_size;
+	vm->ipa_bits = LAYOUT_DEFAULT_IPA_BITS;
+	*vm_type = 0;
+	if (top > (1ULL << LAYOUT_DEFAULT_IPA_BITS)) {
+		unsigned int bits = LAYOUT_DEFAULT_IPA_BITS;
+
+		while (bits < 64 && top > (1ULL << bits))
+			bits++;
+		max_ipa = kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE);
+		if (max_ipa < (int)bits)
+			return fail(err, errlen, -EINVAL,
+				    "-m %llu: RAM would end at 0x%llx, beyond this host's %d-bit guest address space",
+				    (unsigned long long)(vm->ram_size >> 20),
+				    (unsigned long long)top,
+				    max_ipa ? max_ipa : LAYOUT_DEFAULT_IPA_BITS);
+		vm->ipa_bits = bits;
+		*vm_type = KVM_VM_TYPE_ARM_IPA_SIZE(bits);
+	}
+	if (cfg->pmu && !kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PMU_V3))
+		return fail(err, errlen, -ENOTSUP,
+			    "--pmu: this host's KVM offers no PMUv3 for guests (KVM_CAP_ARM_PMU_V3)");
+	return 0;
+}
+
+static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region region;
+	int ret;
+
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return fail(err, errlen, -ENOMEM,
+			    "cannot allocate %llu MiB of guest RAM: %s",
+			    (unsigned long long)(vm->ram_size >> 20),
+			    strerror(errno));
+	}
+	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = LAYOUT_RAM_BASE,
+		.memory_size = vm->ram_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return fail(err, errlen, -errno,
+			    "KVM_SET_USER_MEMORY_REGION (%llu MiB): %s",
+			    (unsigned long long)(vm->ram_size >> 20),
+			    strerror(errno));
+	ret = guest_mem_add(&vm->mem, LAYOUT_RAM_BASE, vm->ram_size, vm->ram);
+	return ret ? fail(err, errlen, ret, "guest memory map: %s",
+			  strerror(-ret))
+		   : 0;
+}
+
+static int vm_add_device(struct vm *vm, struct device *dev, bus_access_fn fn,
+			 void *opaque, char *err, size_t errlen)
+{
+	int ret = bus_add(&vm->mmio, dev->base, dev->size, fn, opaque,
+			  dev->name);
+
+	if (ret)
+		return fail(err, errlen, ret, "cannot place %s: %s", dev->name,
+			    strerror(-ret));
+	device_list_add(&vm->devices, dev);
+	return 0;
+}
+
+static void vm_console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_QUIT, "quit from the console (Ctrl-a x)");
+}
+
+static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
+{
+	struct irq_line irq = { .set = vm_irq_set, .opaque = vm };
+	int ret;
+
+	/*
+	 * The UART and the RTC are the machine's platform devices, always
+	 * present (kvmtool has them even with --nodefaults: the console needs
+	 * one and a kernel expects a clock).
+	 */
+	irq.line = vm_alloc_spi(vm);
+	uart8250_init(&vm->uart, LAYOUT_UART_BASE, irq.line, &irq);
+	ret = vm_add_device(vm, &vm->uart.dev, uart8250_mmio, &vm->uart, err,
+			    errlen);
+	if (ret)
+		return ret;
+	ret = console_init(&vm->console, &vm->loop, &vm->uart, vm_console_quit,
+			   vm);
+	if (ret)
+		return fail(err, errlen, ret, "console: %s", strerror(-ret));
+
+	irq.line = vm_alloc_spi(vm);
+	ret = pl031_init(&vm->rtc, LAYOUT_RTC_BASE, irq.line, &irq, &vm->loop);
+	if (ret)
+		return fail(err, errlen, ret, "RTC: %s", strerror(-ret));
+	return vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err,
+			     errlen);
+}
+
+static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
+			     char *err, size_t errlen)
+{
+	char tmp[4096];
+	int fd, ret;
+
+	/* Write beside, then rename: never a half-written file at path. */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
+	    (int)sizeof(tmp))
+		return fail(err, errlen, -ENAMETOOLONG, "--dump-dtb: path too long");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "--dump-dtb %s: %s", path,
+			    strerror(errno));
+	ret = write_full(fd, fdt, size);
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		return fail(err, errlen, ret, "--dump-dtb %s: %s", path,
+			    strerror(-ret));
+	}
+	return 0;
+}
+
+static int vm_load_boot(struct vm *vm, const struct boot_files *files,
+			char *err, size_t errlen)
+{
+	struct boot_image img;
+	struct boot_layout lay;
+	struct devtree_params fp;
+	uint8_t *inflated = NULL, *fdt = NULL, seed[64];
+	uint64_t *mpidr = NULL;
+	const uint8_t *kdata = files->kernel;
+	size_t ksize = files->kernel_size;
+	int ret;
+
+	if (boot_is_gzip(kdata, ksize)) {
+		ret = boot_gunzip(kdata, ksize, vm->ram_size, &inflated, &ksize,
+				  err, errlen);
+		if (ret)
+			return ret;
+		kdata = inflated;
+	}
+	ret = boot_image_parse(kdata, ksize, &img, err, errlen);
+	if (!ret)
+		ret = boot_plan(LAYOUT_RAM_BASE, vm->ram_size, &img,
+				files->initrd_size, LAYOUT_FDT_MAX_SIZE, &lay,
+				err, errlen);
+	if (ret)
+		goto out;
+	guest_mem_write(&vm->mem, lay.kernel_gpa, img.data, img.size);
+	if (files->initrd_size)
+		guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd,
+				files->initrd_size);
+
+	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
+	fdt = calloc(1, LAYOUT_FDT_MAX_SIZE);
+	if (!mpidr || !fdt) {
+		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		mpidr[i] = vm->vcpus[i].mpidr;
+	if (getrandom(seed, sizeof(seed), 0) != sizeof(seed))
+		memset(seed, 0, sizeof(seed));
+	fp = (struct devtree_params){
+		.nr_cpus = vm->nr_vcpus,
+		.mpidr = mpidr,
+		.ram_base = LAYOUT_RAM_BASE,
+		.ram_size = vm->ram_size,
+		.gic = vm->gic.type,
+		.pmu = vm->cfg->pmu,
+		.bootargs = files->cmdline,
+		.initrd_start = lay.initrd_gpa,
+		.initrd_size = lay.initrd_size,
+		.stdout_path = "/uart@1000000",
+		.devices = &vm->devices,
+		.rng_seed = seed,
+		.rng_seed_len = sizeof(seed),
+	};
+	ret = devtree_build(&fp, fdt, LAYOUT_FDT_MAX_SIZE);
+	if (ret) {
+		fail(err, errlen, ret, "cannot build the device tree: %s",
+		     strerror(-ret));
+		goto out;
+	}
+	if (vm->cfg->dump_dtb) {
+		ret = vm_write_dtb_file(vm->cfg->dump_dtb, fdt,
+					fdt_totalsize(fdt), err, errlen);
+		if (ret)
+			goto out;
+	}
+	guest_mem_write(&vm->mem, lay.fdt_gpa, fdt, fdt_totalsize(fdt));
+	pr_info("kernel at 0x%llx (%s), initrd at 0x%llx (%llu bytes), DTB at 0x%llx",
+		(unsigned long long)lay.kernel_gpa,
+		img.has_header ? "Image" : "flat binary",
+		(unsigned long long)lay.initrd_gpa,
+		(unsigned long long)lay.initrd_size,
+		(unsigned long long)lay.fdt_gpa);
+	ret = vcpu_set_boot_regs(&vm->vcpus[0], lay.entry, lay.fdt_gpa);
+	if (ret)
+		fail(err, errlen, ret, "cannot set the boot vCPU's registers: %s",
+		     strerror(-ret));
+out:
+	free(inflated);
+	free(fdt);
+	free(mpidr);
+	return ret;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct boot_files *files, char *err, size_t errlen)
+{
+	unsigned long vm_type = 0;
+	enum irqchip_type gic_type;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	vm->gic.fd = vm->gic.its_fd = -1;
+	vm->console.wake_fd = vm->signal_fd = -1;
+	vm->loop.epfd = vm->loop.wake_fd = -1;
+	vm->nr_vcpus = cfg->nr_cpus;
+	vm->ram_size = cfg->ram_size;
+	pthread_mutex_init(&vm->exit_lock, NULL);
+	device_list_init(&vm->devices);
+	ret = bus_init(&vm->mmio);
+	if (!ret)
+		ret = evloop_init(&vm->loop);
+	if (ret)
+		return fail(err, errlen, ret, "cannot set up the I/O loop: %s",
+			    strerror(-ret));
+
+	ret = vm_open_kvm(vm, err, errlen);
+	if (!ret)
+		ret = vm_check_limits(vm, &vm_type, err, errlen);
+	if (ret)
+		goto err_destroy;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, vm_type);
+	if (vm->vm_fd < 0) {
+		ret = fail(err, errlen, -errno, "KVM_CREATE_VM: %s",
+			   strerror(errno));
+		goto err_destroy;
+	}
+	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	ret = vm_setup_ram(vm, err, errlen);
+	if (!ret)
+		ret = gic_resolve(vm->vm_fd, cfg->irqchip, vm->nr_vcpus,
+				  &gic_type, err, errlen);
+	if (ret)
+		goto err_destroy;
+	ret = gic_create(&vm->gic, vm->vm_fd, gic_type, vm->nr_vcpus);
+	if (ret) {
+		fail(err, errlen, ret, "cannot create the %s: %s",
+		     gic_type_name(gic_type), strerror(-ret));
+		goto err_destroy;
+	}
+
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		goto err_destroy;
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		ret = vcpu_create(vm, &vm->vcpus[i], i, err, errlen);
+		if (ret)
+			goto err_destroy;
+	}
+
+	ret = vm_setup_devices(vm, err, errlen);
+	if (ret)
+		goto err_destroy;
+	ret = gic_init(&vm->gic, vm->nr_spis);
+	if (ret) {
+		fail(err, errlen, ret, "cannot initialise the %s: %s",
+		     gic_type_name(gic_type), strerror(-ret));
+		goto err_destroy;
+	}
+	for (unsigned int i = 0; cfg->pmu && i < vm->nr_vcpus; i++) {
+		ret = vcpu_init_pmu(&vm->vcpus[i]);
+		if (ret) {
+			fail(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s",
+			     i, strerror(-ret));
+			goto err_destroy;
+		}
+	}
+	ret = vm_load_boot(vm, files, err, errlen);
+	if (ret)
+		goto err_destroy;
+	return 0;
+
+err_destroy:
+	vm_destroy(vm);
+	return ret;
+}
+
+static void vm_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+/* SIGTERM, SIGINT and SIGHUP end the run cleanly (terminal restored). */
+static void vm_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	vm->exit_signal = (int)si.ssi_signo;
+	vm_request_exit(vm, VM_EXIT_SIGNAL, "terminated by signal %d (%s)",
+			(int)si.ssi_signo, strsignal((int)si.ssi_signo));
+}
+
+enum vm_exit vm_run(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = vm_kick_handler };
+	sigset_t block;
+	int err = 0;
+
+	/* SIGUSR1 kicks vCPUs out of KVM_RUN; no SA_RESTART. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	/*
+	 * Every thread starts with these blocked: termination signals arrive
+	 * through the signalfd on the I/O loop, and each vCPU thread unblocks
+	 * only SIGUSR1 for itself.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	sigdelset(&block, SIGUSR1);
+	vm->signal_fd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0 ||
+	    evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm) < 0) {
+		vm_request_exit(vm, VM_EXIT_ERROR, "cannot watch signals: %s",
+				strerror(errno));
+		return vm->exit_reason;
+	}
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		err = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread,
+				     &vm->vcpus[i]);
+		if (err) {
+			vm_request_exit(vm, VM_EXIT_ERROR,
+					"cannot start vCPU %u's thread: %s", i,
+					strerror(err));
+			break;
+		}
+		vm->vcpus[i].started = true;
+	}
+	if (!err) {
+		err = evloop_run(&vm->loop);
+		if (err)
+			vm_request_exit(vm, VM_EXIT_ERROR, "I/O loop: %s",
+					strerror(-err));
+	}
+
+	/* Stop every vCPU: immediate_exit closes the race with the signal. */
+	vm->stopping = true;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		vm->vcpus[i].run->immediate_exit = 1;
+		pthread_kill(vm->vcpus[i].thread, SIGUSR1);
+	}
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = false;
+	}
+	return vm->exit_reason;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->signal_fd >= 0) {
+		evloop_del(&vm->loop, vm->signal_fd);
+		close(vm->signal_fd);
+		vm->signal_fd = -1;
+	}
+	console_destroy(&vm->console);
+	device_list_destroy(&vm->devices);
+	for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	gic_destroy(&vm->gic);
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
+	evloop_destroy(&vm->loop);
+	bus_destroy(&vm->mmio);
+	pthread_mutex_destroy(&vm->exit_lock);
+}
