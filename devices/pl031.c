@@ -60,12 +60,12 @@ static void rtc_arm(struct pl031 *rtc)
 	struct itimerspec its = { 0 };
 	uint32_t delta = rtc->mr - rtc_count(rtc); /* wraps like the counter */
 
-	if (rtc->timer_fd < 0)
-		return;
 	if (delta == 0) {
 		rtc->ris |= 1;
 		return;
 	}
+	if (rtc->timer_fd < 0)
+		return;
 	its.it_value.tv_sec = delta;
 	timerfd_settime(rtc->timer_fd, 0, &its, NULL);
 }

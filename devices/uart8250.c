@@ -196,8 +196,11 @@ void uart8250_mmio(void *opaque, uint64_t offset, uint8_t *data,
 	struct uart8250 *u = opaque;
 
 	/* Registers are bytes; wider accesses act on the low byte. */
-	if (offset >= 8 || !len)
+	if (offset >= 8 || !len) {
+		if (!is_write)
+			memset(data, 0, len);
 		return;
+	}
 	pthread_mutex_lock(&u->lock);
 	if (is_write)
 		uart_write(u, (unsigned int)offset, data[0]);

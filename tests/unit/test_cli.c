@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/* `armvm run` option parsing: kvmtool's spellings, defaults and refusals. */
+#include "config.h"
+#include "console.h"
+#include "tap.h"
+
+static int parse(struct vm_config *cfg, char *err, size_t errlen, ...)
+{
+	char *argv[32] = { "run" };
+	int argc = 1;
+	va_list ap;
+	char *a;
+
+	va_start(ap, errlen);
+	while ((a = va_arg(ap, char *)) && argc < 31)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+	config_init(cfg);
+	err[0] = '\0';
+	return cli_parse_run(argc, argv, cfg, err, errlen);
+}
+
+#define P(...) parse(&cfg, err, sizeof(err), __VA_ARGS__, (char *)NULL)
+
+static void test_good(void)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	is_int(P("-k", "Image", "-i", "initrd", "-p", "quiet", "-m", "512", "-c", "2", "--name", "vm1"), 0, "short options parse");
+	is_str(cfg.kernel, "Image", "-k");
+	is_str(cfg.initrd, "initrd", "-i");
+	is_str(cfg.params, "quiet", "-p");
+	is_int(cfg.ram_size, 512ULL << 20, "-m in MiB");
+	is_int(cfg.nr_cpus, 2, "-c");
+	is_str(cfg.name, "vm1", "--name");
+
+	is_int(P("--kernel=Image", "--mem=1G", "--cpus=4", "--params=a b"), 0, "--opt=value form");
+	is_str(cfg.kernel, "Image", "--kernel=");
+	is_int(cfg.ram_size, 1ULL << 30, "--mem=1G");
+	is_int(cfg.nr_cpus, 4, "--cpus=4");
+	is_str(cfg.params, "a b", "--params=");
+
+	is_int(P("--kernel", "Image", "--mem", "256M", "--initrd", "x"), 0, "--opt value form");
+	is_int(cfg.ram_size, 256ULL << 20, "--mem 256M");
+	is_int(P("-kImage", "-m64"), 0, "glued short options");
+	is_str(cfg.kernel, "Image", "-kImage");
+	is_int(cfg.ram_size, 64ULL << 20, "-m64");
+
+	is_int(P("--irqchip=gicv3-its", "--pmu", "--nodefaults", "--network", "mode=none", "--console", "serial", "--dump-dtb", "x.dtb", "--loglevel", "info", "--no-reboot"), 0, "machine options parse");
+	is_int(cfg.irqchip, IRQCHIP_GICV3_ITS, "--irqchip=gicv3-its");
+	ok(cfg.pmu && cfg.nodefaults && cfg.no_reboot, "--pmu --nodefaults --no-reboot");
+	is_str(cfg.dump_dtb, "x.dtb", "--dump-dtb");
+	is_int(cfg.loglevel, LOG_INFO, "--loglevel info");
+	is_int(P("--irqchip", "gicv2"), 0, "--irqchip gicv2");
+	is_int(cfg.irqchip, IRQCHIP_GICV2, "gicv2 selected");
+	is_int(P("--debug"), 0, "--debug");
+	is_int(cfg.loglevel, LOG_DEBUG, "--debug means debug messages");
+
+	is_int(P("-c", "1"), 0, "defaults");
+	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO && cfg.console == CONSOLE_SERIAL, "unset options keep defaults");
+	is_str(cfg.kvm_dev, "/dev/kvm", "KVM device default");
+	is_int(P("--help"), CLI_HELP, "--help");
+	is_int(P("-h"), CLI_HELP, "-h");
+}
+
+static void test_bad(void)
+{
+	static const struct {
+		const char *a, *b, *msg;
+	} cases[] = {
+		{ "-m", "0", "at least 1 MiB" },
+		{ "-m", "abc", "not a size" },
+		{ "-m", "12X", "not a size" },
+		{ "-m", "99999999999999999999", "not a size" },
+		{ "-m", "1100K", "multiple of 64 KiB" },
+		{ "-c", "0", "at least 1" },
+		{ "-c", "-1", "at least 1" },
+		{ "-c", "two", "at least 1" },
+		{ "--irqchip", "gicv4", "expected gicv3" },
+		{ "--console", "tty", "expected serial or virtio" },
+		{ "--console", "virtio", "not available yet" },
+		{ "--network", "mode=tap", "not available yet" },
+		{ "--network", "tapif=x", "not supported" },
+		{ "--loglevel", "loud", "expected error" },
+		{ "--name", "a/b", "no '/'" },
+		{ "--frobnicate", NULL, "unknown option '--frobnicate'" },
+		{ "-z", NULL, "unknown option '-z'" },
+		{ "-k", NULL, "needs an argument" },
+		{ "stray", NULL, "unexpected argument 'stray'" },
+	};
+	struct vm_config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int r = cases[i].b ? P(cases[i].a, cases[i].b) : P(cases[i].a);
+
+		is_int(r, -EINVAL, "'%s %s' refused", cases[i].a, cases[i].b ? cases[i].b : "");
+		like(err, cases[i].msg, "'%s %s' says why", cases[i].a, cases[i].b ? cases[i].b : "");
+		ok(!strchr(err, '\n'), "message is one line");
+	}
+}
+
+static void test_sizes(void)
+{
+	uint64_t v;
+
+	is_int(size_parse_mib("512", &v), 0, "plain number");
+	is_int(v, 512ULL << 20, "plain number is MiB");
+	is_int(size_parse_mib("2G", &v), 0, "G suffix");
+	is_int(v, 2ULL << 30, "2G");
+	is_int(size_parse_mib("1GiB", &v), 0, "GiB suffix");
+	is_int(size_parse_mib("64k", &v), 0, "k suffix");
+	is_int(v, 64 << 10, "64k");
+	ok(size_parse_mib("", &v) < 0 && size_parse_mib("M", &v) < 0 && size_parse_mib("1MM", &v) < 0, "malformed sizes refused");
+	is_int(size_parse_mib("20000000T", &v), -ERANGE, "overflowing size refused");
+
+	is_int(config_default_ram(1, 64ULL << 30), 256ULL << 20, "kvmtool default: 64 MiB x (1 + 3)");
+	is_int(config_default_ram(2, 64ULL << 30), 320ULL << 20, "kvmtool default: 64 MiB x (2 + 3)");
+	is_int(config_default_ram(8, 512ULL << 20), 409ULL << 20, "default capped at 80% of host RAM");
+}
+
+static void test_console_escape(void)
+{
+	uint8_t out[16];
+	bool esc = false, quit;
+	size_t n;
+
+	n = console_filter(&esc, (const uint8_t *)"ab", 2, out, &quit);
+	ok(n == 2 && !memcmp(out, "ab", 2) && !quit, "plain bytes pass through");
+	n = console_filter(&esc, (const uint8_t *)"a\001x", 3, out, &quit);
+	ok(quit && n == 1 && out[0] == 'a', "Ctrl-a x quits, bytes before it pass");
+	esc = false;
+	n = console_filter(&esc, (const uint8_t *)"\001\001", 2, out, &quit);
+	ok(!quit && n == 1 && out[0] == 1, "Ctrl-a Ctrl-a sends one Ctrl-a");
+	n = console_filter(&esc, (const uint8_t *)"\001", 1, out, &quit);
+	ok(esc && n == 0, "escape carried across reads");
+	n = console_filter(&esc, (const uint8_t *)"x", 1, out, &quit);
+	ok(quit, "Ctrl-a | x across two reads quits");
+	esc = false;
+	n = console_filter(&esc, (const uint8_t *)"\001c", 2, out, &quit);
+	ok(!quit && n == 2 && out[0] == 1 && out[1] == 'c', "unknown escape passes both bytes");
+}
+
+int main(void)
+{
+	test_good();
+	test_bad();
+	test_sizes();
+	test_console_escape();
+	return tap_done();
+}
