@@ -1,0 +1,181 @@
+#!/bin/sh
+# The lab test suite, run inside the lab host (an arm64 KVM host) by
+# tests/lab/suite.t. Prints TAP. Every guest boot's console goes to a log
+# that is shown, as TAP diagnostics, when a check on it fails.
+LAB_DIR=${LAB_DIR:-/lab}
+T=/tmp/armvm-tests
+mkdir -p $T
+n=0
+fails=0
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() {
+	n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
+	if [ -n "${2:-}" ] && [ -f "$2" ]; then
+		echo "#   --- last lines of $2 ---"
+		tail -n 40 "$2" | sed 's/^/#   /'
+	fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# check DESC LOG CMD...: pass if CMD succeeds, else fail showing LOG.
+check() { d=$1 l=$2; shift 2; if "$@"; then pass "$d"; else fail "$d" "$l"; fi; }
+has() { grep -q -- "$2" "$1"; }
+rc_is() { [ "$(cat "$1")" = "$2" ]; }
+
+# vm NAME SECS ARGS...: armvm run ARGS with stdin from /dev/null; the
+# console and messages in $T/NAME.log, the exit status in $T/NAME.rc.
+vm() {
+	name=$1 secs=$2; shift 2
+	timeout "$secs" armvm run "$@" </dev/null >$T/$name.log 2>&1
+	echo $? >$T/$name.rc
+}
+
+# refuse DESC MESSAGE ARGS...: armvm run ARGS must exit 1 or 2 (no crash,
+# no signal) with exactly one line of output containing MESSAGE.
+refuse() {
+	d=$1 msg=$2; shift 2
+	armvm run "$@" </dev/null >$T/refuse.log 2>&1
+	rc=$?
+	lines=$(wc -l <$T/refuse.log)
+	if { [ $rc = 1 ] || [ $rc = 2 ]; } && [ "$lines" = 1 ] && grep -q -- "$msg" $T/refuse.log; then
+		pass "$d"
+	else
+		echo "#   status $rc, $lines line(s), want 1 or 2 and one line with: $msg"
+		fail "$d" $T/refuse.log
+	fi
+}
+
+echo "# lab host: $(uname -r), $(nproc) CPUs, armvm $(armvm version)"
+
+# --- Boot to userspace, CPUs, memory, device tree -----------------------
+vm boot 120 -c 2 -m 256 -p quiet --dump-dtb $T/guest.dtb
+check "guest boots to userspace and powers off with status 0" $T/boot.log rc_is $T/boot.rc 0
+check "guest init ran (marker seen)" $T/boot.log has $T/boot.log ARMVM-GUEST-UP
+check "guest runs an arm64 Linux" $T/boot.log has $T/boot.log "kernel: 6\..* aarch64"
+check "-c 2: two CPUs online in the guest" $T/boot.log has $T/boot.log "^cpus: 2"
+mem=$(sed -n 's/^memory: \([0-9]*\) MiB.*/\1/p' $T/boot.log | tr -d '\r')
+check "-m 256: the guest sees about 256 MiB (got ${mem:-none})" $T/boot.log test "${mem:-0}" -ge 200 -a "${mem:-999}" -le 256
+check "--dump-dtb wrote a blob" $T/boot.log test -s $T/guest.dtb
+cp $T/guest.dtb /tmp/guest.dtb 2>/dev/null
+
+# --- The default guest ----------------------------------------------------
+vm default 120 -p "quiet -- cat /proc/cmdline; guestinfo"
+check "armvm run with no kernel boots the default guest" $T/default.log rc_is $T/default.rc 0
+check "default guest: kernel command line gets kvmtool's console defaults" $T/default.log has $T/default.log "^console=ttyS0 earlycon=uart8250,mmio,0x1000000 quiet"
+check "default guest: one vCPU per host CPU ($(nproc))" $T/default.log has $T/default.log "^cpus: $(nproc)"
+mem=$(sed -n 's/^memory: \([0-9]*\) MiB.*/\1/p' $T/default.log | tr -d '\r')
+want=$((64 * ($(nproc) + 3)))
+check "default memory is kvmtool's 64 MiB x (CPUs + 3) = $want MiB (guest sees ${mem:-none})" $T/default.log test "${mem:-0}" -ge $((want - 64)) -a "${mem:-999999}" -le $want
+
+# --- --nodefaults, machine options ---------------------------------------
+vm nodef 120 --nodefaults -c 1 -m 256 -p "quiet -- cat /proc/cmdline"
+check "--nodefaults: guest boots (console from stdout-path)" $T/nodef.log rc_is $T/nodef.rc 0
+check "--nodefaults: nothing appended to the command line" $T/nodef.log has $T/nodef.log "^quiet -- cat /proc/cmdline"
+
+vm pmu 120 --pmu --irqchip=gicv3-its -c 2 -m 256 -p "quiet -- ls /sys/bus/event_source/devices/; dmesg | grep -i -e its -e gicv3"
+check "--pmu --irqchip=gicv3-its: guest boots" $T/pmu.log rc_is $T/pmu.rc 0
+check "--pmu: the guest has a PMUv3 (armv8_pmuv3 event source)" $T/pmu.log has $T/pmu.log armv8_pmuv3
+check "--irqchip=gicv3-its: the guest found the ITS" $T/pmu.log has $T/pmu.log "ITS.*0x0*3ffb0000"
+
+vm gicv3 120 --irqchip gicv3 -c 1 -m 256 -p "quiet -- dmesg | grep -i -e its -e gic"
+check "--irqchip gicv3: guest boots" $T/gicv3.log rc_is $T/gicv3.rc 0
+check "--irqchip gicv3: a GICv3 and no ITS" $T/gicv3.log sh -c "grep -q 'GICv3' $T/gicv3.log && ! grep -q 'ITS.*3ffb0000' $T/gicv3.log"
+
+vm gicv2 120 --irqchip=gicv2 -c 2 -m 256 -p "quiet -- guestinfo"
+if grep -q "cannot create that interrupt controller" $T/gicv2.log; then
+	check "--irqchip=gicv2 on a host without GICv2 emulation: refused with a message" $T/gicv2.log rc_is $T/gicv2.rc 1
+else
+	check "--irqchip=gicv2: guest boots with 2 CPUs" $T/gicv2.log has $T/gicv2.log "^cpus: 2"
+fi
+
+# --- Kernel formats --------------------------------------------------------
+if [ -f $LAB_DIR/Image.gz ]; then
+	vm gzip 120 -k $LAB_DIR/Image.gz -i $LAB_DIR/guest.cpio.gz -c 1 -m 256 -p quiet
+	check "gzip-compressed Image boots" $T/gzip.log rc_is $T/gzip.rc 0
+	check "gzip Image: guest reached userspace" $T/gzip.log has $T/gzip.log "^kernel: "
+else
+	skip "gzip-compressed Image boots" "no Image.gz in the lab"
+fi
+vm flat 60 -k $LAB_DIR/flat.bin --nodefaults -c 1 -m 64
+check "flat binary runs at RAM + 512 KiB and powers off" $T/flat.log rc_is $T/flat.rc 0
+check "flat binary printed through the UART at 0x1000000" $T/flat.log has $T/flat.log FLAT-BINARY-OK
+
+# --- Devices: RTC and console input ----------------------------------------
+vm rtc 120 -c 1 -m 256 -p "quiet -- cat /sys/class/rtc/rtc0/name; echo RTC=\$(cat /sys/class/rtc/rtc0/since_epoch)"
+check "PL031 RTC is rtc0 in the guest" $T/rtc.log has $T/rtc.log "pl031"
+g=$(sed -n 's/^RTC=\([0-9]*\).*/\1/p' $T/rtc.log | tr -d '\r') h=$(date +%s)
+check "guest RTC reads host time (guest ${g:-none}, host $h)" $T/rtc.log test $(( ${g:-0} - h )) -le 5 -a $(( h - ${g:-0} )) -le 300
+
+(sleep 8; echo hello-from-host) | timeout 120 armvm run -c 1 -m 256 -p 'quiet -- read l; echo GOT=$l' >$T/input.log 2>&1
+echo $? >$T/input.rc
+check "console input reaches the guest through the UART" $T/input.log has $T/input.log "GOT=hello-from-host"
+
+# --- Ending a run: reboot, Ctrl-a x, signals -------------------------------
+vm noreboot 120 --no-reboot -c 1 -m 256 -p "quiet -- reboot -f"
+check "--no-reboot: a guest reboot ends armvm with status 0" $T/noreboot.log rc_is $T/noreboot.rc 0
+vm reboot 45 -c 1 -m 256 -p "quiet -- reboot -f"
+ups=$(grep -c ARMVM-GUEST-UP $T/reboot.log)
+check "guest reboot restarts the machine (booted $ups times in 45 s)" $T/reboot.log test "$ups" -ge 2
+
+(sleep 10; printf '\001x') | timeout 120 armvm run -c 1 -m 256 -p "quiet -- sleep 600" >$T/quit.log 2>&1
+echo $? >$T/quit.rc
+check "Ctrl-a x quits with status 0" $T/quit.log rc_is $T/quit.rc 0
+
+armvm run -c 1 -m 256 -p "quiet -- sleep 600" </dev/null >$T/term.log 2>&1 &
+pid=$!
+sleep 10
+kill -TERM $pid
+wait $pid
+echo $? >$T/term.rc
+check "SIGTERM ends armvm with status 143" $T/term.log rc_is $T/term.rc 143
+check "SIGTERM: says it was terminated" $T/term.log has $T/term.log "terminated by signal 15"
+
+# --- Bad input: one clear line, non-zero status, no crash ------------------
+refuse "missing kernel file" "cannot read kernel '/nonexistent': No such file" -k /nonexistent
+refuse "kernel is a directory" "cannot read kernel '/lab': Is a directory" -k /lab
+refuse "kernel is not a regular file" "kernel '/dev/null' is not a regular file" -k /dev/null
+refuse "missing initrd" "cannot read initrd '/nonexistent'" -i /nonexistent
+refuse "-m 0" "at least 1 MiB" -m 0
+refuse "-m more than the host has" "more memory than the host has" -m 1000000 -c 1
+refuse "-c 0" "at least 1" -c 0
+refuse "-c more than KVM allows" "allows at most" -c 4000 -m 256
+refuse "unknown option" "unknown option '--bogus'" --bogus
+armvm frob >$T/cmd.log 2>&1
+rc=$?
+check "unknown subcommand: status 2 and a message" $T/cmd.log sh -c "[ $rc = 2 ] && grep -q \"unknown command 'frob'\" $T/cmd.log"
+head -c 4000000 $LAB_DIR/Image >$T/trunc.img
+refuse "truncated Image" "truncated" -k $T/trunc.img -m 256
+cp $LAB_DIR/Image $T/be.img
+b=$(dd if=$T/be.img bs=1 skip=24 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $((b | 1)))" | dd of=$T/be.img bs=1 seek=24 conv=notrunc 2>/dev/null
+refuse "big-endian Image" "big-endian" -k $T/be.img -m 256
+rm -f $T/be.img $T/trunc.img
+refuse "Image larger than RAM" "larger than guest RAM" -m 40
+refuse "Image whose BSS does not fit in RAM" "needs 44 MiB" -m 43
+printf '\037\213\010\000\000\000\000\000\000\003garbage-not-deflate' >$T/bad.gz
+refuse "corrupt gzip kernel" "gzip kernel is" -k $T/bad.gz -m 256
+refuse "--dump-dtb to an unwritable place" "--dump-dtb /proc/nope" --dump-dtb /proc/nope -m 256 -c 1
+refuse "no KVM device at the given path" "no such device" --kvm-dev /dev/nonexistent -m 256 -c 1
+mv /dev/kvm /dev/kvm.away
+refuse "no /dev/kvm" "cannot open /dev/kvm: no such device" -m 256 -c 1
+mv /dev/kvm.away /dev/kvm
+mkdir -p /etc
+grep -q '^nobody:' /etc/passwd 2>/dev/null || echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>/etc/passwd
+chmod 600 /dev/kvm
+su -s /bin/sh nobody -c "armvm run -m 256 -c 1 -k $LAB_DIR/flat.bin" </dev/null >$T/perm.log 2>&1
+rc=$?
+check "no permission on /dev/kvm: status 1 and a message" $T/perm.log sh -c "[ $rc = 1 ] && grep -q 'permission denied' $T/perm.log"
+
+# --- Help and version --------------------------------------------------------
+armvm run --help >$T/help.log 2>&1
+rc=$?
+missing=
+for o in --kernel --initrd --params --mem --cpus --name --console --irqchip --pmu --network --nodefaults --dump-dtb --loglevel --debug; do
+	grep -q -- "$o" $T/help.log || missing="$missing $o"
+done
+check "armvm run --help documents every option (missing:${missing:- none})" $T/help.log test $rc = 0 -a -z "$missing"
+check "armvm help works" $T/help.log sh -c "armvm help | grep -q 'armvm COMMAND'"
+check "armvm version prints a version" $T/help.log sh -c "armvm version | grep -q '^armvm '"
+
+echo "1..$n"
+[ $fails = 0 ]
