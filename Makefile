@@ -100,3 +100,8 @@ $(B)/guest/flat.bin: tests/guest/flat.S
 	@echo "  AS      $@"
 	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 -o $(B)/guest/flat.elf $<
 	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(B)/guest/flat.elf $@
+
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) -O2 -static -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<

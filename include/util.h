@@ -77,6 +77,14 @@ int64_t clock_monotonic_ns(void);
 int file_read_all(const char *path, size_t max_size, uint8_t **buf,
 		  size_t *size);
 
+/*
+ * Map a whole regular file read-only (private). Same errors as
+ * file_read_all; an empty file maps to a non-NULL dummy. Undo with
+ * file_unmap().
+ */
+int file_map(const char *path, size_t max_size, uint8_t **buf, size_t *size);
+void file_unmap(uint8_t *buf, size_t size);
+
 /* Write all of buf, retrying on short writes and EINTR. 0 or -errno. */
 int write_full(int fd, const void *buf, size_t len);
 

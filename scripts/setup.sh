@@ -4,8 +4,23 @@
 set -euo pipefail
 
 host=$(uname -m)
-stamp=/var/lib/armvm-setup.v1
-[ -f "$stamp" ] && [ -z "${ARMVM_SETUP_FORCE:-}" ] && exit 0
+common="make perl cpio xz-utils kmod device-tree-compiler zstd file gzip"
+if [ "$host" = x86_64 ]; then
+	want="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64
+		liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64 clang
+		libclang-rt-14-dev qemu-system-arm qemu-user-static"
+else
+	want="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev"
+fi
+# Nothing to do when every package is installed (QEMU from backports: >= 10).
+missing=$(dpkg-query -W -f '${db:Status-Abbrev} ${binary:Package}\n' $want 2>/dev/null |
+	awk '$1 != "ii" {print $2}')
+missing="$missing $(for p in $want; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)"
+if [ -z "${missing// /}" ] && { [ "$host" != x86_64 ] ||
+	qemu-system-aarch64 --version 2>/dev/null | grep -qE 'version (1[0-9]|[2-9][0-9])\.'; }; then
+	exit 0
+fi
+echo "setup: installing:${missing:- newer qemu}"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "setup: need root to install packages (run: sudo $0)" >&2
@@ -31,7 +46,6 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
 fi
 
-common="make perl cpio xz-utils kmod device-tree-compiler zstd file"
 if [ "$host" = x86_64 ]; then
 	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
 	apt-get update -q
@@ -46,5 +60,4 @@ else
 	apt-get install -y -q --no-install-recommends $common gcc libc6-dev \
 		libfdt-dev liburing-dev libaio-dev zlib1g-dev
 fi
-touch "$stamp"
 echo "setup: done"

@@ -25,10 +25,10 @@ static int die_usage(const char *msg)
 	return 2;
 }
 
-static int read_boot_file(const char *what, const char *path, uint64_t limit,
-			  uint8_t **buf, size_t *size)
+static int map_boot_file(const char *what, const char *path, uint64_t limit,
+			 uint8_t **buf, size_t *size)
 {
-	int err = file_read_all(path, limit, buf, size);
+	int err = file_map(path, limit, buf, size);
 
 	if (err == -EFBIG)
 		pr_err("%s '%s' is larger than guest RAM (%llu MiB, -m)", what,
@@ -38,6 +38,14 @@ static int read_boot_file(const char *what, const char *path, uint64_t limit,
 	else if (err)
 		pr_err("cannot read %s '%s': %s", what, path, strerror(-err));
 	return err;
+}
+
+static void unmap_boot_files(struct boot_files *files)
+{
+	file_unmap(files->kernel, files->kernel_size);
+	file_unmap(files->initrd, files->initrd_size);
+	files->kernel = files->initrd = NULL;
+	files->kernel_size = files->initrd_size = 0;
 }
 
 static char *build_cmdline(const struct vm_config *cfg)
@@ -89,12 +97,6 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	if (config_find_default_guest(&cfg, err, sizeof(err)))
 		return die_usage(err);
 
-	if (read_boot_file("kernel", cfg.kernel, cfg.ram_size, &files.kernel,
-			   &files.kernel_size))
-		return 1;
-	if (cfg.initrd && read_boot_file("initrd", cfg.initrd, cfg.ram_size,
-					 &files.initrd, &files.initrd_size))
-		goto out;
 	files.cmdline = build_cmdline(&cfg);
 	if (!files.cmdline) {
 		pr_err("out of memory");
@@ -104,7 +106,20 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		(unsigned long long)(cfg.ram_size >> 20));
 
 	for (;;) {
-		if (vm_create(&vm, &cfg, &files, err, sizeof(err))) {
+		/*
+		 * The kernel and initrd are mapped only while the machine is
+		 * built: they are copied into guest RAM, and a reboot maps
+		 * them again, so armvm holds no second copy while it runs.
+		 */
+		if (map_boot_file("kernel", cfg.kernel, cfg.ram_size,
+				  &files.kernel, &files.kernel_size))
+			break;
+		if (cfg.initrd && map_boot_file("initrd", cfg.initrd, cfg.ram_size,
+						&files.initrd, &files.initrd_size))
+			break;
+		ret = vm_create(&vm, &cfg, &files, err, sizeof(err));
+		unmap_boot_files(&files);
+		if (ret) {
 			pr_err("%s", err);
 			break;
 		}
@@ -139,8 +154,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	}
 out:
 	term_restore();
-	free(files.kernel);
-	free(files.initrd);
+	unmap_boot_files(&files);
 	free(files.cmdline);
 	return status;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,58 +111,99 @@ int64_t clock_monotonic_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int file_read_all(const char *path, size_t max_size, uint8_t **bufp,
-		  size_t *sizep)
+static int file_open_regular(const char *path, size_t max_size, int *fdp,
+			     size_t *sizep)
 {
 	struct stat st;
-	uint8_t *buf;
-	size_t done = 0;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0)
 		err = -errno;
-		goto err_close;
-	}
-	if (S_ISDIR(st.st_mode)) {
+	else if (S_ISDIR(st.st_mode))
 		err = -EISDIR;
-		goto err_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	else if (!S_ISREG(st.st_mode))
 		err = -EINVAL;
-		goto err_close;
-	}
-	if ((uint64_t)st.st_size > max_size) {
+	else if ((uint64_t)st.st_size > max_size)
 		err = -EFBIG;
-		goto err_close;
+	else
+		err = 0;
+	if (err) {
+		close(fd);
+		return err;
 	}
-	buf = malloc(st.st_size ? st.st_size : 1);
+	*fdp = fd;
+	*sizep = (size_t)st.st_size;
+	return 0;
+}
+
+int file_map(const char *path, size_t max_size, uint8_t **bufp, size_t *sizep)
+{
+	static uint8_t empty[1];
+	size_t size;
+	void *p;
+	int fd, err;
+
+	err = file_open_regular(path, max_size, &fd, &size);
+	if (err)
+		return err;
+	if (size == 0) {
+		close(fd);
+		*bufp = empty;
+		*sizep = 0;
+		return 0;
+	}
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	err = p == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	madvise(p, size, MADV_SEQUENTIAL);
+	*bufp = p;
+	*sizep = size;
+	return 0;
+}
+
+void file_unmap(uint8_t *buf, size_t size)
+{
+	if (buf && size)
+		munmap(buf, size);
+}
+
+int file_read_all(const char *path, size_t max_size, uint8_t **bufp,
+		  size_t *sizep)
+{
+	size_t size, done = 0;
+	uint8_t *buf;
+	int fd, err;
+
+	err = file_open_regular(path, max_size, &fd, &size);
+	if (err)
+		return err;
+	buf = malloc(size ? size : 1);
 	if (!buf) {
-		err = -ENOMEM;
-		goto err_close;
+		close(fd);
+		return -ENOMEM;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, st.st_size - done);
+	while (done < size) {
+		ssize_t n = read(fd, buf + done, size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			err = n < 0 ? -errno : -EIO;
 			free(buf);
-			goto err_close;
+			close(fd);
+			return err;
 		}
-		done += n;
+		done += (size_t)n;
 	}
 	close(fd);
 	*bufp = buf;
 	*sizep = done;
 	return 0;
-
-err_close:
-	close(fd);
-	return err;
 }
 
 int write_full(int fd, const void *buf, size_t len)
