@@ -17,6 +17,7 @@
 
 #include "bus.h"
 #include "devtree.h"
+#include "layout.h"
 #include "util.h"
 
 enum {
@@ -193,20 +194,16 @@ static int rtc_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 
 static int rtc_fdt(struct device *dev, void *fdt)
 {
-	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
-	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
-			    cpu_to_fdt32(4) };
 	static const char compat[] = "arm,pl031\0arm,primecell";
-	int err = 0;
+	int err = device_fdt_begin(dev, fdt, compat, sizeof(compat));
 
-	err |= fdt_begin_node(fdt, dev->name);
-	err |= fdt_property(fdt, "compatible", compat, sizeof(compat));
-	err |= fdt_property(fdt, "reg", reg, sizeof(reg));
-	err |= fdt_property(fdt, "interrupts", irq, sizeof(irq));
 	/* AMBA devices need their bus clock: the fixed "apb-pclk" node. */
-	err |= fdt_property_cell(fdt, "clocks", DEVTREE_PHANDLE_APB_PCLK);
-	err |= fdt_property_string(fdt, "clock-names", "apb_pclk");
-	err |= fdt_end_node(fdt);
+	if (!err)
+		err = fdt_property_cell(fdt, "clocks", DEVTREE_PHANDLE_APB_PCLK);
+	if (!err)
+		err = fdt_property_string(fdt, "clock-names", "apb_pclk");
+	if (!err)
+		err = fdt_end_node(fdt);
 	return err ? -EINVAL : 0;
 }
 
@@ -238,13 +235,7 @@ int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi,
 	rtc->now = host_seconds;
 	rtc->timer_fd = -1;
 	rtc->started = true;
-	rtc->dev.ops = &pl031_ops;
-	rtc->dev.priv = rtc;
-	rtc->dev.base = base;
-	rtc->dev.size = 0x1000;
-	rtc->dev.irq = spi;
-	snprintf(rtc->dev.name, sizeof(rtc->dev.name), "rtc@%llx",
-		 (unsigned long long)base);
+	device_init(&rtc->dev, &pl031_ops, rtc, "rtc", base, LAYOUT_RTC_SIZE, spi);
 	if (loop) {
 		int err;
 

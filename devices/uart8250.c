@@ -289,17 +289,13 @@ static int uart_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 
 static int uart_fdt(struct device *dev, void *fdt)
 {
-	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
-	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
-			    cpu_to_fdt32(4) /* IRQ_TYPE_LEVEL_HIGH */ };
-	int err = 0;
+	static const char compat[] = "ns16550a";
+	int err = device_fdt_begin(dev, fdt, compat, sizeof(compat));
 
-	err |= fdt_begin_node(fdt, dev->name);
-	err |= fdt_property_string(fdt, "compatible", "ns16550a");
-	err |= fdt_property(fdt, "reg", reg, sizeof(reg));
-	err |= fdt_property(fdt, "interrupts", irq, sizeof(irq));
-	err |= fdt_property_cell(fdt, "clock-frequency", UART8250_CLOCK);
-	err |= fdt_end_node(fdt);
+	if (!err)
+		err = fdt_property_cell(fdt, "clock-frequency", UART8250_CLOCK);
+	if (!err)
+		err = fdt_end_node(fdt);
 	return err ? -EINVAL : 0;
 }
 
@@ -326,11 +322,5 @@ void uart8250_init(struct uart8250 *u, uint64_t base, uint32_t spi,
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
 	u->irq = *irq;
-	u->dev.ops = &uart8250_ops;
-	u->dev.priv = u;
-	u->dev.base = base;
-	u->dev.size = 8;
-	u->dev.irq = spi;
-	snprintf(u->dev.name, sizeof(u->dev.name), "uart@%llx",
-		 (unsigned long long)base);
+	device_init(&u->dev, &uart8250_ops, u, "uart", base, 8, spi);
 }

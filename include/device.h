@@ -54,6 +54,20 @@ struct device {
 	struct device *next;
 };
 
+/*
+ * For a device at a fixed platform address with one SPI: fill in the
+ * common fields, naming it "<node>@<base in hex>".
+ */
+void device_init(struct device *dev, const struct device_ops *ops, void *priv,
+		 const char *node, uint64_t base, uint64_t size, uint32_t spi);
+/*
+ * Open its device-tree node with compatible (a NUL-separated list of
+ * compat_len bytes), reg and interrupts (a level-high SPI); the caller adds
+ * its own properties and ends the node. 0 or a libfdt error.
+ */
+int device_fdt_begin(struct device *dev, void *fdt, const char *compat,
+		     size_t compat_len);
+
 /* A list of devices in registration order. */
 struct device_list {
 	struct device *head, **tail;

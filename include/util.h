@@ -70,6 +70,10 @@ static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
 
 int64_t clock_monotonic_ns(void);
 
+/* Format a one-line message for the user into err; returns ret. */
+int errmsg(char *err, size_t len, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /*
  * Read a whole regular file into a malloc'd buffer (at most max_size bytes;
  * -EFBIG past it). Returns 0 or a negative errno.

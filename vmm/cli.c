@@ -94,18 +94,6 @@ uint64_t config_default_ram(unsigned int nr_cpus, uint64_t host_ram)
 	return ram;
 }
 
-static int errf(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -128,21 +116,21 @@ static int parse_network(const char *arg, char *err, size_t errlen)
 	const char *mode = NULL;
 
 	if (strlen(arg) >= sizeof(buf))
-		return errf(err, errlen, "--network: argument too long");
+		return errmsg(err, errlen, -EINVAL, "--network: argument too long");
 	strcpy(buf, arg);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "mode=", 5))
 			mode = tok + 5;
 		else
-			return errf(err, errlen,
+			return errmsg(err, errlen, -EINVAL,
 				    "--network: '%s' is not supported (only mode=none is available yet)",
 				    tok);
 	}
 	if (!mode)
-		return errf(err, errlen, "--network '%s': missing mode=", arg);
+		return errmsg(err, errlen, -EINVAL, "--network '%s': missing mode=", arg);
 	if (strcmp(mode, "none"))
-		return errf(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "--network mode=%s: not available yet (this armvm offers mode=none)",
 			    mode);
 	return 0;
@@ -183,28 +171,28 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		case OPT_PARAMS: cfg->params = optarg; break;
 		case OPT_NAME:
 			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/'))
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "--name '%s': must be 1 to 64 characters, no '/'",
 					    optarg);
 			cfg->name = optarg;
 			break;
 		case OPT_MEM:
 			if (size_parse_mib(optarg, &cfg->ram_size) < 0)
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "-m/--mem '%s': not a size (MiB, or a number with K, M, G or T)",
 					    optarg);
 			if (cfg->ram_size < SZ_1M)
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "-m/--mem %s: the guest needs at least 1 MiB of RAM",
 					    optarg);
 			if (!IS_ALIGNED(cfg->ram_size, SZ_64K))
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "-m/--mem %s: must be a multiple of 64 KiB",
 					    optarg);
 			break;
 		case OPT_CPUS:
 			if (parse_uint(optarg, 4096, &v) < 0 || v == 0)
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "-c/--cpus '%s': need a vCPU count of at least 1",
 					    optarg);
 			cfg->nr_cpus = (unsigned int)v;
@@ -213,10 +201,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			if (!strcmp(optarg, "serial"))
 				cfg->console = CONSOLE_SERIAL;
 			else if (!strcmp(optarg, "virtio"))
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "--console virtio: the virtio console is not available yet (use serial)");
 			else
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "--console '%s': expected serial or virtio",
 					    optarg);
 			break;
@@ -228,7 +216,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			else if (!strcmp(optarg, "gicv3-its"))
 				cfg->irqchip = IRQCHIP_GICV3_ITS;
 			else
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "--irqchip '%s': expected gicv3, gicv3-its or gicv2",
 					    optarg);
 			break;
@@ -242,7 +230,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
 		case OPT_LOGLEVEL:
 			if (log_level_parse(optarg, &cfg->loglevel) < 0)
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "--loglevel '%s': expected error, warning, info or debug",
 					    optarg);
 			break;
@@ -253,20 +241,20 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		case OPT_KVM_DEV: cfg->kvm_dev = optarg; break;
 		case OPT_HELP: return CLI_HELP;
 		case ':':
-			return errf(err, errlen, "option '%s' needs an argument",
+			return errmsg(err, errlen, -EINVAL, "option '%s' needs an argument",
 				    argv[optind - 1]);
 		default:
 			if (optopt && optopt < 256)
-				return errf(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "unknown option '-%c' (see armvm run --help)",
 					    optopt);
-			return errf(err, errlen,
+			return errmsg(err, errlen, -EINVAL,
 				    "unknown option '%s' (see armvm run --help)",
 				    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return errf(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "unexpected argument '%s' (see armvm run --help)",
 			    argv[optind]);
 	return 0;
@@ -320,8 +308,22 @@ static const char *const default_guests[][2] = {
 
 int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
 {
+	/* $ARMVM_GUEST_DIR first: the lab's native mode and users' own. */
+	static char env_kernel[4096], env_initrd[4096];
+	const char *dir = getenv("ARMVM_GUEST_DIR");
+
 	if (cfg->kernel)
 		return 0;
+	if (dir && *dir) {
+		snprintf(env_kernel, sizeof(env_kernel), "%s/Image", dir);
+		snprintf(env_initrd, sizeof(env_initrd), "%s/guest.cpio.gz", dir);
+		if (!access(env_kernel, R_OK)) {
+			cfg->kernel = env_kernel;
+			if (!cfg->initrd && !access(env_initrd, R_OK))
+				cfg->initrd = env_initrd;
+			return 0;
+		}
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(default_guests); i++) {
 		if (access(default_guests[i][0], R_OK))
 			continue;
@@ -330,7 +332,7 @@ int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
 			cfg->initrd = default_guests[i][1];
 		return 0;
 	}
-	return errf(err, errlen,
-		    "no kernel given (-k) and no default guest found in /lab, "
-		    "/usr/local/share/armvm or /usr/share/armvm (make install)");
+	return errmsg(err, errlen, -EINVAL,
+		    "no kernel given (-k) and no default guest found in $ARMVM_GUEST_DIR, /lab, "
+		    "/usr/local/share/armvm or /usr/share/armvm");
 }

@@ -2,9 +2,42 @@
 #include "device.h"
 
 #include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util.h"
+
+void device_init(struct device *dev, const struct device_ops *ops, void *priv,
+		 const char *node, uint64_t base, uint64_t size, uint32_t spi)
+{
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->base = base;
+	dev->size = size;
+	dev->irq = spi;
+	snprintf(dev->name, sizeof(dev->name), "%s@%llx", node,
+		 (unsigned long long)base);
+}
+
+int device_fdt_begin(struct device *dev, void *fdt, const char *compat,
+		     size_t compat_len)
+{
+	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
+	/* GIC binding: <SPI number flags>, 4 = IRQ_TYPE_LEVEL_HIGH. */
+	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
+			    cpu_to_fdt32(4) };
+	int err;
+
+	err = fdt_begin_node(fdt, dev->name);
+	if (!err)
+		err = fdt_property(fdt, "compatible", compat, (int)compat_len);
+	if (!err)
+		err = fdt_property(fdt, "reg", reg, sizeof(reg));
+	if (!err)
+		err = fdt_property(fdt, "interrupts", irq, sizeof(irq));
+	return err;
+}
 
 void device_list_init(struct device_list *list)
 {

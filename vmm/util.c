@@ -103,6 +103,16 @@ void log_ratelimited(struct log_ratelimit *rl, enum log_level level,
 	va_end(ap);
 }
 
+int errmsg(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 int64_t clock_monotonic_ns(void)
 {
 	struct timespec ts;

@@ -29,18 +29,6 @@
 #include "devtree.h"
 #include "layout.h"
 
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
 {
 	va_list ap;
@@ -97,23 +85,23 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 		int e = errno;
 
 		if (e == ENOENT)
-			return fail(err, errlen, -e,
+			return errmsg(err, errlen, -e,
 				    "cannot open %s: no such device (is KVM enabled in the host kernel, and is this an arm64 host?)",
 				    dev);
 		if (e == EACCES || e == EPERM)
-			return fail(err, errlen, -e,
+			return errmsg(err, errlen, -e,
 				    "cannot open %s: permission denied (add this user to the 'kvm' group)",
 				    dev);
-		return fail(err, errlen, -e, "cannot open %s: %s", dev,
+		return errmsg(err, errlen, -e, "cannot open %s: %s", dev,
 			    strerror(e));
 	}
 	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION)
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 			    "%s speaks KVM API %d, armvm needs %d (is this an arm64 KVM?)",
 			    dev, api, KVM_API_VERSION);
 	if (!kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PSCI_0_2))
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 			    "%s is not an arm64 KVM with PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)",
 			    dev);
 	return 0;
@@ -133,11 +121,11 @@ static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
 	if (max_vcpus > LAYOUT_MAX_VCPUS_GICV3)
 		max_vcpus = LAYOUT_MAX_VCPUS_GICV3;
 	if (max_vcpus > 0 && vm->nr_vcpus > (unsigned int)max_vcpus)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "-c %u: this host's KVM allows at most %d vCPUs",
 			    vm->nr_vcpus, max_vcpus);
 	if (host_ram && vm->ram_size > host_ram)
-		return fail(err, errlen, -EINVAL,
+		return errmsg(err, errlen, -EINVAL,
 			    "-m %llu: more memory than the host has (%llu MiB)",
 			    (unsigned long long)(vm->ram_size >> 20),
 			    (unsigned long long)(host_ram >> 20));
@@ -153,7 +141,7 @@ static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
 			bits++;
 		max_ipa = kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE);
 		if (max_ipa < (int)bits)
-			return fail(err, errlen, -EINVAL,
+			return errmsg(err, errlen, -EINVAL,
 				    "-m %llu: RAM would end at 0x%llx, beyond this host's %d-bit guest address space",
 				    (unsigned long long)(vm->ram_size >> 20),
 				    (unsigned long long)top,
@@ -162,7 +150,7 @@ static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
 		*vm_type = KVM_VM_TYPE_ARM_IPA_SIZE(bits);
 	}
 	if (cfg->pmu && !kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PMU_V3))
-		return fail(err, errlen, -ENOTSUP,
+		return errmsg(err, errlen, -ENOTSUP,
 			    "--pmu: this host's KVM offers no PMUv3 for guests (KVM_CAP_ARM_PMU_V3)");
 	return 0;
 }
@@ -176,7 +164,7 @@ static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
-		return fail(err, errlen, -ENOMEM,
+		return errmsg(err, errlen, -ENOMEM,
 			    "cannot allocate %llu MiB of guest RAM: %s",
 			    (unsigned long long)(vm->ram_size >> 20),
 			    strerror(errno));
@@ -189,12 +177,12 @@ static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
 		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return fail(err, errlen, -errno,
+		return errmsg(err, errlen, -errno,
 			    "KVM_SET_USER_MEMORY_REGION (%llu MiB): %s",
 			    (unsigned long long)(vm->ram_size >> 20),
 			    strerror(errno));
 	ret = guest_mem_add(&vm->mem, LAYOUT_RAM_BASE, vm->ram_size, vm->ram);
-	return ret ? fail(err, errlen, ret, "guest memory map: %s",
+	return ret ? errmsg(err, errlen, ret, "guest memory map: %s",
 			  strerror(-ret))
 		   : 0;
 }
@@ -206,7 +194,7 @@ static int vm_add_device(struct vm *vm, struct device *dev, bus_access_fn fn,
 			  dev->name);
 
 	if (ret)
-		return fail(err, errlen, ret, "cannot place %s: %s", dev->name,
+		return errmsg(err, errlen, ret, "cannot place %s: %s", dev->name,
 			    strerror(-ret));
 	device_list_add(&vm->devices, dev);
 	return 0;
@@ -236,12 +224,12 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	ret = console_init(&vm->console, &vm->loop, &vm->uart, vm_console_quit,
 			   vm);
 	if (ret)
-		return fail(err, errlen, ret, "console: %s", strerror(-ret));
+		return errmsg(err, errlen, ret, "console: %s", strerror(-ret));
 
 	irq.line = vm_alloc_spi(vm);
 	ret = pl031_init(&vm->rtc, LAYOUT_RTC_BASE, irq.line, &irq, &vm->loop);
 	if (ret)
-		return fail(err, errlen, ret, "RTC: %s", strerror(-ret));
+		return errmsg(err, errlen, ret, "RTC: %s", strerror(-ret));
 	return vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err,
 			     errlen);
 }
@@ -255,10 +243,10 @@ static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
 	/* Write beside, then rename: never a half-written file at path. */
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
 	    (int)sizeof(tmp))
-		return fail(err, errlen, -ENAMETOOLONG, "--dump-dtb: path too long");
+		return errmsg(err, errlen, -ENAMETOOLONG, "--dump-dtb: path too long");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return fail(err, errlen, -errno, "--dump-dtb %s: %s", path,
+		return errmsg(err, errlen, -errno, "--dump-dtb %s: %s", path,
 			    strerror(errno));
 	ret = write_full(fd, fdt, size);
 	if (!ret && fsync(fd) < 0)
@@ -268,7 +256,7 @@ static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
 		ret = -errno;
 	if (ret) {
 		unlink(tmp);
-		return fail(err, errlen, ret, "--dump-dtb %s: %s", path,
+		return errmsg(err, errlen, ret, "--dump-dtb %s: %s", path,
 			    strerror(-ret));
 	}
 	return 0;
@@ -308,7 +296,7 @@ static int vm_load_boot(struct vm *vm, const struct boot_files *files,
 	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
 	fdt = calloc(1, LAYOUT_FDT_MAX_SIZE);
 	if (!mpidr || !fdt) {
-		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
@@ -332,7 +320,7 @@ static int vm_load_boot(struct vm *vm, const struct boot_files *files,
 	};
 	ret = devtree_build(&fp, fdt, LAYOUT_FDT_MAX_SIZE);
 	if (ret) {
-		fail(err, errlen, ret, "cannot build the device tree: %s",
+		errmsg(err, errlen, ret, "cannot build the device tree: %s",
 		     strerror(-ret));
 		goto out;
 	}
@@ -351,7 +339,7 @@ static int vm_load_boot(struct vm *vm, const struct boot_files *files,
 		(unsigned long long)lay.fdt_gpa);
 	ret = vcpu_set_boot_regs(&vm->vcpus[0], lay.entry, lay.fdt_gpa);
 	if (ret)
-		fail(err, errlen, ret, "cannot set the boot vCPU's registers: %s",
+		errmsg(err, errlen, ret, "cannot set the boot vCPU's registers: %s",
 		     strerror(-ret));
 out:
 	free(inflated);
@@ -381,7 +369,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	if (!ret)
 		ret = evloop_init(&vm->loop);
 	if (ret)
-		return fail(err, errlen, ret, "cannot set up the I/O loop: %s",
+		return errmsg(err, errlen, ret, "cannot set up the I/O loop: %s",
 			    strerror(-ret));
 
 	ret = vm_open_kvm(vm, err, errlen);
@@ -391,7 +379,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		goto err_destroy;
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, vm_type);
 	if (vm->vm_fd < 0) {
-		ret = fail(err, errlen, -errno, "KVM_CREATE_VM: %s",
+		ret = errmsg(err, errlen, -errno, "KVM_CREATE_VM: %s",
 			   strerror(errno));
 		goto err_destroy;
 	}
@@ -404,14 +392,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		goto err_destroy;
 	ret = gic_create(&vm->gic, vm->vm_fd, gic_type, vm->nr_vcpus);
 	if (ret) {
-		fail(err, errlen, ret, "cannot create the %s: %s",
+		errmsg(err, errlen, ret, "cannot create the %s: %s",
 		     gic_type_name(gic_type), strerror(-ret));
 		goto err_destroy;
 	}
 
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
-		ret = fail(err, errlen, -ENOMEM, "out of memory");
+		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
 		goto err_destroy;
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
@@ -427,14 +415,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		goto err_destroy;
 	ret = gic_init(&vm->gic, vm->nr_spis);
 	if (ret) {
-		fail(err, errlen, ret, "cannot initialise the %s: %s",
+		errmsg(err, errlen, ret, "cannot initialise the %s: %s",
 		     gic_type_name(gic_type), strerror(-ret));
 		goto err_destroy;
 	}
 	for (unsigned int i = 0; cfg->pmu && i < vm->nr_vcpus; i++) {
 		ret = vcpu_init_pmu(&vm->vcpus[i]);
 		if (ret) {
-			fail(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s",
+			errmsg(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s",
 			     i, strerror(-ret));
 			goto err_destroy;
 		}

@@ -11,18 +11,6 @@
 #include "layout.h"
 #include "util.h"
 
-static int fail(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static uint16_t le16(const uint8_t *p)
 {
 	return p[0] | p[1] << 8;
@@ -80,7 +68,7 @@ int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
 
 	memset(out, 0, sizeof(*out));
 	if (size == 0)
-		return fail(err, errlen, "kernel file is empty");
+		return errmsg(err, errlen, -EINVAL, "kernel file is empty");
 	if (size < 64 || le32(buf + 56) != ARM64_IMAGE_MAGIC) {
 		/* kvmtool: no Image header means a flat binary at RAM+512K. */
 		out->data = buf;
@@ -93,18 +81,18 @@ int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
 	image_size = le64(buf + 16);
 	flags = le64(buf + 24);
 	if (flags & ARM64_IMAGE_FLAG_BE)
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "kernel Image is big-endian (header flags bit 0); armvm boots little-endian kernels only");
 	/* booting.rst: image_size 0 means a pre-3.17 kernel at 0x80000. */
 	if (image_size == 0)
 		text_offset = 0x80000;
 	if (!IS_ALIGNED(text_offset, 4096) || text_offset >= SZ_2M)
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "kernel Image header has a bad text_offset 0x%llx",
 			    (unsigned long long)text_offset);
 	pe_need = pe_file_size(buf, size);
 	if (pe_need > size)
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "kernel Image is truncated: the file has %zu bytes, its header says %llu",
 			    size, (unsigned long long)(pe_need == UINT64_MAX ? size + 1 : pe_need));
 	out->data = buf;
@@ -127,7 +115,7 @@ int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
 		return -ENOMEM;
 	if (inflateInit2(&zs, 15 + 16) != Z_OK) {
 		free(out);
-		return fail(err, errlen, "cannot start gzip decompression");
+		return errmsg(err, errlen, -EINVAL, "cannot start gzip decompression");
 	}
 	zs.next_in = (uint8_t *)buf;
 	zs.avail_in = (uInt)MIN(size, (size_t)UINT32_MAX);
@@ -140,14 +128,14 @@ int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
 		if (ret != Z_OK && ret != Z_BUF_ERROR) {
 			inflateEnd(&zs);
 			free(out);
-			return fail(err, errlen, "gzip kernel is corrupt (%s)",
+			return errmsg(err, errlen, -EINVAL, "gzip kernel is corrupt (%s)",
 				    zs.msg ? zs.msg : "inflate failed");
 		}
 		if (zs.avail_out == 0) {
 			if (cap >= max) {
 				inflateEnd(&zs);
 				free(out);
-				return fail(err, errlen,
+				return errmsg(err, errlen, -EINVAL,
 					    "gzip kernel inflates to more than %zu MiB, more than guest RAM",
 					    max >> 20);
 			}
@@ -162,7 +150,7 @@ int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
 		} else if (zs.avail_in == 0) {
 			inflateEnd(&zs);
 			free(out);
-			return fail(err, errlen, "gzip kernel is truncated");
+			return errmsg(err, errlen, -EINVAL, "gzip kernel is truncated");
 		}
 	}
 	*outlen = zs.total_out;
@@ -181,7 +169,7 @@ int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
 
 	memset(out, 0, sizeof(*out));
 	if (k->load_offset > ram_size || k->mem_size > ram_size - k->load_offset)
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "kernel needs %llu MiB of RAM from its load address, the guest has %llu MiB (-m)",
 			    (unsigned long long)((k->load_offset + k->mem_size + SZ_1M - 1) >> 20),
 			    (unsigned long long)(ram_size >> 20));
@@ -207,7 +195,7 @@ int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
 		out->entry = out->kernel_gpa;
 		return 0;
 	}
-	return fail(err, errlen,
+	return errmsg(err, errlen, -EINVAL,
 		    "kernel (%llu KiB), initrd (%llu KiB) and device tree do not fit in %llu MiB of RAM (-m)",
 		    (unsigned long long)(k->mem_size >> 10),
 		    (unsigned long long)(initrd_size >> 10),

@@ -132,7 +132,7 @@ check "SIGTERM: says it was terminated" $T/term.log has $T/term.log "terminated 
 
 # --- Bad input: one clear line, non-zero status, no crash ------------------
 refuse "missing kernel file" "cannot read kernel '/nonexistent': No such file" -k /nonexistent
-refuse "kernel is a directory" "cannot read kernel '/lab': Is a directory" -k /lab
+refuse "kernel is a directory" "cannot read kernel '$T': Is a directory" -k $T
 refuse "kernel is not a regular file" "kernel '/dev/null' is not a regular file" -k /dev/null
 refuse "missing initrd" "cannot read initrd '/nonexistent'" -i /nonexistent
 refuse "-m 0" "at least 1 MiB" -m 0
