@@ -33,7 +33,7 @@ LIBS := -lfdt -lz -lpthread
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
 	devices/uart8250.c devices/pl031.c \
-	arch/arm64/image.c arch/arm64/devtree.c
+	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/main.c arch/arm64/vcpu.c arch/arm64/gic.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
 KVM_OBJS := $(KVM_SRCS:%.c=$(B)/obj/%.o)

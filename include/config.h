@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sve.h"
 #include "util.h"
 
 enum irqchip_type {
@@ -30,6 +31,8 @@ struct vm_config {
 	const char *name;
 	enum console_type console;
 	enum irqchip_type irqchip;
+	bool no_sve;		/* --no-sve / --disable-sve */
+	struct sve_request sve;	/* --sve-max-vl / --sve-vls; default: host's */
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;

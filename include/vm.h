@@ -20,6 +20,7 @@
 #include "gic.h"
 #include "guest_mem.h"
 #include "pl031.h"
+#include "sve.h"
 #include "uart8250.h"
 
 struct kvm_run;
@@ -31,6 +32,7 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	uint64_t mpidr;
+	uint32_t features; /* KVM_ARM_VCPU_INIT features[0] */
 	pthread_t thread;
 	bool started;
 };
@@ -72,6 +74,8 @@ struct vm {
 
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
+	bool sve;		 /* vCPUs have SVE */
+	struct sve_vls sve_vls;	 /* their vector lengths (all the same) */
 
 	struct uart8250 uart;
 	struct pl031 rtc;
@@ -101,9 +105,21 @@ void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
 /* Hand out the next free SPI (0-based). */
 uint32_t vm_alloc_spi(struct vm *vm);
 
+/*
+ * Create the VM and its RAM only: no GIC, devices or vCPUs. vm_create()
+ * builds on it; vCPU-level tests and `armvm selftest` use it alone.
+ */
+int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
+		   size_t errlen);
+
 /* vCPU layer (arch/arm64/vcpu.c). */
+/* KVM_CREATE_VCPU and KVM_ARM_VCPU_INIT with exactly these features. */
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
-		char *err, size_t errlen);
+		uint32_t features, char *err, size_t errlen);
+/* The vector lengths KVM offers this (SVE, not finalized) vCPU. */
+int vcpu_sve_get_vls(struct vcpu *vcpu, struct sve_vls *vls);
+/* Write VLS (unless NULL) and finalize SVE (KVM_ARM_VCPU_FINALIZE). */
+int vcpu_sve_finalize(struct vcpu *vcpu, const struct sve_vls *vls);
 int vcpu_init_pmu(struct vcpu *vcpu);
 int vcpu_set_boot_regs(struct vcpu *vcpu, uint64_t entry, uint64_t fdt);
 void *vcpu_thread(void *arg);

@@ -34,6 +34,9 @@ enum opt_id {
 	OPT_NETWORK,
 	OPT_NO_REBOOT,
 	OPT_KVM_DEV,
+	OPT_NO_SVE,
+	OPT_SVE_MAX_VL,
+	OPT_SVE_VLS,
 };
 
 struct opt_desc {
@@ -61,6 +64,14 @@ static const struct opt_desc run_opts[] = {
 	  "interrupt controller (default: gicv3-its, else gicv3, else gicv2, "
 	  "as the host allows)" },
 	{ "pmu", OPT_PMU, 0, NULL, "give the guest a PMUv3" },
+	{ "no-sve", OPT_NO_SVE, 0, NULL,
+	  "no SVE for the guest (default: SVE whenever the host offers it)" },
+	{ "disable-sve", OPT_NO_SVE, 0, NULL, "same as --no-sve (kvmtool's name)" },
+	{ "sve-max-vl", OPT_SVE_MAX_VL, 1, "BITS",
+	  "cap the SVE vector length: the host's lengths up to BITS" },
+	{ "sve-vls", OPT_SVE_VLS, 1, "LIST",
+	  "exactly these SVE vector lengths, e.g. 128,256,512 (the host's set "
+	  "cut at some maximum, as KVM requires)" },
 	{ "network", OPT_NETWORK, 1, "mode=none", "guest networking" },
 	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
 	  "no default devices, nothing appended to the kernel command line" },
@@ -221,6 +232,25 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 					    optarg);
 			break;
 		case OPT_PMU: cfg->pmu = true; break;
+		case OPT_NO_SVE: cfg->no_sve = true; break;
+		case OPT_SVE_MAX_VL:
+			if (cfg->sve.kind == SVE_REQ_SET)
+				return errmsg(err, errlen, -EINVAL,
+					      "--sve-max-vl and --sve-vls cannot be used together");
+			if (parse_uint(optarg, 1UL << 20, &v) < 0)
+				return errmsg(err, errlen, -EINVAL,
+					      "--sve-max-vl '%s': expected a vector length in bits, like 512",
+					      optarg);
+			cfg->sve.kind = SVE_REQ_MAX;
+			cfg->sve.max_vl = (unsigned int)v;
+			break;
+		case OPT_SVE_VLS:
+			if (cfg->sve.kind == SVE_REQ_MAX)
+				return errmsg(err, errlen, -EINVAL,
+					      "--sve-max-vl and --sve-vls cannot be used together");
+			if (sve_request_parse_list(optarg, &cfg->sve, err, errlen))
+				return -EINVAL;
+			break;
 		case OPT_NETWORK:
 			if (parse_network(optarg, err, errlen) < 0)
 				return -EINVAL;
@@ -257,6 +287,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		return errmsg(err, errlen, -EINVAL,
 			    "unexpected argument '%s' (see armvm run --help)",
 			    argv[optind]);
+	if (cfg->no_sve && cfg->sve.kind != SVE_REQ_HOST)
+		return errmsg(err, errlen, -EINVAL,
+			      "--no-sve cannot be used with --sve-max-vl or --sve-vls");
 	return 0;
 }
 

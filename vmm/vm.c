@@ -348,11 +348,10 @@ out:
 	return ret;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      const struct boot_files *files, char *err, size_t errlen)
+int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
+		   size_t errlen)
 {
 	unsigned long vm_type = 0;
-	enum irqchip_type gic_type;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
@@ -370,21 +369,112 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		ret = evloop_init(&vm->loop);
 	if (ret)
 		return errmsg(err, errlen, ret, "cannot set up the I/O loop: %s",
-			    strerror(-ret));
+			      strerror(-ret));
 
 	ret = vm_open_kvm(vm, err, errlen);
 	if (!ret)
 		ret = vm_check_limits(vm, &vm_type, err, errlen);
 	if (ret)
-		goto err_destroy;
+		return ret;
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, vm_type);
-	if (vm->vm_fd < 0) {
-		ret = errmsg(err, errlen, -errno, "KVM_CREATE_VM: %s",
-			   strerror(errno));
-		goto err_destroy;
-	}
+	if (vm->vm_fd < 0)
+		return errmsg(err, errlen, -errno, "KVM_CREATE_VM: %s",
+			      strerror(errno));
 	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	ret = vm_setup_ram(vm, err, errlen);
+	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	return vm_setup_ram(vm, err, errlen);
+}
+
+/* Decide on SVE: on whenever the host offers it, unless --no-sve. */
+static int vm_want_sve(struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+
+	if (cfg->no_sve)
+		return 0;
+	if (kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_SVE) > 0) {
+		vm->sve = true;
+		return 0;
+	}
+	if (cfg->sve.kind != SVE_REQ_HOST)
+		return errmsg(err, errlen, -ENOTSUP,
+			      "%s: this host's KVM offers no SVE (KVM_CAP_ARM_SVE)",
+			      cfg->sve.kind == SVE_REQ_MAX ? "--sve-max-vl"
+							   : "--sve-vls");
+	return 0;
+}
+
+/*
+ * vCPUs in order (the vCPU-to-redistributor mapping depends on it), each
+ * with exactly the features we mean. With SVE, the host's set is read from
+ * the first vCPU, the user's request is checked against it before anything
+ * is written, and every vCPU gets the same set, then FINALIZE.
+ */
+static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
+{
+	uint32_t features = 1u << KVM_ARM_VCPU_PSCI_0_2;
+	int ret;
+
+	if (vm->cfg->pmu)
+		features |= 1u << KVM_ARM_VCPU_PMU_V3;
+	if (vm->sve)
+		features |= 1u << KVM_ARM_VCPU_SVE;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		/* Secondaries wait powered off for the guest's PSCI CPU_ON. */
+		ret = vcpu_create(vm, vcpu, i,
+				  features | (i ? 1u << KVM_ARM_VCPU_POWER_OFF : 0),
+				  err, errlen);
+		if (ret)
+			return ret;
+		if (!vm->sve)
+			continue;
+		if (i == 0) {
+			struct sve_vls host;
+
+			ret = vcpu_sve_get_vls(vcpu, &host);
+			if (ret)
+				return errmsg(err, errlen, ret,
+					      "cannot read the host's SVE vector lengths: %s",
+					      strerror(-ret));
+			ret = sve_negotiate(&host, &vm->cfg->sve, &vm->sve_vls,
+					    err, errlen);
+			if (ret)
+				return ret;
+		}
+		ret = vcpu_sve_finalize(vcpu, &vm->sve_vls);
+		if (ret) {
+			char vls[160];
+
+			sve_vls_format(&vm->sve_vls, vls, sizeof(vls));
+			return errmsg(err, errlen, ret,
+				      "vCPU %u: KVM refused SVE vector lengths %s: %s",
+				      i, vls, strerror(-ret));
+		}
+	}
+	if (vm->sve) {
+		char vls[160];
+
+		sve_vls_format(&vm->sve_vls, vls, sizeof(vls));
+		pr_info("SVE vector lengths: %s", vls);
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg,
+	      const struct boot_files *files, char *err, size_t errlen)
+{
+	enum irqchip_type gic_type;
+	int ret;
+
+	ret = vm_create_bare(vm, cfg, err, errlen);
+	if (!ret)
+		ret = vm_want_sve(vm, err, errlen);
 	if (!ret)
 		ret = gic_resolve(vm->vm_fd, cfg->irqchip, vm->nr_vcpus,
 				  &gic_type, err, errlen);
@@ -393,37 +483,25 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	ret = gic_create(&vm->gic, vm->vm_fd, gic_type, vm->nr_vcpus);
 	if (ret) {
 		errmsg(err, errlen, ret, "cannot create the %s: %s",
-		     gic_type_name(gic_type), strerror(-ret));
+		       gic_type_name(gic_type), strerror(-ret));
 		goto err_destroy;
 	}
-
-	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
-	if (!vm->vcpus) {
-		ret = errmsg(err, errlen, -ENOMEM, "out of memory");
-		goto err_destroy;
-	}
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = -1;
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		ret = vcpu_create(vm, &vm->vcpus[i], i, err, errlen);
-		if (ret)
-			goto err_destroy;
-	}
-
-	ret = vm_setup_devices(vm, err, errlen);
+	ret = vm_create_vcpus(vm, err, errlen);
+	if (!ret)
+		ret = vm_setup_devices(vm, err, errlen);
 	if (ret)
 		goto err_destroy;
 	ret = gic_init(&vm->gic, vm->nr_spis);
 	if (ret) {
 		errmsg(err, errlen, ret, "cannot initialise the %s: %s",
-		     gic_type_name(gic_type), strerror(-ret));
+		       gic_type_name(gic_type), strerror(-ret));
 		goto err_destroy;
 	}
 	for (unsigned int i = 0; cfg->pmu && i < vm->nr_vcpus; i++) {
 		ret = vcpu_init_pmu(&vm->vcpus[i]);
 		if (ret) {
 			errmsg(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s",
-			     i, strerror(-ret));
+			       i, strerror(-ret));
 			goto err_destroy;
 		}
 	}

@@ -46,8 +46,8 @@ int vcpu_set_reg(struct vcpu *vcpu, uint64_t id, const void *val)
 	return ioctl(vcpu->fd, KVM_SET_ONE_REG, &reg) < 0 ? -errno : 0;
 }
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, char *err,
-		size_t errlen)
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
+		uint32_t features, char *err, size_t errlen)
 {
 	struct kvm_vcpu_init init;
 	int ret;
@@ -83,12 +83,8 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, char *err,
 		goto err_unmap;
 	}
 	memset(init.features, 0, sizeof(init.features));
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
-	/* Secondaries wait powered off for the guest's PSCI CPU_ON. */
-	if (id > 0)
-		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
-	if (vm->cfg->pmu)
-		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
+	init.features[0] = features;
+	vcpu->features = features;
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "KVM_ARM_VCPU_INIT on vCPU %u: %s", id,
@@ -110,6 +106,24 @@ err_close:
 	close(vcpu->fd);
 	vcpu->fd = -1;
 	return ret;
+}
+
+int vcpu_sve_get_vls(struct vcpu *vcpu, struct sve_vls *vls)
+{
+	return vcpu_get_reg(vcpu, sve_vls_id(), vls->w);
+}
+
+int vcpu_sve_finalize(struct vcpu *vcpu, const struct sve_vls *vls)
+{
+	int what = KVM_ARM_VCPU_SVE;
+	int err;
+
+	if (vls) {
+		err = vcpu_set_reg(vcpu, sve_vls_id(), vls->w);
+		if (err)
+			return err;
+	}
+	return ioctl(vcpu->fd, KVM_ARM_VCPU_FINALIZE, &what) < 0 ? -errno : 0;
 }
 
 int vcpu_init_pmu(struct vcpu *vcpu)
