@@ -34,17 +34,21 @@ CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
 	devices/uart8250.c devices/pl031.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
-KVM_SRCS := vmm/vm.c vmm/main.c arch/arm64/vcpu.c arch/arm64/gic.c
+KVM_SRCS := vmm/vm.c vmm/minivm.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
+	arch/arm64/gic.c arch/arm64/guest_code.S
+MAIN_SRCS := vmm/main.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
-KVM_OBJS := $(KVM_SRCS:%.c=$(B)/obj/%.o)
+KVM_OBJS := $(patsubst %.S,$(B)/obj/%.o,$(KVM_SRCS:%.c=$(B)/obj/%.o))
+MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(wildcard tests/kvm/*.c))
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
 
 .PHONY: all check test demo lab-assets setup format clean install
 all: $(B)/armvm
 
-$(B)/armvm: $(CORE_OBJS) $(KVM_OBJS)
+$(B)/armvm: $(CORE_OBJS) $(KVM_OBJS) $(MAIN_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -52,6 +56,17 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) -Iinclude -c -o $@ $<
+
+# vCPU-level tests: small guest payloads driven through vmm/ and arch/.
+$(B)/tests/kvm/%: tests/kvm/%.c tests/unit/tap.h $(CORE_OBJS) $(KVM_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  KVMTEST $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(KVM_OBJS) $(LIBS)
 
 $(B)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -70,7 +85,7 @@ setup:
 check: $(UNIT_TESTS)
 	prove -e tests/run-test $(UNIT_TESTS)
 
-lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin
+lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
 
 # Everything: unit tests, then the lab suite in one emulated host boot.
