@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "selftest.h"
 #include "vm.h"
 
 #ifndef ARMVM_VERSION
@@ -174,6 +175,8 @@ int main(int argc, char **argv)
 		cli_print_help(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "selftest"))
+		return selftest_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("armvm %s\n", ARMVM_VERSION);
 		return 0;

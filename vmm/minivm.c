@@ -49,6 +49,12 @@ int minivm_reset_regs(struct minivm *mv, uint64_t iters)
 			       LAYOUT_RAM_BASE + MINIVM_LOAD_OFF);
 	if (!err)
 		err = set_core(mv, KVM_REG_ARM_CORE_REG(regs.regs[22]), iters);
+	/* AArch32 payloads find the same in r9 and r10. */
+	if (!err)
+		err = set_core(mv, KVM_REG_ARM_CORE_REG(regs.regs[9]), MINIVM_UCALL);
+	if (!err)
+		err = set_core(mv, KVM_REG_ARM_CORE_REG(regs.regs[10]),
+			       LAYOUT_RAM_BASE + MINIVM_DUMP_OFF);
 	return err;
 }
 
@@ -99,9 +105,12 @@ int minivm_exit(struct minivm *mv, uint64_t *code, char *err, size_t errlen)
 {
 	struct kvm_run *run = mv->vcpu->run;
 
+	/* 8-byte stores from AArch64 payloads, 4-byte from AArch32 ones. */
 	if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
-	    run->mmio.phys_addr == MINIVM_UCALL && run->mmio.len == 8) {
-		memcpy(code, run->mmio.data, 8);
+	    run->mmio.phys_addr == MINIVM_UCALL &&
+	    (run->mmio.len == 8 || run->mmio.len == 4)) {
+		*code = 0;
+		memcpy(code, run->mmio.data, run->mmio.len);
 		return 0;
 	}
 	if (run->exit_reason == KVM_EXIT_MMIO)

@@ -38,6 +38,7 @@
 	.endr
 	rdffr	p0.b
 	str	p0, [x1, #16, mul vl]
+	ldr	p0, [x1, #0, mul vl]	// P0 back: the dump must not change state
 	.endm
 
 // The reverse, from [x21]: FFR first (through P0), then P, then Z.
