@@ -36,7 +36,7 @@ CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/minivm.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
 	arch/arm64/gic.c arch/arm64/guest_code.S
-MAIN_SRCS := vmm/main.c vmm/selftest.c vmm/selftest_a32.c
+MAIN_SRCS := vmm/main.c vmm/info.c vmm/selftest.c vmm/selftest_a32.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
 KVM_OBJS := $(patsubst %.S,$(B)/obj/%.o,$(KVM_SRCS:%.c=$(B)/obj/%.o))
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)

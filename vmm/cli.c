@@ -327,6 +327,8 @@ void cli_print_help(void *fp)
 	fprintf(f, "usage: armvm COMMAND [OPTIONS]\n\n"
 		   "Commands:\n"
 		   "  run       boot a guest (armvm run --help for its options)\n"
+		   "  info      what this host's KVM offers (--json for machines)\n"
+		   "  selftest  check this host's FPSIMD/SVE state switching\n"
 		   "  version   print armvm's version\n"
 		   "  help      show this help\n\n");
 	cli_print_run_help(f);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "info.h"
 #include "selftest.h"
 #include "vm.h"
 
@@ -175,6 +176,8 @@ int main(int argc, char **argv)
 		cli_print_help(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "info"))
+		return info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
