@@ -45,7 +45,78 @@ refuse() {
 	fi
 }
 
-echo "# lab host: $(uname -r), $(nproc) CPUs, armvm $(armvm version)"
+# import PREFIX FILE: turn the TAP lines of FILE into checks of ours.
+import() {
+	grep -E '^(not )?ok ' "$2" >$T/import.lines
+	if [ ! -s $T/import.lines ]; then fail "$1: produced no results" "$2"; return; fi
+	while read -r line; do
+		d=$(echo "$line" | sed -E 's/^(not )?ok [0-9]+ - //')
+		case "$line" in
+		"not ok"*) fail "$1: $d" ;;
+		*"# SKIP"*) skip "$1: ${d%%# SKIP*}" "${d#*# SKIP}" ;;
+		*) pass "$1: $d" ;;
+		esac
+	done <$T/import.lines
+}
+# guesttest NAME: import the GUESTTEST lines of a guest run's log.
+guesttest() {
+	sed -n 's/\r$//; s/^GUESTTEST //p' $T/$1.log | awk '{ $0 = $1 == "ok" ? "ok 1" substr($0, 3) : "not ok 1" substr($0, 7); print }' >$T/$1.tap
+	import "$1" $T/$1.tap
+}
+# cut_set LIST MAX: the lengths of LIST up to MAX.
+cut_set() { echo "$1" | tr ',' '\n' | awk -v m="$2" '$1 <= m' | paste -sd, -; }
+
+echo "# lab host: $(uname -r), $(nproc) CPUs, $(armvm version)"
+HOST_VLS=$(armvm info | sed -n 's/^SVE vector lengths: *//p')
+echo "# host SVE vector lengths: ${HOST_VLS:-none}"
+
+sve_suite() {
+	if [ -z "$HOST_VLS" ] || [ "$HOST_VLS" = none ]; then
+		skip "SVE tests" "this host offers no SVE"
+		return
+	fi
+	/lab/kvm/sve_regs >$T/sve_regs.log 2>&1
+	import "vCPU SVE registers" $T/sve_regs.log
+	armvm selftest >$T/selftest.log 2>&1
+	rc=$?
+	sed 's/^/#   /' $T/selftest.log
+	check "armvm selftest passes on this host" $T/selftest.log test $rc = 0
+	check "armvm selftest ran checks 1 to 5" $T/selftest.log test "$(grep -cE '^(PASS|SKIP) ' $T/selftest.log)" -ge 7
+
+	vm sve_host 120 -c 2 -m 256 -p "quiet -- sve check $HOST_VLS"
+	check "SVE guest (host's set $HOST_VLS) boots" $T/sve_host.log rc_is $T/sve_host.rc 0
+	guesttest sve_host
+	set2=$(cut_set "$HOST_VLS" 256)
+	vm sve_max 120 -c 1 -m 256 --sve-max-vl 256 -p "quiet -- sve check $set2"
+	guesttest sve_max
+	set3=$(cut_set "$HOST_VLS" 384)
+	vm sve_set 120 -c 1 -m 256 --sve-vls "$set3" -p "quiet -- sve check $set3"
+	guesttest sve_set
+	vm sve_none 120 -c 1 -m 256 --no-sve -p "quiet -- sve check none; guestinfo"
+	guesttest sve_none
+	check "--no-sve: guestinfo says no SVE" $T/sve_none.log has $T/sve_none.log "^sve: none"
+
+	refuse "--sve-vls with a hole below its maximum" "leaves out 256 below its maximum 384" --sve-vls 128,384 -c 1 -m 256
+	refuse "--sve-max-vl not a multiple of 128" "300 is not a multiple of 128; the host offers $HOST_VLS; nearest valid choice: --sve-max-vl 256" --sve-max-vl 300 -c 1 -m 256
+	refuse "--sve-max-vl over 2048" "over the architecture's 2048-bit maximum" --sve-max-vl 4096 -c 1 -m 256
+	refuse "--sve-vls empty" "the set is empty" --sve-vls "" -c 1 -m 256
+	refuse "--sve-vls not a multiple of 128" "200 is not a multiple of 128" --sve-vls 128,200 -c 1 -m 256
+	refuse "--no-sve with --sve-max-vl" "--no-sve cannot be used with" --no-sve --sve-max-vl 256 -c 1 -m 256
+	refuse "--sve-vls garbage" "expected vector lengths in bits" --sve-vls 128,big -c 1 -m 256
+	maxvl=${HOST_VLS##*,}
+	if [ "$maxvl" -lt 2048 ]; then
+		refuse "--sve-max-vl beyond the host's maximum" "the host lacks $((maxvl + 128))" --sve-max-vl $((maxvl + 128)) -c 1 -m 256
+		refuse "--sve-vls with a length the host lacks" "the host lacks $((maxvl + 128))" --sve-vls "$HOST_VLS,$((maxvl + 128))" -c 1 -m 256
+	fi
+}
+
+if [ "${1:-}" = sve-only ]; then
+	sve_suite
+	echo "1..$n"
+	[ $fails = 0 ]
+	exit
+fi
+sve_suite
 
 # --- Boot to userspace, CPUs, memory, device tree -----------------------
 vm boot 120 -c 2 -m 256 -p quiet --dump-dtb $T/guest.dtb
