@@ -116,6 +116,11 @@ $(B)/guest/flat.bin: tests/guest/flat.S
 	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 -o $(B)/guest/flat.elf $<
 	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(B)/guest/flat.elf $@
 
+$(B)/bench/sve-bench: bench/sve-bench.c $(CORE_OBJS) $(KVM_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(KVM_OBJS) $(LIBS)
+
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"

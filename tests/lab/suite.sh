@@ -71,6 +71,8 @@ HOST_VLS=$(armvm info | sed -n 's/^SVE vector lengths: *//p')
 echo "# host SVE vector lengths: ${HOST_VLS:-none}"
 
 sve_suite() {
+	/lab/kvm/vcpu_state >$T/vcpu_state.log 2>&1
+	import "vCPU state" $T/vcpu_state.log
 	if [ -z "$HOST_VLS" ] || [ "$HOST_VLS" = none ]; then
 		skip "SVE tests" "this host offers no SVE"
 		return
