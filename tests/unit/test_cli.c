@@ -58,7 +58,16 @@ static void test_good(void)
 	is_int(P("--debug"), 0, "--debug");
 	is_int(cfg.loglevel, LOG_DEBUG, "--debug means debug messages");
 
+	is_int(P("--sve-max-vl", "512"), 0, "--sve-max-vl");
+	ok(cfg.sve.kind == SVE_REQ_MAX && cfg.sve.max_vl == 512, "--sve-max-vl 512 recorded");
+	is_int(P("--sve-vls=128,256"), 0, "--sve-vls=");
+	ok(cfg.sve.kind == SVE_REQ_SET && cfg.sve.nr_vl == 2 && cfg.sve.vl[1] == 256, "--sve-vls recorded");
+	is_int(P("--no-sve"), 0, "--no-sve");
+	ok(cfg.no_sve, "--no-sve recorded");
+	is_int(P("--disable-sve"), 0, "--disable-sve (kvmtool's name)");
+	ok(cfg.no_sve, "--disable-sve recorded");
 	is_int(P("-c", "1"), 0, "defaults");
+	is_int(cfg.sve.kind, SVE_REQ_HOST, "SVE default: the host's set");
 	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO && cfg.console == CONSOLE_SERIAL, "unset options keep defaults");
 	is_str(cfg.kvm_dev, "/dev/kvm", "KVM device default");
 	is_int(P("--help"), CLI_HELP, "--help");
@@ -89,6 +98,8 @@ static void test_bad(void)
 		{ "-z", NULL, "unknown option '-z'" },
 		{ "-k", NULL, "needs an argument" },
 		{ "stray", NULL, "unexpected argument 'stray'" },
+		{ "--sve-max-vl", "big", "expected a vector length in bits" },
+		{ "--sve-vls", "128,,256", "expected vector lengths in bits" },
 	};
 	struct vm_config cfg;
 	char err[256];
@@ -100,6 +111,18 @@ static void test_bad(void)
 		like(err, cases[i].msg, "'%s %s' says why", cases[i].a, cases[i].b ? cases[i].b : "");
 		ok(!strchr(err, '\n'), "message is one line");
 	}
+}
+
+static void test_sve_conflicts(void)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	is_int(P("--sve-max-vl", "512", "--sve-vls", "128"), -EINVAL, "--sve-max-vl with --sve-vls refused");
+	like(err, "cannot be used together", "says they cannot be combined");
+	is_int(P("--sve-vls", "128", "--sve-max-vl", "512"), -EINVAL, "--sve-vls with --sve-max-vl refused");
+	is_int(P("--no-sve", "--sve-vls", "128"), -EINVAL, "--no-sve with --sve-vls refused");
+	like(err, "--no-sve cannot be used with", "says why");
 }
 
 static void test_sizes(void)
@@ -147,6 +170,7 @@ int main(void)
 {
 	test_good();
 	test_bad();
+	test_sve_conflicts();
 	test_sizes();
 	test_console_escape();
 	return tap_done();
