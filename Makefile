@@ -32,7 +32,7 @@ LIBS := -lfdt -lz -lpthread
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
-	devices/uart8250.c devices/pl031.c \
+	devices/uart8250.c devices/pl031.c devices/virtqueue.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/minivm.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
 	arch/arm64/gic.c arch/arm64/guest_code.S
