@@ -21,6 +21,7 @@ enum irqchip_type {
 };
 
 enum console_type { CONSOLE_SERIAL, CONSOLE_VIRTIO };
+enum virtio_transport_type { VIRTIO_TRANSPORT_PCI, VIRTIO_TRANSPORT_MMIO };
 
 struct vm_config {
 	const char *kernel;	/* NULL: the default guest */
@@ -33,6 +34,8 @@ struct vm_config {
 	enum irqchip_type irqchip;
 	bool no_sve;		/* --no-sve / --disable-sve */
 	struct sve_request sve;	/* --sve-max-vl / --sve-vls; default: host's */
+	enum virtio_transport_type transport;
+	bool rng;		/* --rng */
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;

@@ -38,6 +38,8 @@ struct device_ops {
 	uint32_t state_version;
 	/* Add the device's node under the FDT root (sequential-write API). */
 	int (*fdt)(struct device *dev, void *fdt);
+	/* After the GIC is initialised: irqfds, MSI routes (may be NULL). */
+	int (*start)(struct device *dev);
 	/* Back to power-on state (guest reboot, or before a load). */
 	void (*reset)(struct device *dev);
 	int (*save)(struct device *dev, struct state_buf *sb);

@@ -19,6 +19,8 @@
 #include "evloop.h"
 #include "gic.h"
 #include "guest_mem.h"
+#include "irq.h"
+#include "pci.h"
 #include "pl031.h"
 #include "sve.h"
 #include "uart8250.h"
@@ -71,6 +73,10 @@ struct vm {
 	struct evloop loop;
 	struct device_list devices;
 	uint32_t nr_spis; /* SPIs handed out so far */
+	struct irq_routes routes;
+	unsigned int nr_virtio_mmio;
+	struct pci_bus pci;
+	struct device pci_host; /* the ECAM bridge, for the device tree */
 
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;

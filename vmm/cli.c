@@ -37,6 +37,8 @@ enum opt_id {
 	OPT_NO_SVE,
 	OPT_SVE_MAX_VL,
 	OPT_SVE_VLS,
+	OPT_RNG,
+	OPT_TRANSPORT,
 };
 
 struct opt_desc {
@@ -73,6 +75,9 @@ static const struct opt_desc run_opts[] = {
 	  "exactly these SVE vector lengths, e.g. 128,256,512 (the host's set "
 	  "cut at some maximum, as KVM requires)" },
 	{ "network", OPT_NETWORK, 1, "mode=none", "guest networking" },
+	{ "rng", OPT_RNG, 0, NULL, "a virtio-rng device (entropy from the host)" },
+	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
+	  "how virtio devices attach (default: pci)" },
 	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
 	  "no default devices, nothing appended to the kernel command line" },
 	{ "no-reboot", OPT_NO_REBOOT, 0, NULL,
@@ -232,6 +237,17 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 					    optarg);
 			break;
 		case OPT_PMU: cfg->pmu = true; break;
+		case OPT_RNG: cfg->rng = true; break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "pci"))
+				cfg->transport = VIRTIO_TRANSPORT_PCI;
+			else if (!strcmp(optarg, "mmio"))
+				cfg->transport = VIRTIO_TRANSPORT_MMIO;
+			else
+				return errmsg(err, errlen, -EINVAL,
+					      "--virtio-transport '%s': expected pci or mmio",
+					      optarg);
+			break;
 		case OPT_NO_SVE: cfg->no_sve = true; break;
 		case OPT_SVE_MAX_VL:
 			if (cfg->sve.kind == SVE_REQ_SET)

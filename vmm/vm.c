@@ -26,6 +26,8 @@
 #include <libfdt.h>
 
 #include "boot.h"
+#include "virtio_devices.h"
+#include "virtio_transport.h"
 #include "devtree.h"
 #include "layout.h"
 
@@ -200,6 +202,25 @@ static int vm_add_device(struct vm *vm, struct device *dev, bus_access_fn fn,
 	return 0;
 }
 
+static int pci_host_fdt(struct device *dev, void *fdt)
+{
+	return pci_bus_fdt(dev->priv, fdt);
+}
+
+static const struct device_ops pci_host_ops = {
+	.type = "pci-host-ecam",
+	.fdt = pci_host_fdt,
+};
+
+/* Put a virtio device on the configured transport (which then owns it). */
+static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
+			   size_t errlen)
+{
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
+		return virtio_mmio_create(vm, vd, err, errlen);
+	return virtio_pci_create(vm, vd, err, errlen);
+}
+
 static void vm_console_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_QUIT, "quit from the console (Ctrl-a x)");
@@ -230,8 +251,30 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	ret = pl031_init(&vm->rtc, LAYOUT_RTC_BASE, irq.line, &irq, &vm->loop);
 	if (ret)
 		return errmsg(err, errlen, ret, "RTC: %s", strerror(-ret));
-	return vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err,
-			     errlen);
+	ret = vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err,
+			    errlen);
+	if (ret)
+		return ret;
+	/* The PCI host bridge (kvmtool has it always). */
+	pci_bus_init(&vm->pci, vm, vm->gic.type == IRQCHIP_GICV3_ITS);
+	vm->pci_host = (struct device){ .ops = &pci_host_ops, .priv = &vm->pci,
+					.base = LAYOUT_PCI_CFG_BASE,
+					.size = LAYOUT_PCI_CFG_SIZE };
+	snprintf(vm->pci_host.name, sizeof(vm->pci_host.name), "pci");
+	ret = vm_add_device(vm, &vm->pci_host, pci_ecam_access, &vm->pci, err,
+			    errlen);
+	if (ret)
+		return ret;
+	if (vm->cfg->rng) {
+		struct virtio_dev *vd = virtio_rng_new(&vm->mem);
+
+		if (!vd)
+			return errmsg(err, errlen, -ENOMEM, "out of memory");
+		ret = vm_place_virtio(vm, vd, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
@@ -497,6 +540,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 		       gic_type_name(gic_type), strerror(-ret));
 		goto err_destroy;
 	}
+	ret = irq_routes_init(&vm->routes, vm->vm_fd);
+	for (struct device *d = vm->devices.head; !ret && d; d = d->next) {
+		if (d->ops->start && (ret = d->ops->start(d)))
+			errmsg(err, errlen, ret, "cannot start %s: %s", d->name,
+			       strerror(-ret));
+	}
+	if (ret)
+		goto err_destroy;
 	for (unsigned int i = 0; cfg->pmu && i < vm->nr_vcpus; i++) {
 		ret = vcpu_init_pmu(&vm->vcpus[i]);
 		if (ret) {
@@ -610,6 +661,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	irq_routes_destroy(&vm->routes);
 	gic_destroy(&vm->gic);
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: MIT
+#include "virtio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
+		     const char *name, unsigned int nr_queues,
+		     uint16_t queue_max, uint64_t features, uint32_t cfg_size,
+		     const struct guest_mem *mem, void *priv)
+{
+	memset(vd, 0, sizeof(*vd));
+	vd->ops = ops;
+	vd->mem = mem;
+	vd->priv = priv;
+	vd->nr_queues = MIN(nr_queues, (unsigned int)VIRTIO_MAX_QUEUES);
+	vd->queue_max = queue_max;
+	vd->cfg_size = cfg_size;
+	/* Modern only, and our queues support both ring features. */
+	vd->host_features = features | 1ULL << VIRTIO_F_VERSION_1 |
+			    1ULL << VIRTIO_F_EVENT_IDX |
+			    1ULL << VIRTIO_F_INDIRECT_DESC;
+	vd->msix_config = VIRTIO_NO_VECTOR;
+	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vd->msix_queue[i] = VIRTIO_NO_VECTOR;
+	snprintf(vd->dev.name, sizeof(vd->dev.name), "%s", name);
+	pthread_mutex_init(&vd->lock, NULL);
+}
+
+void virtio_dev_destroy(struct virtio_dev *vd)
+{
+	pthread_mutex_destroy(&vd->lock);
+	if (vd->ops->destroy)
+		vd->ops->destroy(vd);
+}
+
+bool virtio_feature(const struct virtio_dev *vd, unsigned int bit)
+{
+	return vd->driver_features >> bit & 1;
+}
+
+bool virtio_dev_live(const struct virtio_dev *vd)
+{
+	return (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
+	       !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+uint32_t virtio_get_device_features(struct virtio_dev *vd)
+{
+	return vd->dfeat_sel < 2 ? (uint32_t)(vd->host_features >> (32 * vd->dfeat_sel)) : 0;
+}
+
+void virtio_set_driver_features(struct virtio_dev *vd, uint32_t val)
+{
+	/* §2.2: only before FEATURES_OK; bits the device lacks are ignored. */
+	if (vd->gfeat_sel >= 2 || (vd->status & VIRTIO_STATUS_FEATURES_OK))
+		return;
+	vd->driver_features &= ~(0xffffffffULL << (32 * vd->gfeat_sel));
+	vd->driver_features |= ((uint64_t)val << (32 * vd->gfeat_sel)) &
+			       vd->host_features;
+}
+
+uint32_t virtio_get_driver_features(struct virtio_dev *vd)
+{
+	return vd->gfeat_sel < 2 ? (uint32_t)(vd->driver_features >> (32 * vd->gfeat_sel)) : 0;
+}
+
+static void virtio_reset(struct virtio_dev *vd)
+{
+	if (vd->ops->reset)
+		vd->ops->reset(vd);
+	for (unsigned int i = 0; i < vd->nr_queues; i++) {
+		virtq_reset(&vd->vqs[i]);
+		vd->msix_queue[i] = VIRTIO_NO_VECTOR;
+	}
+	vd->msix_config = VIRTIO_NO_VECTOR;
+	vd->driver_features = 0;
+	vd->dfeat_sel = vd->gfeat_sel = vd->queue_sel = 0;
+	vd->status = 0;
+	vd->isr = 0;
+	vd->config_gen++;
+}
+
+void virtio_set_status(struct virtio_dev *vd, uint8_t status)
+{
+	if (status == 0) {
+		virtio_reset(vd);
+		return;
+	}
+	/* §3.1.1: a modern driver must accept VERSION_1; else no FEATURES_OK. */
+	if ((status & VIRTIO_STATUS_FEATURES_OK) &&
+	    !(vd->status & VIRTIO_STATUS_FEATURES_OK) &&
+	    !virtio_feature(vd, VIRTIO_F_VERSION_1))
+		status &= ~VIRTIO_STATUS_FEATURES_OK;
+	/* NEEDS_RESET is the device's to set, the driver's to clear by reset. */
+	status = (status & ~VIRTIO_STATUS_NEEDS_RESET) |
+		 (vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	if ((status & VIRTIO_STATUS_DRIVER_OK) &&
+	    !(vd->status & VIRTIO_STATUS_DRIVER_OK)) {
+		vd->status = status;
+		if (vd->ops->activate)
+			vd->ops->activate(vd);
+		return;
+	}
+	vd->status = status;
+}
+
+struct virtq *virtio_sel_queue(struct virtio_dev *vd)
+{
+	return vd->queue_sel < vd->nr_queues ? &vd->vqs[vd->queue_sel] : NULL;
+}
+
+void virtio_queue_set_ready(struct virtio_dev *vd, unsigned int q, bool on)
+{
+	struct virtq *vq = &vd->vqs[q];
+
+	if (q >= vd->nr_queues)
+		return;
+	if (!on) {
+		vq->ready = false;
+		return;
+	}
+	vq->event_idx = virtio_feature(vd, VIRTIO_F_EVENT_IDX);
+	vq->indirect = virtio_feature(vd, VIRTIO_F_INDIRECT_DESC);
+	if (vq->size > vd->queue_max)
+		vq->size = 0; /* fails below: bigger than we offered */
+	if (virtq_enable(vq, vd->mem))
+		virtio_queue_broken(vd, q);
+}
+
+void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data,
+			  uint32_t len, bool is_write)
+{
+	if (off >= vd->cfg_size || len > vd->cfg_size - off) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	if (is_write) {
+		if (vd->ops->config_write)
+			vd->ops->config_write(vd, off, data, len);
+	} else if (vd->ops->config_read) {
+		vd->ops->config_read(vd, off, data, len);
+	}
+}
+
+void virtio_queue_interrupt(struct virtio_dev *vd, unsigned int q)
+{
+	if (!virtq_need_interrupt(&vd->vqs[q]))
+		return;
+	__atomic_or_fetch(&vd->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
+	if (vd->transport.irq)
+		vd->transport.irq(vd, q, false);
+}
+
+void virtio_queue_broken(struct virtio_dev *vd, unsigned int q)
+{
+	pr_guest(LOG_WARNING, "%s: queue %u broken by the guest (%s); device needs reset",
+		 vd->dev.name, q, vd->vqs[q].why ? vd->vqs[q].why : "?");
+	vd->vqs[q].broken = true;
+	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->config_gen++;
+	/* §2.1.2: tell a DRIVER_OK driver through a config interrupt. */
+	if (vd->status & VIRTIO_STATUS_DRIVER_OK) {
+		__atomic_or_fetch(&vd->isr, VIRTIO_ISR_CONFIG, __ATOMIC_SEQ_CST);
+		if (vd->transport.irq)
+			vd->transport.irq(vd, 0, true);
+	}
+}
+
+int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
+{
+	state_put_u64(sb, vd->driver_features);
+	state_put_u8(sb, vd->status);
+	state_put_u32(sb, vd->config_gen);
+	state_put_u32(sb, vd->isr);
+	state_put_u32(sb, vd->nr_queues);
+	state_put_u32(sb, vd->msix_config);
+	for (unsigned int i = 0; i < vd->nr_queues; i++) {
+		struct virtq_state s;
+
+		virtq_get_state(&vd->vqs[i], &s);
+		state_put_u32(sb, s.size);
+		state_put_u32(sb, s.last_avail);
+		state_put_u32(sb, s.used_idx);
+		state_put_u32(sb, s.signalled_used);
+		state_put_u8(sb, s.ready);
+		state_put_u8(sb, s.signalled_valid);
+		state_put_u64(sb, s.desc_gpa);
+		state_put_u64(sb, s.avail_gpa);
+		state_put_u64(sb, s.used_gpa);
+		state_put_u32(sb, vd->msix_queue[i]);
+	}
+	if (vd->ops->save)
+		vd->ops->save(vd, sb);
+	return state_error(sb);
+}
+
+int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb)
+{
+	uint64_t features = state_get_u64(sb);
+	uint8_t status = state_get_u8(sb);
+	uint32_t gen = state_get_u32(sb), isr = state_get_u32(sb);
+	uint32_t nq = state_get_u32(sb), msix_config = state_get_u32(sb);
+
+	if (state_error(sb) || nq != vd->nr_queues ||
+	    (features & ~vd->host_features))
+		return -EINVAL;
+	vd->driver_features = features;
+	vd->status = status;
+	vd->config_gen = gen;
+	vd->isr = isr;
+	vd->msix_config = (uint16_t)msix_config;
+	for (unsigned int i = 0; i < nq; i++) {
+		struct virtq_state s;
+
+		s.size = (uint16_t)state_get_u32(sb);
+		s.last_avail = (uint16_t)state_get_u32(sb);
+		s.used_idx = (uint16_t)state_get_u32(sb);
+		s.signalled_used = (uint16_t)state_get_u32(sb);
+		s.ready = state_get_u8(sb);
+		s.signalled_valid = state_get_u8(sb);
+		s.desc_gpa = state_get_u64(sb);
+		s.avail_gpa = state_get_u64(sb);
+		s.used_gpa = state_get_u64(sb);
+		vd->msix_queue[i] = (uint16_t)state_get_u32(sb);
+		if (state_error(sb))
+			return -EINVAL;
+		vd->vqs[i].event_idx = virtio_feature(vd, VIRTIO_F_EVENT_IDX);
+		vd->vqs[i].indirect = virtio_feature(vd, VIRTIO_F_INDIRECT_DESC);
+		if (virtq_set_state(&vd->vqs[i], &s, vd->mem))
+			return -EINVAL;
+	}
+	if (vd->ops->load)
+		return vd->ops->load(vd, sb);
+	return state_error(sb);
+}

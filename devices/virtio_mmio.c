@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio over MMIO, version 2 (virtio 1.2 §4.2.2): 0x200-byte slots from
+ * LAYOUT_VIRTIO_MMIO_BASE, each with an edge-triggered SPI driven through an
+ * irqfd, queue notifications through ioeventfds (datamatch on the queue).
+ */
+#include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "irq.h"
+#include "layout.h"
+#include "virtio_transport.h"
+#include "vm.h"
+
+enum {
+	VMMIO_MAGIC = 0x000,
+	VMMIO_VERSION = 0x004,
+	VMMIO_DEVICE_ID = 0x008,
+	VMMIO_VENDOR_ID = 0x00c,
+	VMMIO_DEVICE_FEATURES = 0x010,
+	VMMIO_DEVICE_FEATURES_SEL = 0x014,
+	VMMIO_DRIVER_FEATURES = 0x020,
+	VMMIO_DRIVER_FEATURES_SEL = 0x024,
+	VMMIO_QUEUE_SEL = 0x030,
+	VMMIO_QUEUE_NUM_MAX = 0x034,
+	VMMIO_QUEUE_NUM = 0x038,
+	VMMIO_QUEUE_READY = 0x044,
+	VMMIO_QUEUE_NOTIFY = 0x050,
+	VMMIO_INTERRUPT_STATUS = 0x060,
+	VMMIO_INTERRUPT_ACK = 0x064,
+	VMMIO_STATUS = 0x070,
+	VMMIO_QUEUE_DESC_LOW = 0x080,
+	VMMIO_QUEUE_DESC_HIGH = 0x084,
+	VMMIO_QUEUE_DRIVER_LOW = 0x090,
+	VMMIO_QUEUE_DRIVER_HIGH = 0x094,
+	VMMIO_QUEUE_DEVICE_LOW = 0x0a0,
+	VMMIO_QUEUE_DEVICE_HIGH = 0x0a4,
+	VMMIO_CONFIG_GENERATION = 0x0fc,
+	VMMIO_CONFIG = 0x100,
+};
+
+#define VMMIO_MAGIC_VALUE 0x74726976 /* "virt" */
+#define VMMIO_VENDOR 0x4d564d41	     /* "ARMV" */
+
+struct virtio_mmio {
+	struct virtio_dev *vd;
+	struct vm *vm;
+	struct virtio_notify notify;
+	int irq_efd;
+};
+
+static void set_lo(uint64_t *v, uint32_t x)
+{
+	*v = (*v & ~0xffffffffULL) | x;
+}
+
+static void set_hi(uint64_t *v, uint32_t x)
+{
+	*v = (*v & 0xffffffffULL) | (uint64_t)x << 32;
+}
+
+static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
+			 unsigned int len, bool is_write)
+{
+	struct virtio_mmio *m = opaque;
+	struct virtio_dev *vd = m->vd;
+	struct virtq *q;
+	uint32_t v = 0;
+
+	if (off >= VMMIO_CONFIG) {
+		pthread_mutex_lock(&vd->lock);
+		virtio_config_access(vd, (uint32_t)(off - VMMIO_CONFIG), data,
+				     len, is_write);
+		pthread_mutex_unlock(&vd->lock);
+		return;
+	}
+	/* §4.2.2.2: the registers are 32-bit, accessed 32 bits at a time. */
+	if (len != 4 || off % 4) {
+		pr_guest(LOG_WARNING, "%s: %u-byte access at 0x%llx ignored",
+			 vd->dev.name, len, (unsigned long long)off);
+		return;
+	}
+	if (is_write)
+		v = (uint32_t)bus_data_get(data, 4);
+	if (is_write && off == VMMIO_QUEUE_NOTIFY) {
+		virtio_notify_kick(&m->notify, v);
+		return;
+	}
+	pthread_mutex_lock(&vd->lock);
+	q = virtio_sel_queue(vd);
+	if (!is_write) {
+		switch (off) {
+		case VMMIO_MAGIC: v = VMMIO_MAGIC_VALUE; break;
+		case VMMIO_VERSION: v = 2; break;
+		case VMMIO_DEVICE_ID: v = vd->ops->device_id; break;
+		case VMMIO_VENDOR_ID: v = VMMIO_VENDOR; break;
+		case VMMIO_DEVICE_FEATURES: v = virtio_get_device_features(vd); break;
+		case VMMIO_QUEUE_NUM_MAX: v = q ? vd->queue_max : 0; break;
+		case VMMIO_QUEUE_READY: v = q && q->ready; break;
+		case VMMIO_INTERRUPT_STATUS: v = __atomic_load_n(&vd->isr, __ATOMIC_SEQ_CST); break;
+		case VMMIO_STATUS: v = vd->status; break;
+		case VMMIO_CONFIG_GENERATION: v = vd->config_gen; break;
+		default: v = 0; break;
+		}
+		bus_data_set(data, 4, v);
+	} else {
+		switch (off) {
+		case VMMIO_DEVICE_FEATURES_SEL: vd->dfeat_sel = v; break;
+		case VMMIO_DRIVER_FEATURES: virtio_set_driver_features(vd, v); break;
+		case VMMIO_DRIVER_FEATURES_SEL: vd->gfeat_sel = v; break;
+		case VMMIO_QUEUE_SEL: vd->queue_sel = v; break;
+		case VMMIO_QUEUE_NUM: if (q && !q->ready) q->size = (uint16_t)MIN(v, 0xffffu); break;
+		case VMMIO_QUEUE_READY: if (q) virtio_queue_set_ready(vd, vd->queue_sel, v & 1); break;
+		case VMMIO_INTERRUPT_ACK: __atomic_and_fetch(&vd->isr, ~v, __ATOMIC_SEQ_CST); break;
+		case VMMIO_STATUS: virtio_set_status(vd, (uint8_t)v); break;
+		case VMMIO_QUEUE_DESC_LOW: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
+		case VMMIO_QUEUE_DESC_HIGH: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
+		case VMMIO_QUEUE_DRIVER_LOW: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
+		case VMMIO_QUEUE_DRIVER_HIGH: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
+		case VMMIO_QUEUE_DEVICE_LOW: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
+		case VMMIO_QUEUE_DEVICE_HIGH: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
+		default: break;
+		}
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void vmmio_irq(struct virtio_dev *vd, unsigned int q, bool config)
+{
+	struct virtio_mmio *m = vd->transport.opaque;
+	uint64_t one = 1;
+
+	(void)q, (void)config;
+	if (write(m->irq_efd, &one, sizeof(one)) < 0) {
+		/* Pending already. */
+	}
+}
+
+static int vmmio_fdt(struct device *dev, void *fdt)
+{
+	static const char compat[] = "virtio,mmio";
+	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
+	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
+			    cpu_to_fdt32(1) /* IRQ_TYPE_EDGE_RISING: irqfd */ };
+	char name[32];
+	int err;
+
+	snprintf(name, sizeof(name), "virtio@%llx", (unsigned long long)dev->base);
+	err = fdt_begin_node(fdt, name);
+	if (!err)
+		err = fdt_property(fdt, "compatible", compat, sizeof(compat));
+	if (!err)
+		err = fdt_property(fdt, "reg", reg, sizeof(reg));
+	if (!err)
+		err = fdt_property(fdt, "interrupts", irq, sizeof(irq));
+	if (!err)
+		err = fdt_property(fdt, "dma-coherent", NULL, 0);
+	if (!err)
+		err = fdt_end_node(fdt);
+	return err ? -EINVAL : 0;
+}
+
+/* After the GIC is initialised: the irqfd and the notification ioeventfds. */
+static int vmmio_start(struct device *dev)
+{
+	struct virtio_mmio *m = dev->priv;
+	int err = irq_route_spi(&m->vm->routes, dev->irq);
+
+	if (!err)
+		err = irq_irqfd(m->vm->vm_fd, m->irq_efd, dev->irq, true);
+	for (unsigned int q = 0; !err && q < m->vd->nr_queues; q++)
+		err = virtio_notify_bind(&m->notify, q,
+					 dev->base + VMMIO_QUEUE_NOTIFY, 4, true,
+					 q, true);
+	return err;
+}
+
+static void vmmio_reset(struct device *dev)
+{
+	struct virtio_mmio *m = dev->priv;
+
+	pthread_mutex_lock(&m->vd->lock);
+	virtio_set_status(m->vd, 0);
+	pthread_mutex_unlock(&m->vd->lock);
+}
+
+static int vmmio_save(struct device *dev, struct state_buf *sb)
+{
+	struct virtio_mmio *m = dev->priv;
+	int err;
+
+	pthread_mutex_lock(&m->vd->lock);
+	err = virtio_dev_save(m->vd, sb);
+	pthread_mutex_unlock(&m->vd->lock);
+	return err;
+}
+
+static int vmmio_load(struct device *dev, struct state_buf *sb, uint32_t ver)
+{
+	struct virtio_mmio *m = dev->priv;
+	int err;
+
+	(void)ver;
+	pthread_mutex_lock(&m->vd->lock);
+	err = virtio_dev_load(m->vd, sb);
+	pthread_mutex_unlock(&m->vd->lock);
+	return err;
+}
+
+static void vmmio_destroy(struct device *dev)
+{
+	struct virtio_mmio *m = dev->priv;
+
+	virtio_notify_destroy(&m->notify);
+	if (m->irq_efd >= 0)
+		close(m->irq_efd);
+	virtio_dev_destroy(m->vd);
+	free(m);
+}
+
+static const struct device_ops virtio_mmio_ops = {
+	.type = "virtio-mmio",
+	.state_version = 1,
+	.fdt = vmmio_fdt,
+	.start = vmmio_start,
+	.reset = vmmio_reset,
+	.save = vmmio_save,
+	.load = vmmio_load,
+	.destroy = vmmio_destroy,
+};
+
+int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
+		       size_t errlen)
+{
+	uint64_t base = LAYOUT_VIRTIO_MMIO_BASE +
+			vm->nr_virtio_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
+	struct virtio_mmio *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	if (base + LAYOUT_VIRTIO_MMIO_SLOT > layout_gic_redist_base(vm->nr_vcpus)) {
+		free(m);
+		return errmsg(err, errlen, -ENOSPC, "no virtio-mmio slot left for %s",
+			      vd->dev.name);
+	}
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		m->notify.efd[q] = -1;
+	m->vd = vd;
+	m->vm = vm;
+	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vd->transport = (struct virtio_transport){ vmmio_irq, m };
+	ret = m->irq_efd < 0 ? -errno : virtio_notify_init(&m->notify, vd, vm->vm_fd);
+	vd->dev.ops = &virtio_mmio_ops;
+	vd->dev.priv = m;
+	vd->dev.base = base;
+	vd->dev.size = LAYOUT_VIRTIO_MMIO_SLOT;
+	vd->dev.irq = vm_alloc_spi(vm);
+	if (!ret)
+		ret = bus_add(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SLOT, vmmio_access,
+			      m, vd->dev.name);
+	if (ret) {
+		vmmio_destroy(&vd->dev);
+		return errmsg(err, errlen, ret, "cannot place %s on virtio-mmio: %s",
+			      vd->dev.name, strerror(-ret));
+	}
+	vm->nr_virtio_mmio++;
+	device_list_add(&vm->devices, &vd->dev);
+	return 0;
+}

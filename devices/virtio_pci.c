@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio over PCI, modern only (virtio 1.2 §4.1): vendor 0x1af4, device
+ * 0x1040 + id. BAR0 holds the common configuration (0x0000), ISR (0x1000),
+ * device configuration (0x2000) and notifications (0x3000 + 4 * queue,
+ * each an ioeventfd); BAR1 holds the MSI-X table and PBA. With MSI-X off
+ * (or no ITS), interrupts are INTx, deasserted by reading the ISR.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pci.h"
+#include "virtio_transport.h"
+#include "vm.h"
+
+#define PCI_COMMAND 0x04
+#define VPCI_COMMON 0x0000
+#define VPCI_ISR 0x1000
+#define VPCI_DEVICE 0x2000
+#define VPCI_NOTIFY 0x3000
+#define VPCI_NOTIFY_MUL 4
+#define VPCI_BAR_SIZE 0x4000
+
+#define VIRTIO_PCI_CAP_COMMON_CFG 1
+#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
+#define VIRTIO_PCI_CAP_ISR_CFG 3
+#define VIRTIO_PCI_CAP_DEVICE_CFG 4
+#define VIRTIO_PCI_CAP_PCI_CFG 5
+
+struct virtio_pci {
+	struct pci_dev pd;
+	struct virtio_dev *vd;
+	struct vm *vm;
+	struct virtio_notify notify;
+	uint8_t pci_cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG offset */
+};
+
+static void vpci_irq(struct virtio_dev *vd, unsigned int q, bool config)
+{
+	struct virtio_pci *p = vd->transport.opaque;
+	uint16_t v;
+
+	if (pci_msix_enabled(&p->pd)) {
+		v = config ? vd->msix_config : vd->msix_queue[q];
+		if (v != VIRTIO_NO_VECTOR)
+			pci_msix_notify(&p->pd, v);
+		return;
+	}
+	pci_intx_set(&p->pd, 1);
+}
+
+/* §4.1.4.3 struct virtio_pci_common_cfg. */
+static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
+			  unsigned int len, bool w)
+{
+	struct virtio_dev *vd = p->vd;
+	struct virtq *q = virtio_sel_queue(vd);
+	uint64_t v = w ? bus_data_get(data, len) : 0, r = 0;
+	uint16_t qi = (uint16_t)vd->queue_sel;
+
+	switch (off) {
+	case 0x00: if (w) vd->dfeat_sel = (uint32_t)v; else r = vd->dfeat_sel; break;
+	case 0x04: if (!w) r = virtio_get_device_features(vd); break;
+	case 0x08: if (w) vd->gfeat_sel = (uint32_t)v; else r = vd->gfeat_sel; break;
+	case 0x0c: if (w) virtio_set_driver_features(vd, (uint32_t)v); else r = virtio_get_driver_features(vd); break;
+	case 0x10:
+		if (w)
+			vd->msix_config = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_NO_VECTOR;
+		else
+			r = vd->msix_config;
+		break;
+	case 0x12: if (!w) r = vd->nr_queues; break;
+	case 0x14:
+		if (w) {
+			virtio_set_status(vd, (uint8_t)v);
+			if (!v)
+				pci_intx_set(&p->pd, 0);
+		} else {
+			r = vd->status;
+		}
+		break;
+	case 0x15: if (!w) r = (uint8_t)vd->config_gen; break;
+	case 0x16: if (w) vd->queue_sel = (uint32_t)v; else r = vd->queue_sel; break;
+	case 0x18:
+		if (!q)
+			break;
+		if (w && !q->ready)
+			q->size = (uint16_t)v;
+		else if (!w)
+			r = q->ready || q->size ? q->size : vd->queue_max;
+		break;
+	case 0x1a:
+		if (!q)
+			break;
+		if (w)
+			vd->msix_queue[qi] = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_NO_VECTOR;
+		else
+			r = vd->msix_queue[qi];
+		break;
+	case 0x1c:
+		if (!q)
+			break;
+		if (w && v == 1)
+			virtio_queue_set_ready(vd, qi, true);
+		else if (!w)
+			r = q->ready;
+		break;
+	case 0x1e: if (!w && q) r = qi; break;
+	case 0x20: case 0x24: case 0x28: case 0x2c: case 0x30: case 0x34: {
+		uint64_t *a = !q ? NULL : off < 0x28 ? &q->desc_gpa : off < 0x30 ? &q->avail_gpa : &q->used_gpa;
+		unsigned int shift = (off & 4) ? 32 : 0;
+
+		if (!a)
+			break;
+		if (w && !q->ready) {
+			if (len == 8)
+				*a = v;
+			else
+				*a = (*a & ~(0xffffffffULL << shift)) | (v & 0xffffffff) << shift;
+		} else if (!w) {
+			r = len == 8 ? *a : *a >> shift;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	if (!w)
+		bus_data_set(data, len, r);
+}
+
+static void bar0_access(void *opaque, uint64_t off, uint8_t *data,
+			unsigned int len, bool is_write)
+{
+	struct virtio_pci *p = opaque;
+	struct virtio_dev *vd = p->vd;
+
+	if (off >= VPCI_NOTIFY) {
+		uint64_t q = (off - VPCI_NOTIFY) / VPCI_NOTIFY_MUL;
+
+		if (is_write && q < vd->nr_queues)
+			virtio_notify_kick(&p->notify, (unsigned int)q);
+		else if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	pthread_mutex_lock(&vd->lock);
+	if (off < VPCI_ISR) {
+		common_access(p, (uint32_t)off, data, len, is_write);
+	} else if (off < VPCI_DEVICE) {
+		/* §4.1.4.5: reading the ISR clears it and deasserts INTx. */
+		if (!is_write && off == VPCI_ISR) {
+			bus_data_set(data, len, __atomic_exchange_n(&vd->isr, 0, __ATOMIC_SEQ_CST));
+			pci_intx_set(&p->pd, 0);
+		}
+	} else {
+		virtio_config_access(vd, (uint32_t)(off - VPCI_DEVICE), data, len,
+				     is_write);
+	}
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* BAR0 moved: move the notification ioeventfds with it. */
+static void vpci_bar_moved(struct pci_dev *pd, int bar, bool mapped,
+			   uint64_t addr, uint64_t old)
+{
+	struct virtio_pci *p = pd->opaque;
+
+	if (bar != 0)
+		return;
+	for (unsigned int q = 0; q < p->vd->nr_queues; q++) {
+		uint64_t off = VPCI_NOTIFY + (uint64_t)q * VPCI_NOTIFY_MUL;
+
+		if (!mapped)
+			virtio_notify_bind(&p->notify, q, old + off, 0, false, 0, false);
+		else if (virtio_notify_bind(&p->notify, q, addr + off, 0, false, 0, true))
+			pr_warn("%s: no ioeventfd for queue %u: notifications take the slow path",
+				p->vd->dev.name, q);
+	}
+}
+
+static const struct pci_dev_ops vpci_pci_ops = {
+	.bar_moved = vpci_bar_moved,
+};
+
+static void add_vcap(struct virtio_pci *p, uint8_t type, uint8_t len,
+		     uint32_t offset, uint32_t length, uint8_t **out)
+{
+	uint8_t off = pci_cap_add(&p->pd, 0x09, len);
+	uint8_t *c = p->pd.cfg + off;
+
+	c[2] = len;
+	c[3] = type;
+	c[4] = 0; /* BAR0 */
+	c[8] = (uint8_t)offset, c[9] = (uint8_t)(offset >> 8);
+	c[10] = (uint8_t)(offset >> 16), c[11] = (uint8_t)(offset >> 24);
+	c[12] = (uint8_t)length, c[13] = (uint8_t)(length >> 8);
+	c[14] = (uint8_t)(length >> 16), c[15] = (uint8_t)(length >> 24);
+	if (out)
+		*out = c;
+}
+
+static int vpci_start(struct device *dev)
+{
+	struct virtio_pci *p = dev->priv;
+
+	return pci_dev_start(&p->pd);
+}
+
+static void vpci_reset(struct device *dev)
+{
+	struct virtio_pci *p = dev->priv;
+
+	pthread_mutex_lock(&p->vd->lock);
+	virtio_set_status(p->vd, 0);
+	pthread_mutex_unlock(&p->vd->lock);
+	pci_intx_set(&p->pd, 0);
+}
+
+static int vpci_save(struct device *dev, struct state_buf *sb)
+{
+	struct virtio_pci *p = dev->priv;
+	int err;
+
+	pthread_mutex_lock(&p->pd.lock);
+	state_put_bytes(sb, p->pd.cfg, sizeof(p->pd.cfg));
+	state_put_bytes(sb, p->pd.msix, sizeof(p->pd.msix));
+	state_put_u64(sb, p->pd.msix_pba);
+	pthread_mutex_unlock(&p->pd.lock);
+	pthread_mutex_lock(&p->vd->lock);
+	err = virtio_dev_save(p->vd, sb);
+	pthread_mutex_unlock(&p->vd->lock);
+	return err;
+}
+
+static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
+{
+	struct virtio_pci *p = dev->priv;
+	uint8_t cfg[PCI_CFG_SPACE];
+	int err;
+
+	(void)ver;
+	state_get_bytes(sb, cfg, sizeof(cfg));
+	/* Only what the guest could have written: through the write mask. */
+	pci_cfg_access(&p->pd, PCI_COMMAND, cfg + PCI_COMMAND, 2, true);
+	for (int b = 0; b < PCI_NR_BARS; b++)
+		pci_cfg_access(&p->pd, 0x10 + 4 * b, cfg + 0x10 + 4 * b, 4, true);
+	pthread_mutex_lock(&p->pd.lock);
+	state_get_bytes(sb, p->pd.msix, sizeof(p->pd.msix));
+	p->pd.msix_pba = state_get_u64(sb);
+	pthread_mutex_unlock(&p->pd.lock);
+	if (p->pd.msix_cap)
+		pci_cfg_access(&p->pd, p->pd.msix_cap + 2, cfg + p->pd.msix_cap + 2, 2, true);
+	pthread_mutex_lock(&p->vd->lock);
+	err = state_error(sb) ? -EINVAL : virtio_dev_load(p->vd, sb);
+	pthread_mutex_unlock(&p->vd->lock);
+	return err;
+}
+
+static void vpci_destroy(struct device *dev)
+{
+	struct virtio_pci *p = dev->priv;
+
+	virtio_notify_destroy(&p->notify);
+	pci_dev_destroy(&p->pd);
+	virtio_dev_destroy(p->vd);
+	free(p);
+}
+
+static const struct device_ops virtio_pci_ops = {
+	.type = "virtio-pci",
+	.state_version = 1,
+	.start = vpci_start,
+	.reset = vpci_reset,
+	.save = vpci_save,
+	.load = vpci_load,
+	.destroy = vpci_destroy,
+};
+
+int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
+		      size_t errlen)
+{
+	struct virtio_pci *p = calloc(1, sizeof(*p));
+	uint8_t *notify_cap;
+	int ret;
+
+	if (!p)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		p->notify.efd[q] = -1;
+	p->vd = vd;
+	p->vm = vm;
+	vd->transport = (struct virtio_transport){ vpci_irq, p };
+	ret = pci_dev_init(&vm->pci, &p->pd, vd->dev.name, 0x1af4,
+			   (uint16_t)(0x1040 + vd->ops->device_id),
+			   (uint32_t)vd->ops->pci_class << 16 | 1, 0x1af4,
+			   (uint16_t)vd->ops->device_id, vm_alloc_spi(vm));
+	if (ret) {
+		free(p);
+		return errmsg(err, errlen, ret, "no PCI slot left for %s", vd->dev.name);
+	}
+	p->pd.ops = &vpci_pci_ops;
+	p->pd.opaque = p;
+	ret = pci_bar_init(&p->pd, 0, VPCI_BAR_SIZE, bar0_access, p);
+	add_vcap(p, VIRTIO_PCI_CAP_COMMON_CFG, 16, VPCI_COMMON, 0x38, NULL);
+	add_vcap(p, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, VPCI_NOTIFY,
+		 VPCI_NOTIFY_MUL * vd->nr_queues, &notify_cap);
+	notify_cap[16] = VPCI_NOTIFY_MUL;
+	add_vcap(p, VIRTIO_PCI_CAP_ISR_CFG, 16, VPCI_ISR, 4, NULL);
+	if (vd->cfg_size)
+		add_vcap(p, VIRTIO_PCI_CAP_DEVICE_CFG, 16, VPCI_DEVICE, vd->cfg_size, NULL);
+	if (!ret && vm->pci.msi)
+		ret = pci_msix_init(&p->pd, (uint16_t)MIN(vd->nr_queues + 1, (unsigned int)PCI_MSIX_MAX), 1);
+	if (!ret)
+		ret = virtio_notify_init(&p->notify, vd, vm->vm_fd);
+	vd->dev.ops = &virtio_pci_ops;
+	vd->dev.priv = p;
+	if (ret) {
+		vpci_destroy(&vd->dev);
+		return errmsg(err, errlen, ret, "cannot place %s on PCI: %s",
+			      vd->dev.name, strerror(-ret));
+	}
+	/* Decoding on from the start; the guest may move the BARs. */
+	{
+		uint8_t cmd[2] = { 0x06, 0x00 };
+
+		pci_cfg_access(&p->pd, 0x04, cmd, 2, true);
+	}
+	device_list_add(&vm->devices, &vd->dev);
+	return 0;
+}

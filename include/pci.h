@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A PCI root bus behind a generic ECAM host bridge (the device tree's
+ * "pci-host-ecam-generic" at LAYOUT_PCI_CFG_BASE): type-0 config space for
+ * each function, 32-bit memory BARs that the guest may move (they are
+ * mapped on the MMIO bus while memory decoding is on), legacy INTx through
+ * GIC SPIs (interrupt-map), and MSI-X delivered through the GIC ITS with
+ * irqfds and GSI routes carrying the requester ID as the ITS device ID.
+ * Functions need not be virtio: the bus knows only config space and BARs.
+ */
+#ifndef ARMVM_PCI_H
+#define ARMVM_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+
+#define PCI_MAX_DEVS 32
+#define PCI_NR_BARS 6
+#define PCI_CFG_SPACE 256
+#define PCI_MSIX_MAX 64
+
+struct vm;
+struct pci_dev;
+
+struct pci_bar {
+	uint64_t size; /* power of two, >= 4 KiB; 0: unused */
+	uint64_t addr; /* as programmed */
+	bool mapped;
+	uint64_t mapped_addr;
+	bus_access_fn access;
+	void *opaque;
+};
+
+struct pci_dev_ops {
+	/* A BAR was mapped at addr (mapped) or unmapped from old. */
+	void (*bar_moved)(struct pci_dev *pd, int bar, bool mapped,
+			  uint64_t addr, uint64_t old);
+};
+
+struct pci_msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct pci_dev {
+	struct vm *vm;
+	const struct pci_dev_ops *ops;
+	void *opaque;
+	char name[32];
+	uint8_t devfn;
+	pthread_mutex_t lock;
+	uint8_t cfg[PCI_CFG_SPACE];
+	uint8_t wmask[PCI_CFG_SPACE]; /* guest-writable bits */
+	uint8_t next_cap;	      /* where the next capability goes */
+	struct pci_bar bars[PCI_NR_BARS];
+	uint32_t intx_spi;
+	int intx_level;
+
+	/* MSI-X */
+	uint8_t msix_cap;
+	uint16_t msix_nr;
+	int msix_bar;
+	struct pci_msix_entry msix[PCI_MSIX_MAX];
+	uint64_t msix_pba;
+	int msix_efd[PCI_MSIX_MAX];
+	uint32_t msix_gsi[PCI_MSIX_MAX];
+};
+
+struct pci_bus {
+	struct vm *vm;
+	struct pci_dev *devs[PCI_MAX_DEVS];
+	unsigned int nr;
+	uint64_t mmio_next; /* initial BAR placement */
+	bool msi;	    /* an ITS is there for MSI-X */
+};
+
+void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi);
+/* The ECAM window's access function (placed on the MMIO bus). */
+void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
+		     unsigned int len, bool is_write);
+/* The host bridge's device-tree node. */
+int pci_bus_fdt(struct pci_bus *bus, void *fdt);
+
+/* A function on the bus: IDs, class, and its INTx SPI; at slot `nr`. */
+int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
+		 uint16_t vendor, uint16_t device, uint32_t class_rev,
+		 uint16_t subsys_vendor, uint16_t subsys, uint32_t intx_spi);
+/* A 32-bit memory BAR of size bytes (power of two) with its handler. */
+int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
+		 bus_access_fn fn, void *opaque);
+/* Reserve len bytes of capability list; returns its offset (0: full). */
+uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len);
+/* An MSI-X capability with nr vectors, table and PBA in BAR `bar`
+ * (which must be one the caller did not otherwise claim). */
+int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar);
+/* After the GIC exists: eventfds, GSIs and irqfds for the vectors. */
+int pci_dev_start(struct pci_dev *pd);
+void pci_dev_destroy(struct pci_dev *pd);
+
+bool pci_msix_enabled(struct pci_dev *pd);
+/* Signal MSI-X vector v (pending if masked). */
+void pci_msix_notify(struct pci_dev *pd, uint16_t v);
+/* Drive INTx (level). */
+void pci_intx_set(struct pci_dev *pd, int level);
+/* Config space as the guest sees it (the pd lock is taken). */
+void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
+		    unsigned int len, bool is_write);
+
+#endif

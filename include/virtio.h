@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport-independent half of a virtio 1.x device (modern only):
+ * feature negotiation (§2.2, §3.1.1), device status with reset and
+ * NEEDS_RESET (§2.1), the queues and their enabling, the interrupt status
+ * and config generation. Transports (virtio_mmio.c, virtio_pci.c) map their
+ * registers onto these calls; devices (virtio_blk.c, ...) supply the ops.
+ * No KVM here: devices and this core are unit-tested and fuzzed on any host.
+ */
+#ifndef ARMVM_VIRTIO_H
+#define ARMVM_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "guest_mem.h"
+#include "state.h"
+#include "virtqueue.h"
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+
+#define VIRTIO_ISR_QUEUE 1
+#define VIRTIO_ISR_CONFIG 2
+
+#define VIRTIO_MAX_QUEUES 64
+#define VIRTIO_NO_VECTOR 0xffff
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	uint32_t device_id;
+	uint16_t pci_class; /* PCI class code (base << 8 | sub) */
+	/* Device-specific config space: reads and writes within cfg_size. */
+	void (*config_read)(struct virtio_dev *vd, uint32_t off, void *buf,
+			    uint32_t len);
+	void (*config_write)(struct virtio_dev *vd, uint32_t off,
+			     const void *buf, uint32_t len);
+	/* The driver added buffers to queue q (on the device's I/O thread). */
+	void (*queue_notify)(struct virtio_dev *vd, unsigned int q);
+	/* The driver set DRIVER_OK. */
+	void (*activate)(struct virtio_dev *vd);
+	/* Device reset: stop and forget all work (lock held; may wait). */
+	void (*reset)(struct virtio_dev *vd);
+	int (*save)(struct virtio_dev *vd, struct state_buf *sb);
+	int (*load)(struct virtio_dev *vd, struct state_buf *sb);
+	/* Free the device (its transport is gone). */
+	void (*destroy)(struct virtio_dev *vd);
+};
+
+/* What a transport does for the core. */
+struct virtio_transport {
+	void (*irq)(struct virtio_dev *vd, unsigned int q, bool config);
+	void *opaque;
+};
+
+struct virtio_dev {
+	struct device dev;
+	const struct virtio_dev_ops *ops;
+	struct virtio_transport transport;
+	const struct guest_mem *mem;
+	void *priv;
+	pthread_mutex_t lock;
+
+	uint64_t host_features, driver_features;
+	uint32_t dfeat_sel, gfeat_sel, queue_sel;
+	uint8_t status;
+	uint32_t config_gen;
+	uint32_t isr;
+	uint32_t cfg_size;
+	unsigned int nr_queues;
+	uint16_t queue_max;
+	struct virtq vqs[VIRTIO_MAX_QUEUES];
+	uint16_t msix_queue[VIRTIO_MAX_QUEUES], msix_config;
+};
+
+void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
+		     const char *name, unsigned int nr_queues,
+		     uint16_t queue_max, uint64_t features, uint32_t cfg_size,
+		     const struct guest_mem *mem, void *priv);
+void virtio_dev_destroy(struct virtio_dev *vd);
+
+/* Register semantics shared by the transports (lock held by the caller). */
+uint32_t virtio_get_device_features(struct virtio_dev *vd);
+void virtio_set_driver_features(struct virtio_dev *vd, uint32_t val);
+uint32_t virtio_get_driver_features(struct virtio_dev *vd);
+void virtio_set_status(struct virtio_dev *vd, uint8_t status);
+void virtio_queue_set_ready(struct virtio_dev *vd, unsigned int q, bool on);
+struct virtq *virtio_sel_queue(struct virtio_dev *vd); /* NULL if out of range */
+void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data,
+			  uint32_t len, bool is_write);
+bool virtio_feature(const struct virtio_dev *vd, unsigned int bit);
+
+/* For devices: after pushing used buffers to queue q. */
+void virtio_queue_interrupt(struct virtio_dev *vd, unsigned int q);
+/* For devices: the guest broke queue q; mark NEEDS_RESET and say so. */
+void virtio_queue_broken(struct virtio_dev *vd, unsigned int q);
+/* Is the device live (DRIVER_OK and not NEEDS_RESET)? */
+bool virtio_dev_live(const struct virtio_dev *vd);
+
+/* Common state for snapshots: features, status, queues, vectors. */
+int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb);
+int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb);
+
+#endif

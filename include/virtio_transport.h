@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What both virtio transports share on KVM: a queue notification is an
+ * ioeventfd (the guest's write never leaves the kernel) watched by the
+ * device's I/O thread, which runs the device's queue handler; an MMIO write
+ * that does reach armvm (no ioeventfd) signals the same eventfd.
+ */
+#ifndef ARMVM_VIRTIO_TRANSPORT_H
+#define ARMVM_VIRTIO_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iothread.h"
+#include "virtio.h"
+
+struct vm;
+
+struct virtio_notify {
+	struct virtio_dev *vd;
+	struct iothread io;
+	int vm_fd;
+	int efd[VIRTIO_MAX_QUEUES];
+	struct virtio_notify_ctx {
+		struct virtio_notify *n;
+		unsigned int q;
+	} ctx[VIRTIO_MAX_QUEUES];
+};
+
+int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd,
+		       int vm_fd);
+void virtio_notify_destroy(struct virtio_notify *n);
+/* Bind queue q's eventfd to a guest write at addr (len, datamatch). */
+int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr,
+		       unsigned int len, bool match, uint64_t data, bool assign);
+/* The slow path: the write came to us. */
+void virtio_notify_kick(struct virtio_notify *n, unsigned int q);
+
+/* Place a virtio device on the chosen transport (vmm/vm.c uses these). */
+int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
+		       size_t errlen);
+int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
+		      size_t errlen);
+
+#endif

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: MIT
+/*
+ * PCI Local Bus 3.0 §6 (configuration space), PCI Firmware/ECAM (PCIe base
+ * §7.2.2), MSI-X (§6.8.2). Bindings: pci-host-generic.yaml, pci-msi.txt.
+ */
+#include "pci.h"
+
+#include <errno.h>
+#include <libfdt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devtree.h"
+#include "gic.h"
+#include "irq.h"
+#include "layout.h"
+#include "util.h"
+#include "vm.h"
+
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_INTX_DISABLE 0x400
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_STATUS_INTERRUPT 0x08
+#define PCI_BAR0 0x10
+#define PCI_CAP_PTR 0x34
+#define PCI_INT_LINE 0x3c
+#define PCI_INT_PIN 0x3d
+#define PCI_MSIX_ENABLE 0x8000
+#define PCI_MSIX_MASKALL 0x4000
+#define MSIX_ENTRY_MASKED 1
+/* The GICv3 ITS translation register the guest's MSI-X addresses name. */
+#define GITS_TRANSLATER_OFF 0x10040
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return get16(p) | (uint32_t)get16(p + 2) << 16;
+}
+
+void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi)
+{
+	memset(bus, 0, sizeof(*bus));
+	bus->vm = vm;
+	bus->msi = msi;
+	bus->mmio_next = LAYOUT_PCI_MMIO_BASE;
+}
+
+int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
+		 uint16_t vendor, uint16_t device, uint32_t class_rev,
+		 uint16_t subsys_vendor, uint16_t subsys, uint32_t intx_spi)
+{
+	if (bus->nr == PCI_MAX_DEVS)
+		return -ENOSPC;
+	memset(pd, 0, sizeof(*pd));
+	pthread_mutex_init(&pd->lock, NULL);
+	snprintf(pd->name, sizeof(pd->name), "%s", name);
+	pd->vm = bus->vm;
+	pd->devfn = (uint8_t)(bus->nr << 3); /* slot nr, function 0 */
+	pd->intx_spi = intx_spi;
+	for (int i = 0; i < PCI_MSIX_MAX; i++)
+		pd->msix_efd[i] = -1;
+	put16(pd->cfg + 0x00, vendor);
+	put16(pd->cfg + 0x02, device);
+	put32(pd->cfg + 0x08, class_rev);
+	put16(pd->cfg + 0x2c, subsys_vendor);
+	put16(pd->cfg + 0x2e, subsys);
+	pd->cfg[PCI_INT_PIN] = 1; /* INTA# */
+	put16(pd->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+				       PCI_COMMAND_INTX_DISABLE);
+	pd->wmask[PCI_INT_LINE] = 0xff;
+	pd->next_cap = 0x40;
+	bus->devs[bus->nr++] = pd;
+	return 0;
+}
+
+int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
+		 bus_access_fn fn, void *opaque)
+{
+	struct pci_bus *bus = &pd->vm->pci;
+	uint64_t addr = ALIGN_UP(bus->mmio_next, size);
+
+	if (bar < 0 || bar >= PCI_NR_BARS || size < 4096 || (size & (size - 1)))
+		return -EINVAL;
+	if (addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
+		return -ENOSPC;
+	bus->mmio_next = addr + size;
+	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr,
+					  .access = fn, .opaque = opaque };
+	/* 32-bit non-prefetchable memory: type bits 0. */
+	put32(pd->cfg + PCI_BAR0 + 4 * bar, (uint32_t)addr);
+	put32(pd->wmask + PCI_BAR0 + 4 * bar, ~(uint32_t)(size - 1));
+	return 0;
+}
+
+uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len)
+{
+	uint8_t off = pd->next_cap, *link = &pd->cfg[PCI_CAP_PTR];
+
+	if ((unsigned int)off + len > PCI_CFG_SPACE)
+		return 0;
+	while (*link)
+		link = &pd->cfg[*link + 1];
+	*link = off;
+	pd->cfg[off] = id;
+	pd->cfg[off + 1] = 0;
+	pd->next_cap = (uint8_t)ALIGN_UP(off + len, 4u);
+	put16(pd->cfg + PCI_STATUS, get16(pd->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	return off;
+}
+
+/* ---- BAR mapping ------------------------------------------------------ */
+
+static bool bar_decodes(struct pci_dev *pd, int b)
+{
+	struct pci_bar *bar = &pd->bars[b];
+
+	return bar->size && (get16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
+	       bar->addr >= LAYOUT_PCI_MMIO_BASE &&
+	       bar->addr + bar->size <= LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE;
+}
+
+/* Bring the MMIO bus in line with the BARs and the command register. */
+static void bars_update(struct pci_dev *pd)
+{
+	for (int b = 0; b < PCI_NR_BARS; b++) {
+		struct pci_bar *bar = &pd->bars[b];
+		bool want = bar_decodes(pd, b);
+		uint64_t old = bar->mapped_addr;
+
+		if (bar->mapped && (!want || bar->addr != old)) {
+			bus_remove(&pd->vm->mmio, old);
+			bar->mapped = false;
+			if (pd->ops && pd->ops->bar_moved)
+				pd->ops->bar_moved(pd, b, false, 0, old);
+		}
+		if (want && !bar->mapped) {
+			if (bus_add(&pd->vm->mmio, bar->addr, bar->size,
+				    bar->access, bar->opaque, pd->name)) {
+				pr_guest(LOG_WARNING, "%s: BAR%d at 0x%llx overlaps another region; left unmapped",
+					 pd->name, b, (unsigned long long)bar->addr);
+				continue;
+			}
+			bar->mapped = true;
+			bar->mapped_addr = bar->addr;
+			if (pd->ops && pd->ops->bar_moved)
+				pd->ops->bar_moved(pd, b, true, bar->addr, old);
+		}
+	}
+}
+
+/* ---- MSI-X -------------------------------------------------------------- */
+
+bool pci_msix_enabled(struct pci_dev *pd)
+{
+	return pd->msix_cap &&
+	       (get16(pd->cfg + pd->msix_cap + 2) & PCI_MSIX_ENABLE);
+}
+
+static bool msix_masked(struct pci_dev *pd, uint16_t v)
+{
+	return (get16(pd->cfg + pd->msix_cap + 2) & PCI_MSIX_MASKALL) ||
+	       (pd->msix[v].ctrl & MSIX_ENTRY_MASKED);
+}
+
+static void msix_fire(struct pci_dev *pd, uint16_t v)
+{
+	uint64_t one = 1;
+
+	if (pd->msix_efd[v] >= 0 && write(pd->msix_efd[v], &one, sizeof(one)) < 0) {
+		/* Pending already. */
+	}
+}
+
+/* Route vector v as the guest programmed it (lock held). */
+static void msix_route(struct pci_dev *pd, uint16_t v)
+{
+	const struct pci_msix_entry *e = &pd->msix[v];
+	uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+	int err;
+
+	if (pd->msix_efd[v] < 0)
+		return;
+	if (addr != LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF)
+		pr_guest(LOG_WARNING, "%s: MSI-X vector %u targets 0x%llx, not the ITS",
+			 pd->name, v, (unsigned long long)addr);
+	err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v], addr, e->data,
+			    pd->devfn);
+	if (err)
+		pr_guest(LOG_WARNING, "%s: cannot route MSI-X vector %u: %s",
+			 pd->name, v, strerror(-err));
+}
+
+/* After a mask change: route unmasked vectors, deliver what is pending. */
+static void msix_unmasked(struct pci_dev *pd, uint16_t v)
+{
+	if (!pci_msix_enabled(pd) || msix_masked(pd, v))
+		return;
+	msix_route(pd, v);
+	if (pd->msix_pba & (1ULL << v)) {
+		pd->msix_pba &= ~(1ULL << v);
+		msix_fire(pd, v);
+	}
+}
+
+void pci_msix_notify(struct pci_dev *pd, uint16_t v)
+{
+	pthread_mutex_lock(&pd->lock);
+	if (v < pd->msix_nr && pci_msix_enabled(pd)) {
+		if (msix_masked(pd, v))
+			pd->msix_pba |= 1ULL << v;
+		else
+			msix_fire(pd, v);
+	}
+	pthread_mutex_unlock(&pd->lock);
+}
+
+/* The MSI-X table (at 0) and PBA (at 0x800) in their BAR. */
+static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
+			    unsigned int len, bool is_write)
+{
+	struct pci_dev *pd = opaque;
+	const uint64_t pba = 0x800;
+
+	pthread_mutex_lock(&pd->lock);
+	if (off < 16ULL * pd->msix_nr && (len == 4 || len == 8) && !(off % 4)) {
+		uint16_t v = (uint16_t)(off / 16);
+		uint32_t *words = &pd->msix[v].addr_lo;
+		unsigned int w = (off % 16) / 4;
+
+		if (is_write) {
+			bool was_masked = msix_masked(pd, v);
+
+			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
+				words[w + i] = (uint32_t)bus_data_get(data + 4 * i, 4);
+			pd->msix[v].ctrl &= MSIX_ENTRY_MASKED;
+			if (!msix_masked(pd, v)) {
+				if (was_masked)
+					msix_unmasked(pd, v);
+				else
+					msix_route(pd, v);
+			}
+		} else {
+			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
+				bus_data_set(data + 4 * i, 4, words[w + i]);
+		}
+	} else if (!is_write && off >= pba && off < pba + 8 && len <= 8) {
+		bus_data_set(data, len, pd->msix_pba >> (8 * (off - pba)));
+	}
+	pthread_mutex_unlock(&pd->lock);
+}
+
+int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar)
+{
+	uint8_t cap;
+	int err;
+
+	if (!nr || nr > PCI_MSIX_MAX)
+		return -EINVAL;
+	cap = pci_cap_add(pd, 0x11, 12);
+	if (!cap)
+		return -ENOSPC;
+	err = pci_bar_init(pd, bar, 4096, msix_bar_access, pd);
+	if (err)
+		return err;
+	pd->msix_cap = cap;
+	pd->msix_nr = nr;
+	pd->msix_bar = bar;
+	put16(pd->cfg + cap + 2, nr - 1);
+	put32(pd->cfg + cap + 4, 0x000 | (uint32_t)bar);   /* table at 0 */
+	put32(pd->cfg + cap + 8, 0x800 | (uint32_t)bar);   /* PBA at 2 KiB */
+	put16(pd->wmask + cap + 2, PCI_MSIX_ENABLE | PCI_MSIX_MASKALL);
+	for (uint16_t v = 0; v < nr; v++)
+		pd->msix[v].ctrl = MSIX_ENTRY_MASKED;
+	return 0;
+}
+
+int pci_dev_start(struct pci_dev *pd)
+{
+	if (!pd->vm->pci.msi)
+		return 0;
+	for (uint16_t v = 0; v < pd->msix_nr; v++) {
+		int err;
+
+		pd->msix_efd[v] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (pd->msix_efd[v] < 0)
+			return -errno;
+		pd->msix_gsi[v] = irq_msi_gsi_alloc(&pd->vm->routes);
+		/* A placeholder route until the guest programs the vector. */
+		err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v],
+				    LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF, 0,
+				    pd->devfn);
+		if (!err)
+			err = irq_irqfd(pd->vm->vm_fd, pd->msix_efd[v],
+					pd->msix_gsi[v], true);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void pci_dev_destroy(struct pci_dev *pd)
+{
+	for (int v = 0; v < PCI_MSIX_MAX; v++)
+		if (pd->msix_efd[v] >= 0)
+			close(pd->msix_efd[v]);
+	pthread_mutex_destroy(&pd->lock);
+}
+
+void pci_intx_set(struct pci_dev *pd, int level)
+{
+	uint16_t status;
+
+	pthread_mutex_lock(&pd->lock);
+	status = get16(pd->cfg + PCI_STATUS) & ~PCI_STATUS_INTERRUPT;
+	put16(pd->cfg + PCI_STATUS, status | (level ? PCI_STATUS_INTERRUPT : 0));
+	if (get16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)
+		level = 0;
+	if (level != pd->intx_level) {
+		pd->intx_level = level;
+		gic_spi_set(pd->vm->vm_fd, pd->intx_spi, level);
+	}
+	pthread_mutex_unlock(&pd->lock);
+}
+
+/* ---- config space -------------------------------------------------------- */
+
+void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
+		    unsigned int len, bool is_write)
+{
+	uint16_t msix_before = 0;
+
+	if (off >= PCI_CFG_SPACE || len > PCI_CFG_SPACE - off) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	pthread_mutex_lock(&pd->lock);
+	if (!is_write) {
+		memcpy(data, pd->cfg + off, len);
+		pthread_mutex_unlock(&pd->lock);
+		return;
+	}
+	if (pd->msix_cap)
+		msix_before = get16(pd->cfg + pd->msix_cap + 2);
+	for (unsigned int i = 0; i < len; i++) {
+		uint8_t m = pd->wmask[off + i];
+
+		pd->cfg[off + i] = (uint8_t)((pd->cfg[off + i] & ~m) | (data[i] & m));
+	}
+	/* BARs as programmed (the low bits read back as the size mask). */
+	for (int b = 0; b < PCI_NR_BARS; b++)
+		if (pd->bars[b].size)
+			pd->bars[b].addr = get32(pd->cfg + PCI_BAR0 + 4 * b) &
+					   ~(uint32_t)(pd->bars[b].size - 1);
+	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
+		bars_update(pd);
+	if (pd->msix_cap && off <= pd->msix_cap + 3u && off + len > pd->msix_cap + 2u) {
+		uint16_t now = get16(pd->cfg + pd->msix_cap + 2);
+
+		if (now != msix_before)
+			for (uint16_t v = 0; v < pd->msix_nr; v++)
+				msix_unmasked(pd, v);
+	}
+	pthread_mutex_unlock(&pd->lock);
+}
+
+void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
+		     unsigned int len, bool is_write)
+{
+	struct pci_bus *bus = opaque;
+	unsigned int busnr = (unsigned int)(off >> 20), dev = (off >> 15) & 31;
+	unsigned int fn = (off >> 12) & 7, reg = off & 0xfff;
+
+	/* Nothing there: all ones on read, as a master abort gives. */
+	if (busnr != 0 || fn != 0 || dev >= bus->nr || !bus->devs[dev] ||
+	    (reg % len)) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pci_cfg_access(bus->devs[dev], reg, data, len, is_write);
+}
+
+int pci_bus_fdt(struct pci_bus *bus, void *fdt)
+{
+	uint32_t ranges[] = {
+		/* 32-bit memory: PCI address = CPU address. */
+		cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE),
+		0, cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE),
+		0, cpu_to_fdt32(LAYOUT_PCI_MMIO_SIZE),
+	};
+	uint32_t bus_range[2] = { 0, cpu_to_fdt32(0xff) };
+	uint32_t map_mask[4] = { cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7) };
+	uint32_t msi_map[4] = { 0, cpu_to_fdt32(DEVTREE_PHANDLE_ITS), 0,
+				cpu_to_fdt32(0x10000) };
+	uint32_t imap[PCI_MAX_DEVS * 10];
+	uint64_t reg[2] = { cpu_to_fdt64(LAYOUT_PCI_CFG_BASE),
+			    cpu_to_fdt64(LAYOUT_PCI_CFG_SIZE) };
+	char name[32];
+	int err = 0, n = 0;
+
+	/* child (phys.hi with the device, 0, 0, INTA) -> GIC (0, 0, SPI, level). */
+	for (unsigned int i = 0; i < bus->nr; i++) {
+		uint32_t *e = &imap[10 * n++];
+
+		e[0] = cpu_to_fdt32(bus->devs[i]->devfn << 8);
+		e[1] = e[2] = 0;
+		e[3] = cpu_to_fdt32(1);
+		e[4] = cpu_to_fdt32(DEVTREE_PHANDLE_GIC);
+		e[5] = e[6] = 0;
+		e[7] = cpu_to_fdt32(0);
+		e[8] = cpu_to_fdt32(bus->devs[i]->intx_spi);
+		e[9] = cpu_to_fdt32(4);
+	}
+	snprintf(name, sizeof(name), "pci@%llx", (unsigned long long)LAYOUT_PCI_CFG_BASE);
+	err |= fdt_begin_node(fdt, name);
+	err |= fdt_property_string(fdt, "compatible", "pci-host-ecam-generic");
+	err |= fdt_property_string(fdt, "device_type", "pci");
+	err |= fdt_property_cell(fdt, "#address-cells", 3);
+	err |= fdt_property_cell(fdt, "#size-cells", 2);
+	err |= fdt_property_cell(fdt, "#interrupt-cells", 1);
+	err |= fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range));
+	err |= fdt_property(fdt, "reg", reg, sizeof(reg));
+	err |= fdt_property(fdt, "ranges", ranges, sizeof(ranges));
+	err |= fdt_property(fdt, "interrupt-map-mask", map_mask, sizeof(map_mask));
+	if (n)
+		err |= fdt_property(fdt, "interrupt-map", imap, 10 * n * 4);
+	if (bus->msi)
+		err |= fdt_property(fdt, "msi-map", msi_map, sizeof(msi_map));
+	err |= fdt_property(fdt, "dma-coherent", NULL, 0);
+	err |= fdt_end_node(fdt);
+	return err ? -EINVAL : 0;
+}
