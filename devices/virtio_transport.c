@@ -51,7 +51,7 @@ int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd,
 		if (err)
 			return err;
 	}
-	return 0;
+	return vd->ops->attach ? vd->ops->attach(vd, &n->io.loop) : 0;
 }
 
 void virtio_notify_destroy(struct virtio_notify *n)

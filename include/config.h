@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "sve.h"
+#include "virtio_blk.h"
 #include "util.h"
 
 enum irqchip_type {
@@ -36,6 +37,9 @@ struct vm_config {
 	struct sve_request sve;	/* --sve-max-vl / --sve-vls; default: host's */
 	enum virtio_transport_type transport;
 	bool rng;		/* --rng */
+#define CONFIG_MAX_DISKS 16
+	struct blk_disk_opts disks[CONFIG_MAX_DISKS];
+	unsigned int nr_disks;
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "evloop.h"
 #include "guest_mem.h"
 #include "state.h"
 #include "virtqueue.h"
@@ -55,6 +56,8 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *vd);
 	int (*save)(struct virtio_dev *vd, struct state_buf *sb);
 	int (*load)(struct virtio_dev *vd, struct state_buf *sb);
+	/* The device's I/O loop exists: add the device's own fds to it. */
+	int (*attach)(struct virtio_dev *vd, struct evloop *loop);
 	/* Free the device (its transport is gone). */
 	void (*destroy)(struct virtio_dev *vd);
 };

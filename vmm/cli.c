@@ -18,6 +18,7 @@
 
 enum opt_id {
 	OPT_KERNEL = 'k',
+	OPT_DISK = 'd',
 	OPT_INITRD = 'i',
 	OPT_PARAMS = 'p',
 	OPT_MEM = 'm',
@@ -55,6 +56,8 @@ static const struct opt_desc run_opts[] = {
 	  "binary loaded at RAM + 512 KiB (default: the default guest)" },
 	{ "initrd", OPT_INITRD, 1, "FILE", "initial RAM disk (any file)" },
 	{ "params", OPT_PARAMS, 1, "CMDLINE", "kernel command line" },
+	{ "disk", OPT_DISK, 1, "PATH[,ro][,direct][,engine=io_uring|aio|sync][,serial=ID]",
+	  "a virtio-blk disk backed by a file or block device (repeatable)" },
 	{ "mem", OPT_MEM, 1, "SIZE",
 	  "guest RAM in MiB, or with a K/M/G/T suffix (default: 64 MiB per "
 	  "vCPU + 192 MiB, at most 80% of host RAM)" },
@@ -237,6 +240,15 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 					    optarg);
 			break;
 		case OPT_PMU: cfg->pmu = true; break;
+		case OPT_DISK:
+			if (cfg->nr_disks == CONFIG_MAX_DISKS)
+				return errmsg(err, errlen, -EINVAL,
+					      "--disk: at most %d disks", CONFIG_MAX_DISKS);
+			if (blk_disk_opts_parse(optarg, &cfg->disks[cfg->nr_disks],
+						err, errlen))
+				return -EINVAL;
+			cfg->nr_disks++;
+			break;
 		case OPT_RNG: cfg->rng = true; break;
 		case OPT_TRANSPORT:
 			if (!strcmp(optarg, "pci"))

@@ -265,6 +265,17 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 			    errlen);
 	if (ret)
 		return ret;
+	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
+		struct virtio_dev *vd = virtio_blk_new(&vm->cfg->disks[i],
+						       vm->nr_vcpus, &vm->mem,
+						       err, errlen);
+
+		if (!vd)
+			return -EINVAL;
+		ret = vm_place_virtio(vm, vd, err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (vm->cfg->rng) {
 		struct virtio_dev *vd = virtio_rng_new(&vm->mem);
 

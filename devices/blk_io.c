@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+#include "blk_io.h"
+
+#include <errno.h>
+#include <libaio.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+const char *blk_engine_name(enum blk_engine e)
+{
+	return e == BLK_ENGINE_IO_URING ? "io_uring" : e == BLK_ENGINE_AIO ? "aio" : "sync";
+}
+
+int blk_engine_parse(const char *s, enum blk_engine *e)
+{
+	if (!strcmp(s, "io_uring"))
+		*e = BLK_ENGINE_IO_URING;
+	else if (!strcmp(s, "aio") || !strcmp(s, "libaio"))
+		*e = BLK_ENGINE_AIO;
+	else if (!strcmp(s, "sync"))
+		*e = BLK_ENGINE_SYNC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
+		unsigned int depth, blk_done_fn done, void *opaque)
+{
+	int err;
+
+	memset(io, 0, sizeof(*io));
+	io->engine = e;
+	io->fd = fd;
+	io->depth = depth;
+	io->done = done;
+	io->opaque = opaque;
+	io->efd = -1;
+	if (e == BLK_ENGINE_SYNC)
+		return 0;
+	io->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (io->efd < 0)
+		return -errno;
+	if (e == BLK_ENGINE_IO_URING) {
+		struct io_uring *ring = calloc(1, sizeof(*ring));
+
+		if (!ring)
+			return -ENOMEM;
+		err = io_uring_queue_init(depth, ring, 0);
+		if (!err)
+			err = io_uring_register_eventfd(ring, io->efd);
+		if (err) {
+			free(ring);
+			close(io->efd);
+			io->efd = -1;
+			return err;
+		}
+		io->ctx = ring;
+	} else {
+		io_context_t ctx = 0;
+
+		err = io_setup((int)depth, &ctx);
+		if (err) {
+			close(io->efd);
+			io->efd = -1;
+			return err;
+		}
+		io->ctx = ctx;
+	}
+	return 0;
+}
+
+void blk_io_destroy(struct blk_io *io)
+{
+	if (io->inflight)
+		blk_io_reap(io, io->inflight);
+	if (io->engine == BLK_ENGINE_IO_URING && io->ctx) {
+		io_uring_queue_exit(io->ctx);
+		free(io->ctx);
+	} else if (io->engine == BLK_ENGINE_AIO && io->ctx) {
+		io_destroy(io->ctx);
+	}
+	if (io->efd >= 0)
+		close(io->efd);
+	io->ctx = NULL;
+	io->efd = -1;
+}
+
+static ssize_t sync_op(struct blk_io *io, enum blk_op op,
+		       const struct iovec *iov, int iovcnt, uint64_t off)
+{
+	ssize_t r;
+
+	if (op == BLK_OP_FLUSH)
+		return fdatasync(io->fd) < 0 ? -errno : 0;
+	do {
+		r = op == BLK_OP_READ ? preadv(io->fd, iov, iovcnt, (off_t)off)
+				      : pwritev(io->fd, iov, iovcnt, (off_t)off);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
+		  int iovcnt, uint64_t off, void *tag)
+{
+	/*
+	 * The sync engine, and a flush under AIO (IOCB_CMD_FDSYNC is refused
+	 * by most file systems), run here and now: when the guest's flush
+	 * completes, fdatasync() has returned.
+	 */
+	if (io->engine == BLK_ENGINE_SYNC ||
+	    (io->engine == BLK_ENGINE_AIO && op == BLK_OP_FLUSH)) {
+		io->done(io->opaque, tag, sync_op(io, op, iov, iovcnt, off));
+		return 0;
+	}
+	if (io->inflight == io->depth)
+		return -EBUSY;
+	if (io->engine == BLK_ENGINE_IO_URING) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(io->ctx);
+		int r;
+
+		if (!sqe)
+			return -EBUSY;
+		if (op == BLK_OP_READ)
+			io_uring_prep_readv(sqe, io->fd, iov, (unsigned)iovcnt, off);
+		else if (op == BLK_OP_WRITE)
+			io_uring_prep_writev(sqe, io->fd, iov, (unsigned)iovcnt, off);
+		else
+			io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqe, tag);
+		r = io_uring_submit(io->ctx);
+		if (r < 0)
+			return r;
+	} else {
+		struct iocb *cb = calloc(1, sizeof(*cb));
+		int r;
+
+		if (!cb)
+			return -ENOMEM;
+		if (op == BLK_OP_READ)
+			io_prep_preadv(cb, io->fd, iov, iovcnt, (long long)off);
+		else
+			io_prep_pwritev(cb, io->fd, iov, iovcnt, (long long)off);
+		io_set_eventfd(cb, io->efd);
+		cb->data = tag;
+		r = io_submit(io->ctx, 1, &cb);
+		if (r != 1) {
+			free(cb);
+			return r < 0 ? r : -EAGAIN;
+		}
+	}
+	io->inflight++;
+	return 0;
+}
+
+void blk_io_reap(struct blk_io *io, unsigned int min_wait)
+{
+	uint64_t v;
+
+	if (io->engine == BLK_ENGINE_SYNC)
+		return;
+	if (read(io->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	if (io->engine == BLK_ENGINE_IO_URING) {
+		struct io_uring_cqe *cqe;
+
+		for (;;) {
+			int r = min_wait ? io_uring_wait_cqe(io->ctx, &cqe)
+					 : io_uring_peek_cqe(io->ctx, &cqe);
+
+			if (r < 0 || !cqe)
+				break;
+			void *tag = io_uring_cqe_get_data(cqe);
+			ssize_t res = cqe->res;
+
+			io_uring_cqe_seen(io->ctx, cqe);
+			io->inflight--;
+			if (min_wait)
+				min_wait--;
+			io->done(io->opaque, tag, res);
+		}
+	} else {
+		struct io_event ev[64];
+		struct timespec zero = { 0, 0 };
+
+		for (;;) {
+			int n = io_getevents(io->ctx, min_wait ? 1 : 0, 64, ev,
+					     min_wait ? NULL : &zero);
+
+			if (n <= 0)
+				break;
+			for (int i = 0; i < n; i++) {
+				struct iocb *cb = ev[i].obj;
+				void *tag = cb->data;
+				ssize_t res = (ssize_t)ev[i].res;
+
+				free(cb);
+				io->inflight--;
+				if (min_wait)
+					min_wait--;
+				io->done(io->opaque, tag, res);
+			}
+		}
+	}
+}

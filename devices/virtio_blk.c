@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: MIT
+/*
+ * virtio-blk: one queue per vCPU (VIRTIO_BLK_F_MQ), each with its own
+ * asynchronous I/O context; FLUSH is fdatasync (when the guest's fsync
+ * returns, the data is on stable storage); DISCARD punches holes,
+ * WRITE_ZEROES zeroes ranges; GET_ID returns the serial. The image is
+ * locked (OFD locks): a write lock for a writable disk, a read lock for a
+ * read-only one, so two VMs cannot write one image.
+ */
+#include "virtio_blk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "util.h"
+
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+#define VIRTIO_BLK_WZ_UNMAP 1
+
+#define BLK_QUEUE_SIZE 256
+#define BLK_CFG_SIZE 60
+
+static uint64_t le_get(const void *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint64_t)((const uint8_t *)p)[i] << (8 * i);
+	return v;
+}
+
+/* ---- the request parser (pure) ------------------------------------------ */
+
+int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
+		  struct blk_req *req)
+{
+	uint8_t hdr[16];
+	unsigned int i, last_w = c->n;
+	uint64_t data_in;
+
+	memset(req, 0, sizeof(*req));
+	/* The status byte: the last byte of the last (writable) buffer. */
+	for (i = c->n; i-- > 0;) {
+		if (c->bufs[i].write && c->bufs[i].len) {
+			last_w = i;
+			break;
+		}
+		if (c->bufs[i].write)
+			continue;
+		break;
+	}
+	if (last_w == c->n)
+		return VIRTIO_BLK_S_IOERR; /* nowhere to say so, even */
+	req->status = (uint8_t *)c->bufs[last_w].host + c->bufs[last_w].len - 1;
+	if (virtq_chain_read(c, 0, hdr, sizeof(hdr)) != sizeof(hdr))
+		return VIRTIO_BLK_S_IOERR;
+	req->type = (uint32_t)le_get(hdr, 4);
+	req->sector = le_get(hdr + 8, 8);
+	data_in = c->in_len - 1;
+
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+	case VIRTIO_BLK_T_GET_ID: {
+		bool in = req->type != VIRTIO_BLK_T_OUT;
+		uint64_t skip = in ? 0 : sizeof(hdr), end, sectors;
+
+		for (i = 0; i < c->n; i++) {
+			const struct virtq_buf *b = &c->bufs[i];
+			uint64_t len = b->len;
+			uint8_t *p = b->host;
+
+			if (b->write != in)
+				continue;
+			if (!in && skip) { /* the header is not data */
+				uint64_t s = MIN(skip, len);
+
+				skip -= s, p += s, len -= s;
+			}
+			if (in && i == last_w)
+				len--; /* the status byte is not data */
+			if (!len)
+				continue;
+			if (req->iovcnt == VIRTIO_BLK_SEG_MAX)
+				return VIRTIO_BLK_S_IOERR;
+			req->iov[req->iovcnt++] = (struct iovec){ p, len };
+			req->len += len;
+		}
+		if (req->type == VIRTIO_BLK_T_GET_ID)
+			return data_in ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		if (!in && ro)
+			return VIRTIO_BLK_S_IOERR;
+		if (req->len % BLK_SECTOR || (in && req->len != data_in))
+			return VIRTIO_BLK_S_IOERR;
+		sectors = req->len / BLK_SECTOR;
+		if (add_overflows_u64(req->sector, sectors, &end) || end > capacity)
+			return VIRTIO_BLK_S_IOERR;
+		return VIRTIO_BLK_S_OK;
+	}
+	case VIRTIO_BLK_T_FLUSH:
+		return VIRTIO_BLK_S_OK;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES: {
+		uint8_t seg[16];
+		uint64_t end;
+
+		if (ro)
+			return VIRTIO_BLK_S_IOERR;
+		/* max_discard_seg = max_write_zeroes_seg = 1 */
+		if (c->out_len != sizeof(hdr) + sizeof(seg) ||
+		    virtq_chain_read(c, sizeof(hdr), seg, sizeof(seg)) != sizeof(seg))
+			return VIRTIO_BLK_S_IOERR;
+		req->seg_sector = le_get(seg, 8);
+		req->seg_sectors = (uint32_t)le_get(seg + 8, 4);
+		req->seg_flags = (uint32_t)le_get(seg + 12, 4);
+		if (add_overflows_u64(req->seg_sector, req->seg_sectors, &end) ||
+		    end > capacity)
+			return VIRTIO_BLK_S_IOERR;
+		/* §5.2.6.2: unmap is the only flag, and only for WRITE_ZEROES. */
+		if (req->seg_flags & ~(uint32_t)(req->type == VIRTIO_BLK_T_WRITE_ZEROES
+							 ? VIRTIO_BLK_WZ_UNMAP : 0))
+			return VIRTIO_BLK_S_UNSUPP;
+		return VIRTIO_BLK_S_OK;
+	}
+	default:
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+}
+
+int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
+			size_t errlen)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+
+	memset(o, 0, sizeof(*o));
+	o->engine = BLK_ENGINE_IO_URING;
+	if (!copy)
+		return -ENOMEM;
+	o->path = strtok_r(copy, ",", &save);
+	if (!o->path || !*o->path) {
+		free(copy);
+		return errmsg(err, errlen, -EINVAL, "--disk '%s': no image path", arg);
+	}
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "ro")) {
+			o->ro = true;
+		} else if (!strcmp(tok, "direct")) {
+			o->direct = true;
+		} else if (!strncmp(tok, "engine=", 7)) {
+			if (blk_engine_parse(tok + 7, &o->engine)) {
+				errmsg(err, errlen, -EINVAL,
+				       "--disk '%s': engine '%s': expected io_uring, aio or sync",
+				       arg, tok + 7);
+				free(copy);
+				return -EINVAL;
+			}
+		} else if (!strncmp(tok, "serial=", 7) && strlen(tok + 7) <= VIRTIO_BLK_ID_BYTES) {
+			o->serial = tok + 7;
+		} else {
+			errmsg(err, errlen, -EINVAL,
+			       "--disk '%s': unknown option '%s' (ro, direct, engine=, serial= up to 20 characters)",
+			       arg, tok);
+			free(copy);
+			return -EINVAL;
+		}
+	}
+	/* The strings point into copy, which lives as long as the config. */
+	return 0;
+}
+
+/* ---- the device ------------------------------------------------------------ */
+
+struct blk_queue;
+
+struct blk_inflight {
+	struct blk_queue *bq;
+	uint16_t head;
+	uint32_t written;
+	uint8_t *status;
+	bool busy;
+};
+
+struct blk_queue {
+	struct virtio_blk *blk;
+	unsigned int index;
+	struct blk_io io;
+	struct blk_inflight reqs[BLK_QUEUE_SIZE];
+	struct virtq_buf bufs[VIRTIO_BLK_SEG_MAX + 2];
+	struct blk_req req; /* the one being parsed (I/O thread only) */
+};
+
+struct virtio_blk {
+	struct virtio_dev vd;
+	int fd;
+	bool ro;
+	uint64_t capacity; /* sectors */
+	char serial[VIRTIO_BLK_ID_BYTES];
+	char path[256];
+	unsigned int nr_queues;
+	struct blk_queue q[VIRTIO_MAX_QUEUES];
+};
+
+static void blk_complete(void *opaque, void *tag, ssize_t res)
+{
+	struct blk_inflight *r = tag;
+	struct blk_queue *bq = opaque;
+
+	(void)bq;
+	*r->status = res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	if (res < 0)
+		pr_guest(LOG_WARNING, "%s: I/O error: %s", r->bq->blk->vd.dev.name,
+			 strerror((int)-res));
+	virtq_push(&r->bq->blk->vd.vqs[r->bq->index], r->head, r->written + 1);
+	r->busy = false;
+}
+
+/* Completion eventfd: on the device's I/O thread. */
+static void blk_io_event(void *opaque, uint32_t events)
+{
+	struct blk_queue *bq = opaque;
+	struct virtio_dev *vd = &bq->blk->vd;
+
+	(void)events;
+	pthread_mutex_lock(&vd->lock);
+	blk_io_reap(&bq->io, 0);
+	virtio_queue_interrupt(vd, bq->index);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
+{
+	off_t off = (off_t)(req->seg_sector * BLK_SECTOR);
+	off_t len = (off_t)((uint64_t)req->seg_sectors * BLK_SECTOR);
+	int mode;
+
+	if (!len)
+		return 0;
+	if (req->type == VIRTIO_BLK_T_DISCARD ||
+	    (req->seg_flags & VIRTIO_BLK_WZ_UNMAP))
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else
+		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	if (fallocate(blk->fd, mode, off, len) == 0)
+		return 0;
+	if (req->type == VIRTIO_BLK_T_DISCARD)
+		return 0; /* discard is advisory */
+	/* No ZERO_RANGE here (a block device?): write zeroes. */
+	{
+		static const uint8_t zeros[65536];
+
+		while (len > 0) {
+			ssize_t n = pwrite(blk->fd, zeros, (size_t)MIN(len, (off_t)sizeof(zeros)), off);
+
+			if (n <= 0)
+				return -errno;
+			off += n, len -= n;
+		}
+	}
+	return 0;
+}
+
+static void blk_notify(struct virtio_dev *vd, unsigned int qi)
+{
+	struct virtio_blk *blk = vd->priv;
+	struct blk_queue *bq = &blk->q[qi];
+	struct virtq *q = &vd->vqs[qi];
+	struct virtq_chain c = { .bufs = bq->bufs, .cap = VIRTIO_BLK_SEG_MAX + 2 };
+	struct blk_req *rq = &bq->req;
+	bool pushed = false;
+	int r;
+
+	do {
+		while ((r = virtq_pop(q, &c)) != 0) {
+			struct blk_inflight *in;
+			int st;
+
+			if (r == -EINVAL) {
+				virtio_queue_broken(vd, qi);
+				return;
+			}
+			st = r == -E2BIG ? VIRTIO_BLK_S_IOERR
+					 : blk_req_parse(&c, blk->capacity, blk->ro, rq);
+			if (!rq->status) {
+				virtq_push(q, c.head, 0);
+				pushed = true;
+				continue;
+			}
+			if (st != VIRTIO_BLK_S_OK) {
+				*rq->status = (uint8_t)st;
+				virtq_push(q, c.head, 1);
+				pushed = true;
+				continue;
+			}
+			if (rq->type == VIRTIO_BLK_T_GET_ID) {
+				uint32_t n = (uint32_t)MIN(rq->len, (uint64_t)VIRTIO_BLK_ID_BYTES);
+
+				virtq_chain_write(&c, 0, blk->serial, n);
+				*rq->status = VIRTIO_BLK_S_OK;
+				virtq_push(q, c.head, n + 1);
+				pushed = true;
+				continue;
+			}
+			if (rq->type == VIRTIO_BLK_T_DISCARD ||
+			    rq->type == VIRTIO_BLK_T_WRITE_ZEROES) {
+				*rq->status = blk_fallocate(blk, rq) ? VIRTIO_BLK_S_IOERR
+								       : VIRTIO_BLK_S_OK;
+				virtq_push(q, c.head, 1);
+				pushed = true;
+				continue;
+			}
+			in = &bq->reqs[c.head % BLK_QUEUE_SIZE];
+			*in = (struct blk_inflight){ bq, c.head,
+						     rq->type == VIRTIO_BLK_T_IN ? (uint32_t)rq->len : 0,
+						     rq->status, true };
+			r = blk_io_submit(&bq->io,
+					  rq->type == VIRTIO_BLK_T_IN ? BLK_OP_READ :
+					  rq->type == VIRTIO_BLK_T_OUT ? BLK_OP_WRITE : BLK_OP_FLUSH,
+					  rq->iov, rq->iovcnt, rq->sector * BLK_SECTOR, in);
+			if (r) {
+				blk_complete(bq, in, r);
+			}
+			pushed |= bq->io.engine == BLK_ENGINE_SYNC || r;
+		}
+	} while (virtq_enable_notify(q));
+	if (pushed)
+		virtio_queue_interrupt(vd, qi);
+}
+
+static void blk_reset(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	/* Drain what is in flight: its buffers belong to the old driver. */
+	for (unsigned int i = 0; i < blk->nr_queues; i++)
+		while (blk->q[i].io.inflight)
+			blk_io_reap(&blk->q[i].io, 1);
+}
+
+static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
+			    uint32_t len)
+{
+	struct virtio_blk *blk = vd->priv;
+	uint8_t cfg[BLK_CFG_SIZE] = { 0 };
+	uint64_t cap = blk->capacity;
+
+	for (int i = 0; i < 8; i++)
+		cfg[i] = (uint8_t)(cap >> (8 * i));
+	cfg[12] = VIRTIO_BLK_SEG_MAX;			/* seg_max */
+	cfg[21] = BLK_SECTOR >> 8;			/* blk_size = 512 */
+	cfg[34] = (uint8_t)blk->nr_queues;		/* num_queues */
+	cfg[36] = 0xff, cfg[37] = 0xff, cfg[38] = 0x3f;	/* max_discard_sectors 4M-1 */
+	cfg[40] = 1;					/* max_discard_seg */
+	cfg[44] = 8;					/* discard_sector_alignment */
+	cfg[48] = 0xff, cfg[49] = 0xff, cfg[50] = 0x3f;	/* max_write_zeroes_sectors */
+	cfg[52] = 1;					/* max_write_zeroes_seg */
+	cfg[56] = 1;					/* write_zeroes_may_unmap */
+	memcpy(buf, cfg + off, len);
+}
+
+static void blk_destroy(struct virtio_dev *vd)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	for (unsigned int i = 0; i < blk->nr_queues; i++)
+		blk_io_destroy(&blk->q[i].io);
+	if (blk->fd >= 0)
+		close(blk->fd);
+	free(blk);
+}
+
+static int blk_attach(struct virtio_dev *vd, struct evloop *loop)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	for (unsigned int i = 0; i < blk->nr_queues; i++) {
+		int err;
+
+		if (blk->q[i].io.efd < 0)
+			continue;
+		err = evloop_add(loop, blk->q[i].io.efd, EPOLLIN, blk_io_event, &blk->q[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static const struct virtio_dev_ops virtio_blk_ops = {
+	.device_id = 2,
+	.pci_class = 0x0180, /* mass storage, other */
+	.config_read = blk_config_read,
+	.queue_notify = blk_notify,
+	.reset = blk_reset,
+	.attach = blk_attach,
+	.destroy = blk_destroy,
+};
+
+struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
+				  unsigned int nr_queues,
+				  const struct guest_mem *mem, char *err,
+				  size_t errlen)
+{
+	struct virtio_blk *blk = calloc(1, sizeof(*blk));
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	uint64_t features, size;
+	struct stat st;
+	const char *base;
+	int ret;
+
+	if (!blk) {
+		errmsg(err, errlen, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	blk->fd = open(o->path, (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+					(o->direct ? O_DIRECT : 0));
+	if (blk->fd < 0) {
+		errmsg(err, errlen, -errno, "--disk %s: %s", o->path, strerror(errno));
+		free(blk);
+		return NULL;
+	}
+	if (fstat(blk->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+		errmsg(err, errlen, -EINVAL, "--disk %s: not a regular file or block device", o->path);
+		goto err_close;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(blk->fd, BLKGETSIZE64, &size) < 0)
+			size = 0;
+	} else {
+		size = (uint64_t)st.st_size;
+	}
+	if (size % BLK_SECTOR)
+		pr_warn("--disk %s: size is not a multiple of 512; the last %llu bytes are not visible",
+			o->path, (unsigned long long)(size % BLK_SECTOR));
+	/* One writer or many readers per image, across processes (OFD). */
+	if (o->ro)
+		lk.l_type = F_RDLCK;
+	if (fcntl(blk->fd, F_OFD_SETLK, &lk) < 0) {
+		errmsg(err, errlen, -EBUSY, "--disk %s: the image is in use (%s lock is held by another VM or --disk)",
+		       o->path, o->ro ? "a write" : "a");
+		goto err_close;
+	}
+	blk->ro = o->ro;
+	blk->capacity = size / BLK_SECTOR;
+	blk->nr_queues = MIN(MAX(nr_queues, 1u), (unsigned int)VIRTIO_MAX_QUEUES);
+	snprintf(blk->path, sizeof(blk->path), "%s", o->path);
+	base = strrchr(o->path, '/');
+	{
+		/* The ID is 20 bytes, NUL-padded, not necessarily terminated. */
+		const char *id = o->serial ? o->serial : base ? base + 1 : o->path;
+
+		memcpy(blk->serial, id, MIN(strlen(id), sizeof(blk->serial)));
+	}
+	for (unsigned int i = 0; i < blk->nr_queues; i++) {
+		blk->q[i].blk = blk;
+		blk->q[i].index = i;
+		ret = blk_io_init(&blk->q[i].io, o->engine, blk->fd, BLK_QUEUE_SIZE,
+				  blk_complete, &blk->q[i]);
+		if (ret) {
+			errmsg(err, errlen, ret, "--disk %s: cannot set up %s: %s",
+			       o->path, blk_engine_name(o->engine), strerror(-ret));
+			goto err_close;
+		}
+	}
+	features = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
+		   1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_BLK_F_MQ;
+	if (o->ro)
+		features |= 1ULL << VIRTIO_BLK_F_RO;
+	else
+		features |= 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	virtio_dev_init(&blk->vd, &virtio_blk_ops, "virtio-blk", blk->nr_queues,
+			BLK_QUEUE_SIZE, features, BLK_CFG_SIZE, mem, blk);
+	return &blk->vd;
+
+err_close:
+	for (unsigned int i = 0; i < blk->nr_queues; i++)
+		blk_io_destroy(&blk->q[i].io);
+	close(blk->fd);
+	free(blk);
+	return NULL;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.2 §5.2). The request parser is pure (unit tests and
+ * the fuzzer drive it): it turns a descriptor chain into an operation with
+ * checked ranges, or a status to return at once.
+ */
+#ifndef ARMVM_VIRTIO_BLK_H
+#define ARMVM_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "blk_io.h"
+#include "virtio.h"
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_SEG_MAX 126
+#define VIRTIO_BLK_ID_BYTES 20
+#define BLK_SECTOR 512
+
+struct blk_req {
+	uint32_t type;
+	uint64_t sector;
+	uint8_t *status;	/* the last writable byte */
+	struct iovec iov[VIRTIO_BLK_SEG_MAX];
+	int iovcnt;
+	uint64_t len;		/* data bytes */
+	/* DISCARD / WRITE_ZEROES: one segment */
+	uint64_t seg_sector;
+	uint32_t seg_sectors, seg_flags;
+};
+
+/*
+ * Parse a chain. Returns VIRTIO_BLK_S_OK with req filled, or the status to
+ * write back (IOERR for a malformed or out-of-range request, UNSUPP for an
+ * unknown type). req->status is NULL when there is no writable byte to put
+ * a status in (the chain is then returned with length 0).
+ */
+int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
+		  struct blk_req *req);
+
+struct blk_disk_opts {
+	const char *path;
+	bool ro, direct;
+	enum blk_engine engine;
+	const char *serial;
+};
+
+/* Parse "-d PATH[,ro][,direct][,engine=...][,serial=...]". */
+int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
+			size_t errlen);
+
+/* Open and lock the image, and make the device (nr_queues queues). */
+struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
+				  unsigned int nr_queues,
+				  const struct guest_mem *mem, char *err,
+				  size_t errlen);
+
+#endif
