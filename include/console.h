@@ -12,11 +12,20 @@
 #include <stdint.h>
 
 struct evloop;
-struct uart8250;
+
+/*
+ * The guest-side end of the console: a UART or a virtio console. rx_push
+ * takes what fits and returns how much; when it has room again the device
+ * calls console_rx_ready(). The device sends output with console_tx().
+ */
+struct console_port {
+	size_t (*rx_push)(void *opaque, const uint8_t *buf, size_t n);
+	void *opaque;
+};
 
 struct console {
 	struct evloop *loop;
-	struct uart8250 *uart;
+	struct console_port port;
 	void (*quit)(void *opaque);
 	void *quit_opaque;
 	int in_fd, out_fd;
@@ -39,7 +48,10 @@ size_t console_filter(bool *escape, const uint8_t *in, size_t n, uint8_t *out,
 		      bool *quit);
 
 int console_init(struct console *con, struct evloop *loop,
-		 struct uart8250 *uart, void (*quit)(void *), void *opaque);
+		 const struct console_port *port, void (*quit)(void *),
+		 void *opaque);
+/* The port has room for input again (any thread). */
+void console_rx_ready(void *opaque);
 void console_destroy(struct console *con);
 /* UART transmit hook: write a byte to the terminal. */
 void console_tx(void *opaque, uint8_t byte);

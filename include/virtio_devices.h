@@ -8,4 +8,11 @@
 
 struct virtio_dev *virtio_rng_new(const struct guest_mem *mem);
 
+struct console;
+struct console_port;
+/* A virtio console (hvc0) wired to con; fills *port for console_init. */
+struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
+				      struct console *con,
+				      struct console_port *port);
+
 #endif

@@ -64,7 +64,8 @@ static const struct opt_desc run_opts[] = {
 	{ "cpus", OPT_CPUS, 1, "N", "number of vCPUs (default: host CPUs online)" },
 	{ "name", OPT_NAME, 1, "NAME", "guest name (default: guest-PID)" },
 	{ "console", OPT_CONSOLE, 1, "serial|virtio",
-	  "guest console (default: serial, the 8250 UART, ttyS0)" },
+	  "guest console: serial (the 8250 UART, ttyS0; the default) or "
+	  "virtio (virtio-console, hvc0)" },
 	{ "irqchip", OPT_IRQCHIP, 1, "gicv3|gicv3-its|gicv2",
 	  "interrupt controller (default: gicv3-its, else gicv3, else gicv2, "
 	  "as the host allows)" },
@@ -220,8 +221,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			if (!strcmp(optarg, "serial"))
 				cfg->console = CONSOLE_SERIAL;
 			else if (!strcmp(optarg, "virtio"))
-				return errmsg(err, errlen, -EINVAL,
-					    "--console virtio: the virtio console is not available yet (use serial)");
+				cfg->console = CONSOLE_VIRTIO;
 			else
 				return errmsg(err, errlen, -EINVAL,
 					    "--console '%s': expected serial or virtio",

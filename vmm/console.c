@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "evloop.h"
-#include "uart8250.h"
 #include "util.h"
 
 #define CTRL_A 0x01
@@ -103,7 +102,7 @@ static void console_set_reading(struct console *con, bool on)
 /* Push what is pending into the UART; read more only when it is empty. */
 static void console_flush(struct console *con)
 {
-	size_t n = uart8250_rx_push(con->uart, con->pending, con->npending);
+	size_t n = con->port.rx_push(con->port.opaque, con->pending, con->npending);
 
 	memmove(con->pending, con->pending + n, con->npending - n);
 	con->npending -= n;
@@ -148,8 +147,8 @@ static void console_wake(void *opaque, uint32_t events)
 	console_flush(con);
 }
 
-/* UART callback (vCPU thread, UART lock held): just signal the loop. */
-static void console_rx_ready(void *opaque)
+/* From the device (any thread, its lock held): just signal the loop. */
+void console_rx_ready(void *opaque)
 {
 	struct console *con = opaque;
 	uint64_t one = 1;
@@ -169,13 +168,14 @@ void console_tx(void *opaque, uint8_t byte)
 }
 
 int console_init(struct console *con, struct evloop *loop,
-		 struct uart8250 *uart, void (*quit)(void *), void *opaque)
+		 const struct console_port *port, void (*quit)(void *),
+		 void *opaque)
 {
 	int err;
 
 	memset(con, 0, sizeof(*con));
 	con->loop = loop;
-	con->uart = uart;
+	con->port = *port;
 	con->quit = quit;
 	con->quit_opaque = opaque;
 	con->in_fd = STDIN_FILENO;
@@ -191,10 +191,6 @@ int console_init(struct console *con, struct evloop *loop,
 	/* epoll refuses regular files and /dev/null (EPERM): no input then. */
 	if (evloop_add(loop, con->in_fd, EPOLLIN, console_input, con) == 0)
 		con->in_open = con->reading = true;
-	uart->tx = console_tx;
-	uart->tx_opaque = con;
-	uart->rx_ready = console_rx_ready;
-	uart->rx_opaque = con;
 	return 0;
 }
 

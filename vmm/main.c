@@ -53,7 +53,9 @@ static void unmap_boot_files(struct boot_files *files)
 static char *build_cmdline(const struct vm_config *cfg)
 {
 	/* kvmtool's defaults for its serial console, then the user's -p. */
-	const char *defaults = "console=ttyS0 earlycon=uart8250,mmio,0x1000000";
+	const char *defaults = cfg->console == CONSOLE_VIRTIO
+				       ? "console=hvc0 earlycon=uart8250,mmio,0x1000000"
+				       : "console=ttyS0 earlycon=uart8250,mmio,0x1000000";
 	const char *user = cfg->params ? cfg->params : "";
 	size_t len = strlen(defaults) + strlen(user) + 2;
 	char *s = malloc(len);

@@ -212,6 +212,7 @@ static const struct device_ops pci_host_ops = {
 	.fdt = pci_host_fdt,
 };
 
+
 /* Put a virtio device on the configured transport (which then owns it). */
 static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 			   size_t errlen)
@@ -224,6 +225,39 @@ static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 static void vm_console_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_QUIT, "quit from the console (Ctrl-a x)");
+}
+
+static size_t vm_uart_rx_push(void *opaque, const uint8_t *buf, size_t n)
+{
+	return uart8250_rx_push(opaque, buf, n);
+}
+
+/*
+ * The terminal goes to the UART, or with --console virtio to a
+ * virtio-console (hvc0); the UART stays for earlycon either way.
+ */
+static int vm_setup_console(struct vm *vm, char *err, size_t errlen)
+{
+	struct console_port port = { vm_uart_rx_push, &vm->uart };
+	struct virtio_dev *vd = NULL;
+	int ret;
+
+	if (vm->cfg->console == CONSOLE_VIRTIO) {
+		vd = virtio_console_new(&vm->mem, &vm->console, &port);
+		if (!vd)
+			return errmsg(err, errlen, -ENOMEM, "out of memory");
+	}
+	ret = console_init(&vm->console, &vm->loop, &port, vm_console_quit, vm);
+	if (ret)
+		return errmsg(err, errlen, ret, "console: %s", strerror(-ret));
+	if (!vd) {
+		vm->uart.tx = console_tx;
+		vm->uart.tx_opaque = &vm->console;
+		vm->uart.rx_ready = console_rx_ready;
+		vm->uart.rx_opaque = &vm->console;
+		return 0;
+	}
+	return vm_place_virtio(vm, vd, err, errlen);
 }
 
 static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
@@ -242,11 +276,6 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 			    errlen);
 	if (ret)
 		return ret;
-	ret = console_init(&vm->console, &vm->loop, &vm->uart, vm_console_quit,
-			   vm);
-	if (ret)
-		return errmsg(err, errlen, ret, "console: %s", strerror(-ret));
-
 	irq.line = vm_alloc_spi(vm);
 	ret = pl031_init(&vm->rtc, LAYOUT_RTC_BASE, irq.line, &irq, &vm->loop);
 	if (ret)
@@ -265,6 +294,10 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 			    errlen);
 	if (ret)
 		return ret;
+	ret = vm_setup_console(vm, err, errlen);
+	if (ret)
+		return ret;
+
 	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
 		struct virtio_dev *vd = virtio_blk_new(&vm->cfg->disks[i],
 						       vm->nr_vcpus, &vm->mem,

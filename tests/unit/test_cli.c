@@ -89,7 +89,6 @@ static void test_bad(void)
 		{ "-c", "two", "at least 1" },
 		{ "--irqchip", "gicv4", "expected gicv3" },
 		{ "--console", "tty", "expected serial or virtio" },
-		{ "--console", "virtio", "not available yet" },
 		{ "--network", "mode=tap", "not available yet" },
 		{ "--network", "tapif=x", "not supported" },
 		{ "--loglevel", "loud", "expected error" },
