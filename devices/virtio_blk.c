@@ -151,12 +151,14 @@ int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
 	o->engine = BLK_ENGINE_IO_URING;
 	if (!copy)
 		return -ENOMEM;
-	o->path = strtok_r(copy, ",", &save);
+	/* strsep, not strtok: an empty path before the first comma counts. */
+	save = copy;
+	o->path = strsep(&save, ",");
 	if (!o->path || !*o->path) {
 		free(copy);
 		return errmsg(err, errlen, -EINVAL, "--disk '%s': no image path", arg);
 	}
-	while ((tok = strtok_r(NULL, ",", &save))) {
+	while ((tok = strsep(&save, ","))) {
 		if (!strcmp(tok, "ro")) {
 			o->ro = true;
 		} else if (!strcmp(tok, "direct")) {

@@ -175,6 +175,11 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return too_long ? -E2BIG : 1;
 }
 
+void virtq_unpop(struct virtq *q)
+{
+	q->last_avail--;
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	volatile uint32_t *elem;

@@ -12,6 +12,7 @@
 
 #include "sve.h"
 #include "virtio_blk.h"
+#include "virtio_devices.h"
 #include "util.h"
 
 enum irqchip_type {
@@ -37,6 +38,7 @@ struct vm_config {
 	struct sve_request sve;	/* --sve-max-vl / --sve-vls; default: host's */
 	enum virtio_transport_type transport;
 	bool rng;		/* --rng */
+	struct net_opts net;	/* -n/--network */
 #define CONFIG_MAX_DISKS 16
 	struct blk_disk_opts disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;

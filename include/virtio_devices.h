@@ -4,7 +4,25 @@
 #ifndef ARMVM_VIRTIO_DEVICES_H
 #define ARMVM_VIRTIO_DEVICES_H
 
+#include <stdbool.h>
+
 #include "virtio.h"
+
+enum net_mode { NET_MODE_NONE, NET_MODE_TAP };
+
+struct net_opts {
+	enum net_mode mode;
+	char tapif[16];
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+/* Parse kvmtool's "-n mode=tap[,tapif=NAME][,guest_mac=...]". */
+int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen);
+/* A virtio-net on a tap device (created if need be, and brought up). */
+struct virtio_dev *virtio_net_new(const struct net_opts *o,
+				  const struct guest_mem *mem, char *err,
+				  size_t errlen);
 
 struct virtio_dev *virtio_rng_new(const struct guest_mem *mem);
 

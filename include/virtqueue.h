@@ -84,6 +84,9 @@ void virtq_reset(struct virtq *q);
  * 0; the queue stays usable).
  */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
+/* Give back the chain just popped, untouched (the device found no use
+ * for it yet: a network device with no packet to put in it). */
+void virtq_unpop(struct virtq *q);
 /* Return a chain with `len` bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 /* After pushes: does the driver want an interrupt now? */

@@ -19,6 +19,7 @@
 enum opt_id {
 	OPT_KERNEL = 'k',
 	OPT_DISK = 'd',
+	OPT_NETWORK = 'n',
 	OPT_INITRD = 'i',
 	OPT_PARAMS = 'p',
 	OPT_MEM = 'm',
@@ -32,7 +33,6 @@ enum opt_id {
 	OPT_DEBUG,
 	OPT_IRQCHIP,
 	OPT_PMU,
-	OPT_NETWORK,
 	OPT_NO_REBOOT,
 	OPT_KVM_DEV,
 	OPT_NO_SVE,
@@ -78,7 +78,8 @@ static const struct opt_desc run_opts[] = {
 	{ "sve-vls", OPT_SVE_VLS, 1, "LIST",
 	  "exactly these SVE vector lengths, e.g. 128,256,512 (the host's set "
 	  "cut at some maximum, as KVM requires)" },
-	{ "network", OPT_NETWORK, 1, "mode=none", "guest networking" },
+	{ "network", OPT_NETWORK, 1, "mode=tap|none[,tapif=NAME][,guest_mac=MAC]",
+	  "guest networking: a virtio-net on a tap device (default: none)" },
 	{ "rng", OPT_RNG, 0, NULL, "a virtio-rng device (entropy from the host)" },
 	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
 	  "how virtio devices attach (default: pci)" },
@@ -126,33 +127,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno || *end || v > max)
 		return -EINVAL;
 	*out = v;
-	return 0;
-}
-
-static int parse_network(const char *arg, char *err, size_t errlen)
-{
-	/* kvmtool's syntax: comma-separated key=value, mode= selects the kind. */
-	char buf[256], *tok, *save = NULL;
-	const char *mode = NULL;
-
-	if (strlen(arg) >= sizeof(buf))
-		return errmsg(err, errlen, -EINVAL, "--network: argument too long");
-	strcpy(buf, arg);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(tok, "mode=", 5))
-			mode = tok + 5;
-		else
-			return errmsg(err, errlen, -EINVAL,
-				    "--network: '%s' is not supported (only mode=none is available yet)",
-				    tok);
-	}
-	if (!mode)
-		return errmsg(err, errlen, -EINVAL, "--network '%s': missing mode=", arg);
-	if (strcmp(mode, "none"))
-		return errmsg(err, errlen, -EINVAL,
-			    "--network mode=%s: not available yet (this armvm offers mode=none)",
-			    mode);
 	return 0;
 }
 
@@ -280,7 +254,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 				return -EINVAL;
 			break;
 		case OPT_NETWORK:
-			if (parse_network(optarg, err, errlen) < 0)
+			if (net_opts_parse(optarg, &cfg->net, err, errlen) < 0)
 				return -EINVAL;
 			break;
 		case OPT_NODEFAULTS: cfg->nodefaults = true; break;

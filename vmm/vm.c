@@ -309,6 +309,16 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 		if (ret)
 			return ret;
 	}
+	if (vm->cfg->net.mode == NET_MODE_TAP) {
+		struct virtio_dev *vd = virtio_net_new(&vm->cfg->net, &vm->mem,
+						       err, errlen);
+
+		if (!vd)
+			return -EINVAL;
+		ret = vm_place_virtio(vm, vd, err, errlen);
+		if (ret)
+			return ret;
+	}
 	if (vm->cfg->rng) {
 		struct virtio_dev *vd = virtio_rng_new(&vm->mem);
 

@@ -55,6 +55,16 @@ static void test_good(void)
 	is_int(cfg.loglevel, LOG_INFO, "--loglevel info");
 	is_int(P("--irqchip", "gicv2"), 0, "--irqchip gicv2");
 	is_int(cfg.irqchip, IRQCHIP_GICV2, "gicv2 selected");
+	is_int(P("-n", "mode=tap,tapif=tap7,guest_mac=52:54:00:12:34:56", "--rng", "--virtio-transport", "mmio"), 0, "device options parse");
+	ok(cfg.net.mode == NET_MODE_TAP && !strcmp(cfg.net.tapif, "tap7") && cfg.net.has_mac && cfg.net.mac[5] == 0x56, "-n mode=tap,tapif=,guest_mac=");
+	ok(cfg.rng && cfg.transport == VIRTIO_TRANSPORT_MMIO, "--rng --virtio-transport mmio");
+	is_int(P("-d", "a.img,ro,engine=aio,serial=disk1", "--disk=b.img,direct,engine=sync"), 0, "two disks");
+	ok(cfg.nr_disks == 2 && cfg.disks[0].ro && cfg.disks[0].engine == BLK_ENGINE_AIO && !strcmp(cfg.disks[0].serial, "disk1"), "first disk options");
+	ok(!strcmp(cfg.disks[1].path, "b.img") && cfg.disks[1].direct && cfg.disks[1].engine == BLK_ENGINE_SYNC, "second disk options");
+	is_int(P("-d", "c.img"), 0, "a disk with no options");
+	ok(cfg.disks[0].engine == BLK_ENGINE_IO_URING && !cfg.disks[0].ro, "disk defaults: io_uring, writable");
+	is_int(P("--console", "virtio"), 0, "--console virtio");
+	is_int(cfg.console, CONSOLE_VIRTIO, "virtio console selected");
 	is_int(P("--debug"), 0, "--debug");
 	is_int(cfg.loglevel, LOG_DEBUG, "--debug means debug messages");
 
@@ -89,8 +99,14 @@ static void test_bad(void)
 		{ "-c", "two", "at least 1" },
 		{ "--irqchip", "gicv4", "expected gicv3" },
 		{ "--console", "tty", "expected serial or virtio" },
-		{ "--network", "mode=tap", "not available yet" },
-		{ "--network", "tapif=x", "not supported" },
+		{ "--network", "mode=user", "offers mode=tap and mode=none" },
+		{ "--network", "mode=tap,bogus=1", "unknown 'bogus=1'" },
+		{ "--network", "mode=tap,guest_mac=01:02:03:04:05:06", "multicast" },
+		{ "--network", "mode=tap,guest_mac=zz", "unknown 'guest_mac=zz'" },
+		{ "--disk", ",ro", "no image path" },
+		{ "--disk", "x.img,engine=posix", "expected io_uring, aio or sync" },
+		{ "--disk", "x.img,rw", "unknown option 'rw'" },
+		{ "--virtio-transport", "ccw", "expected pci or mmio" },
 		{ "--loglevel", "loud", "expected error" },
 		{ "--name", "a/b", "no '/'" },
 		{ "--frobnicate", NULL, "unknown option '--frobnicate'" },
