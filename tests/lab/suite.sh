@@ -183,6 +183,70 @@ check "guest RTC reads host time (guest ${g:-none}, host $h)" $T/rtc.log test $(
 echo $? >$T/input.rc
 check "console input reaches the guest through the UART" $T/input.log has $T/input.log "GOT=hello-from-host"
 
+# --- virtio devices ------------------------------------------------------------
+G=$LAB_DIR/guest
+blk_round() { # NAME TRANSPORT ENGINE SEED: write 64 MiB in the guest, check here, read back in a new guest
+	bn=$1 tr=$2 eng=$3 seed=$4
+	rm -f $T/disk.img
+	dd if=/dev/zero of=$T/disk.img bs=1M count=0 seek=80 2>/dev/null
+	vm blkw_$bn 180 -c 2 -m 256 --virtio-transport $tr -d $T/disk.img,engine=$eng -p "quiet -- blktest write /dev/vda 64 $seed"
+	check "virtio-blk $tr/$eng: guest writes 64 MiB and syncs" $T/blkw_$bn.log has $T/blkw_$bn.log "BLKTEST write ok"
+	$G/blktest verify $T/disk.img 64 $seed >$T/blkh_$bn.log 2>&1
+	check "virtio-blk $tr/$eng: the image holds every byte the guest wrote" $T/blkh_$bn.log has $T/blkh_$bn.log "BLKTEST verify ok"
+	vm blkr_$bn 180 -c 1 -m 256 --virtio-transport $tr -d $T/disk.img,engine=$eng -p "quiet -- blktest verify /dev/vda 64 $seed"
+	check "virtio-blk $tr/$eng: a second boot reads it all back" $T/blkr_$bn.log has $T/blkr_$bn.log "BLKTEST verify ok"
+}
+blk_round pci_uring pci io_uring 101
+blk_round pci_aio pci aio 102
+blk_round pci_sync pci sync 103
+blk_round mmio_uring mmio io_uring 104
+
+sum_before=$(sha256sum $T/disk.img | cut -d' ' -f1)
+vm blkro 120 -c 1 -m 256 -d $T/disk.img,ro,serial=ro-disk-1 -p "quiet -- blktest write /dev/vda 1 9; echo SERIAL=\$(cat /sys/block/vda/serial); blktest verify /dev/vda 64 104"
+check "read-only disk: a write fails in the guest" $T/blkro.log has $T/blkro.log "BLKTEST write FAIL"
+check "read-only disk: reads still work" $T/blkro.log has $T/blkro.log "BLKTEST verify ok"
+check "read-only disk: the image is unchanged" $T/blkro.log test "$(sha256sum $T/disk.img | cut -d' ' -f1)" = "$sum_before"
+check "virtio-blk GET_ID gives the serial" $T/blkro.log has $T/blkro.log "SERIAL=ro-disk-1"
+refuse "the same image twice is refused (locked)" "the image is in use" -c 1 -m 256 -d $T/disk.img -d $T/disk.img
+refuse "a missing disk image" "--disk /nonexistent.img: No such file" -c 1 -m 256 -d /nonexistent.img
+vm blkfl 120 -c 1 -m 256 -d $T/disk.img -p "quiet -- blkdiscard -o 0 -l 1048576 /dev/vda && echo DISCARD-OK; dd if=/dev/vda bs=4096 count=1 2>/dev/null | od -An -tx1 | head -1"
+check "virtio-blk DISCARD: the guest's blkdiscard succeeds" $T/blkfl.log has $T/blkfl.log "DISCARD-OK"
+
+for tr in pci mmio; do
+	vm rng_$tr 120 -c 1 -m 256 --rng --virtio-transport $tr -p "quiet -- cat /sys/class/misc/hw_random/rng_current; dd if=/dev/hwrng bs=256 count=4 2>/dev/null | od -An -tx1 | sort -u | wc -l"
+	check "virtio-rng over $tr is the guest's hwrng" $T/rng_$tr.log has $T/rng_$tr.log "^virtio_rng"
+	lines=$(grep -E '^ *[0-9]+' $T/rng_$tr.log | tail -1 | tr -d ' \r')
+	check "virtio-rng over $tr returns varied bytes ($lines distinct lines of 64)" $T/rng_$tr.log test "${lines:-0}" -ge 60
+done
+
+(sleep 8; echo hello-hvc) | timeout 120 armvm run -c 1 -m 256 --console virtio -p 'quiet -- read l; echo GOT=$l; cat /proc/consoles; ls /' >$T/hvc.log 2>&1
+check "virtio console: the shell's output and input go through hvc0" $T/hvc.log sh -c "grep -q GOT=hello-hvc $T/hvc.log && grep -q '^hvc0' $T/hvc.log && grep -q 'linuxrc' $T/hvc.log"
+
+net_round() { # TRANSPORT
+	tr=$1
+	ip link del tap0 2>/dev/null
+	$G/nettest recv 5001 >$T/net_h_$tr.log 2>&1 &
+	rpid=$!
+	armvm run -c 2 -m 256 --virtio-transport $tr -n mode=tap,tapif=tap0 -p "quiet -- ip addr add 169.254.1.2/16 dev eth0; ip link set eth0 up; ping -c 3 -W 5 169.254.1.1; nettest send 169.254.1.1 5001 32 11; nettest recv 5002" </dev/null >$T/net_g_$tr.log 2>&1 &
+	vpid=$!
+	for i in $(seq 100); do [ -e /sys/class/net/tap0 ] && break; sleep 0.2; done
+	ip addr add 169.254.1.1/16 dev tap0
+	ip link set tap0 up
+	( sleep 120; kill $rpid $vpid 2>/dev/null ) &
+	wpid=$!
+	wait $rpid
+	$G/nettest send 169.254.1.2 5002 32 12 >$T/net_hs_$tr.log 2>&1
+	wait $vpid
+	kill $wpid 2>/dev/null
+	check "virtio-net over $tr: the guest pings the lab host (link-local)" $T/net_g_$tr.log has $T/net_g_$tr.log " 0% packet loss"
+	g=$(grep -a "^NETTEST send" $T/net_g_$tr.log | cut -d' ' -f3,4) h=$(grep "^NETTEST recv" $T/net_h_$tr.log | cut -d' ' -f3,4)
+	check "virtio-net over $tr: 32 MiB guest to host, checksums match ($g / $h)" $T/net_g_$tr.log test -n "$g" -a "$g" = "$h"
+	g=$(grep -a "^NETTEST recv" $T/net_g_$tr.log | cut -d' ' -f3,4 | tr -d '\r') h=$(grep "^NETTEST send" $T/net_hs_$tr.log | cut -d' ' -f3,4)
+	check "virtio-net over $tr: 32 MiB host to guest, checksums match ($g / $h)" $T/net_g_$tr.log test -n "$g" -a "$g" = "$h"
+}
+net_round pci
+net_round mmio
+
 # --- Ending a run: reboot, Ctrl-a x, signals -------------------------------
 vm noreboot 120 --no-reboot -c 1 -m 256 -p "quiet -- reboot -f"
 check "--no-reboot: a guest reboot ends armvm with status 0" $T/noreboot.log rc_is $T/noreboot.rc 0
