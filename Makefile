@@ -32,7 +32,7 @@ LIBS := -lfdt -luring -laio -lz -lpthread
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
-	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_blk.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c \
+	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c \
 	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
@@ -92,7 +92,7 @@ lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(KVM_TESTS)
 # Everything: unit tests, then the lab suite in one emulated host boot.
 test: setup
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) lab-assets
-	prove -e tests/run-test $(UNIT_TESTS) tests/lab/suite.t
+	prove -e tests/run-test $(UNIT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
 
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all lab-assets
@@ -126,3 +126,22 @@ $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) -O2 -static -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
+
+# Fuzzing (libFuzzer + AddressSanitizer) on the build host, natively: the
+# virtqueue walk and the virtio-blk request parser build without KVM.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := devices/virtqueue.c devices/virtio_blk_req.c vmm/guest_mem.c vmm/util.c
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-D_GNU_SOURCE -Iinclude -o $@ $< $(FUZZ_SRCS)
+
+.PHONY: fuzz fuzz-short
+fuzz: $(FUZZ_TARGETS)
+	$(Q)for f in $(FUZZ_TARGETS); do mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) || exit 1; done
+fuzz-short:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
