@@ -86,7 +86,7 @@ setup:
 check: $(UNIT_TESTS)
 	prove -e tests/run-test $(UNIT_TESTS)
 
-lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(KVM_TESTS)
+lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
 
 # Everything: unit tests, then the lab suite in one emulated host boot.
@@ -145,3 +145,10 @@ fuzz: $(FUZZ_TARGETS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) || exit 1; done
 fuzz-short:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+# The hostile guest: a flat-binary payload that abuses a virtio device.
+$(B)/guest/hostile.bin: tests/kvm/hostile.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $@"
+	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 -o $(B)/guest/hostile.elf $<
+	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(B)/guest/hostile.elf $@

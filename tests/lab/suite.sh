@@ -222,6 +222,14 @@ done
 (sleep 8; echo hello-hvc) | timeout 120 armvm run -c 1 -m 256 --console virtio -p 'quiet -- read l; echo GOT=$l; cat /proc/consoles; ls /' >$T/hvc.log 2>&1
 check "virtio console: the shell's output and input go through hvc0" $T/hvc.log sh -c "grep -q GOT=hello-hvc $T/hvc.log && grep -q '^hvc0' $T/hvc.log && grep -q 'linuxrc' $T/hvc.log"
 
+timeout 120 armvm run -k $LAB_DIR/hostile.bin --nodefaults --virtio-transport mmio --rng -c 1 -m 64 </dev/null >$T/hostile.log 2>&1
+echo $? >$T/hostile.rc
+check "hostile guest: armvm survives and exits 0" $T/hostile.log rc_is $T/hostile.rc 0
+for c in rings-outside-RAM queue-size-3 descriptor-cycle absurd-length buffer-outside-RAM; do
+	check "hostile guest: $c gives NEEDS_RESET, logged" $T/hostile.log sh -c "grep -q 'HOSTILE $c done' $T/hostile.log && ! grep -q FAIL $T/hostile.log"
+done
+check "hostile guest: a well-behaved request works after a reset" $T/hostile.log has $T/hostile.log "HOSTILE well-behaved-after-reset ok"
+
 net_round() { # TRANSPORT
 	tr=$1
 	ip link del tap0 2>/dev/null
