@@ -17,7 +17,7 @@
  *   0x0200_0000 +---------------------------+
  *               | flash            16M      |  (reserved)
  *   0x0300_0000 +---------------------------+
- *               | virtio-mmio devices, 512 B|  (virtio, next)
+ *               | virtio-mmio devices, 512 B|  --virtio-transport mmio
  *               | each, growing up          |
  *               |          ...              |
  *               | GICv3 redistributors,     |
@@ -27,9 +27,9 @@
  *   0x3ffd_0000 | GICv2 CPU interface 128K  |
  *   0x3fff_0000 | GIC distributor  64K      |
  *   0x4000_0000 +---------------------------+
- *               | PCI ECAM         256M     |  (PCI, next)
+ *               | PCI ECAM         256M     |  bus 0
  *   0x5000_0000 +---------------------------+
- *               | PCI MMIO window  768M     |  (PCI, next)
+ *               | PCI MMIO window  768M     |  32-bit BARs
  *   0x8000_0000 +---------------------------+
  *               | RAM (-m), up to the IPA   |
  *               | limit                     |
