@@ -226,10 +226,10 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 					  rq->type == VIRTIO_BLK_T_IN ? BLK_OP_READ :
 					  rq->type == VIRTIO_BLK_T_OUT ? BLK_OP_WRITE : BLK_OP_FLUSH,
 					  rq->iov, rq->iovcnt, rq->sector * BLK_SECTOR, in);
-			if (r) {
+			if (r)
 				blk_complete(bq, in, r);
-			}
-			pushed |= bq->io.engine == BLK_ENGINE_SYNC || r;
+			/* Done already (sync engine, AIO flush, error): tell. */
+			pushed |= !in->busy;
 		}
 	} while (virtq_enable_notify(q));
 	if (pushed)
