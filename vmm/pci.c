@@ -155,7 +155,12 @@ static void bars_update(struct pci_dev *pd)
 		if (want && !bar->mapped) {
 			if (bus_add(&pd->vm->mmio, bar->addr, bar->size,
 				    bar->access, bar->opaque, pd->name)) {
-				pr_guest(LOG_WARNING, "%s: BAR%d at 0x%llx overlaps another region; left unmapped",
+				/*
+				 * Usual while the guest reassigns BARs one at
+				 * a time: mapped on its next config write
+				 * (enabling the device writes the command).
+				 */
+				pr_guest(LOG_DEBUG, "%s: BAR%d at 0x%llx overlaps another region; not mapped yet",
 					 pd->name, b, (unsigned long long)bar->addr);
 				continue;
 			}

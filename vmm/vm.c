@@ -213,10 +213,15 @@ static const struct device_ops pci_host_ops = {
 };
 
 
-/* Put a virtio device on the configured transport (which then owns it). */
+/*
+ * Put a virtio device on the configured transport (which then owns it).
+ * A NULL device is its constructor's failure, already described in err.
+ */
 static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 			   size_t errlen)
 {
+	if (!vd)
+		return *err ? -EINVAL : errmsg(err, errlen, -ENOMEM, "out of memory");
 	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
 		return virtio_mmio_create(vm, vd, err, errlen);
 	return virtio_pci_create(vm, vd, err, errlen);
@@ -265,6 +270,7 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	struct irq_line irq = { .set = vm_irq_set, .opaque = vm };
 	int ret;
 
+	err[0] = '\0';
 	/*
 	 * The UART and the RTC are the machine's platform devices, always
 	 * present (kvmtool has them even with --nodefaults: the console needs
@@ -298,36 +304,19 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	if (ret)
 		return ret;
 
-	for (unsigned int i = 0; i < vm->cfg->nr_disks; i++) {
-		struct virtio_dev *vd = virtio_blk_new(&vm->cfg->disks[i],
-						       vm->nr_vcpus, &vm->mem,
-						       err, errlen);
-
-		if (!vd)
-			return -EINVAL;
-		ret = vm_place_virtio(vm, vd, err, errlen);
-		if (ret)
-			return ret;
-	}
-	if (vm->cfg->net.mode == NET_MODE_TAP) {
-		struct virtio_dev *vd = virtio_net_new(&vm->cfg->net, &vm->mem,
-						       err, errlen);
-
-		if (!vd)
-			return -EINVAL;
-		ret = vm_place_virtio(vm, vd, err, errlen);
-		if (ret)
-			return ret;
-	}
-	if (vm->cfg->rng) {
-		struct virtio_dev *vd = virtio_rng_new(&vm->mem);
-
-		if (!vd)
-			return errmsg(err, errlen, -ENOMEM, "out of memory");
-		ret = vm_place_virtio(vm, vd, err, errlen);
-		if (ret)
-			return ret;
-	}
+	for (unsigned int i = 0; !ret && i < vm->cfg->nr_disks; i++)
+		ret = vm_place_virtio(vm, virtio_blk_new(&vm->cfg->disks[i],
+							 vm->nr_vcpus, &vm->mem,
+							 err, errlen),
+				      err, errlen);
+	if (!ret && vm->cfg->net.mode == NET_MODE_TAP)
+		ret = vm_place_virtio(vm, virtio_net_new(&vm->cfg->net, &vm->mem,
+							 err, errlen),
+				      err, errlen);
+	if (!ret && vm->cfg->rng)
+		ret = vm_place_virtio(vm, virtio_rng_new(&vm->mem), err, errlen);
+	if (ret)
+		return ret;
 	return 0;
 }
 
