@@ -196,8 +196,12 @@ int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
 		state_put_u64(sb, s.used_gpa);
 		state_put_u32(sb, vd->msix_queue[i]);
 	}
-	if (vd->ops->save)
-		vd->ops->save(vd, sb);
+	if (vd->ops->save) {
+		int err = vd->ops->save(vd, sb);
+
+		if (err)
+			return err;
+	}
 	return state_error(sb);
 }
 

@@ -236,14 +236,38 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 		virtio_queue_interrupt(vd, qi);
 }
 
-static void blk_reset(struct virtio_dev *vd)
+static void blk_reset_drain(struct virtio_blk *blk)
 {
-	struct virtio_blk *blk = vd->priv;
-
-	/* Drain what is in flight: its buffers belong to the old driver. */
 	for (unsigned int i = 0; i < blk->nr_queues; i++)
 		while (blk->q[i].io.inflight)
 			blk_io_reap(&blk->q[i].io, 1);
+}
+
+static void blk_reset(struct virtio_dev *vd)
+{
+	/* Drain what is in flight: its buffers belong to the old driver. */
+	blk_reset_drain(vd->priv);
+}
+
+/*
+ * Snapshot: drain in-flight requests first (a request half-done would be
+ * lost); the rest of the state is the virtio core's and the image's.
+ */
+static int blk_save(struct virtio_dev *vd, struct state_buf *sb)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	blk_reset_drain(blk);
+	state_put_u64(sb, blk->capacity);
+	return state_error(sb);
+}
+
+static int blk_load(struct virtio_dev *vd, struct state_buf *sb)
+{
+	struct virtio_blk *blk = vd->priv;
+
+	/* The image must still be the size the guest knew. */
+	return state_get_u64(sb) == blk->capacity && !state_error(sb) ? 0 : -EINVAL;
 }
 
 static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
@@ -300,6 +324,8 @@ static const struct virtio_dev_ops virtio_blk_ops = {
 	.config_read = blk_config_read,
 	.queue_notify = blk_notify,
 	.reset = blk_reset,
+	.save = blk_save,
+	.load = blk_load,
 	.attach = blk_attach,
 	.destroy = blk_destroy,
 };
