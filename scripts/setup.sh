@@ -10,7 +10,7 @@ if [ "$host" = x86_64 ]; then
 		liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64 clang
 		libclang-rt-14-dev qemu-system-arm qemu-user-static"
 else
-	want="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev"
+	want="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev clang libclang-rt-14-dev"
 fi
 # Nothing to do when every package is installed (QEMU from backports: >= 10).
 missing=$(dpkg-query -W -f '${db:Status-Abbrev} ${binary:Package}\n' $want 2>/dev/null |
@@ -58,6 +58,6 @@ if [ "$host" = x86_64 ]; then
 else
 	apt-get update -q
 	apt-get install -y -q --no-install-recommends $common gcc libc6-dev \
-		libfdt-dev liburing-dev libaio-dev zlib1g-dev
+		libfdt-dev liburing-dev libaio-dev zlib1g-dev clang libclang-rt-14-dev
 fi
 echo "setup: done"
