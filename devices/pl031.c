@@ -195,7 +195,8 @@ static int rtc_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 static int rtc_fdt(struct device *dev, void *fdt)
 {
 	static const char compat[] = "arm,pl031\0arm,primecell";
-	int err = device_fdt_begin(dev, fdt, compat, sizeof(compat));
+	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat),
+				   DEVICE_IRQ_LEVEL_HIGH);
 
 	/* AMBA devices need their bus clock: the fixed "apb-pclk" node. */
 	if (!err)

@@ -290,7 +290,8 @@ static int uart_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 static int uart_fdt(struct device *dev, void *fdt)
 {
 	static const char compat[] = "ns16550a";
-	int err = device_fdt_begin(dev, fdt, compat, sizeof(compat));
+	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat),
+				   DEVICE_IRQ_LEVEL_HIGH);
 
 	if (!err)
 		err = fdt_property_cell(fdt, "clock-frequency", UART8250_CLOCK);

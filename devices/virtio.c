@@ -173,7 +173,7 @@ void virtio_queue_broken(struct virtio_dev *vd, unsigned int q)
 	}
 }
 
-int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
+static int virtio_dev_save_locked(struct virtio_dev *vd, struct state_buf *sb)
 {
 	state_put_u64(sb, vd->driver_features);
 	state_put_u8(sb, vd->status);
@@ -205,7 +205,7 @@ int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
 	return state_error(sb);
 }
 
-int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb)
+static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
 {
 	uint64_t features = state_get_u64(sb);
 	uint8_t status = state_get_u8(sb);
@@ -243,4 +243,24 @@ int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb)
 	if (vd->ops->load)
 		return vd->ops->load(vd, sb);
 	return state_error(sb);
+}
+
+int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
+{
+	int err;
+
+	pthread_mutex_lock(&vd->lock);
+	err = virtio_dev_save_locked(vd, sb);
+	pthread_mutex_unlock(&vd->lock);
+	return err;
+}
+
+int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb)
+{
+	int err;
+
+	pthread_mutex_lock(&vd->lock);
+	err = virtio_dev_load_locked(vd, sb);
+	pthread_mutex_unlock(&vd->lock);
+	return err;
 }

@@ -144,20 +144,10 @@ static void vmmio_irq(struct virtio_dev *vd, unsigned int q, bool config)
 static int vmmio_fdt(struct device *dev, void *fdt)
 {
 	static const char compat[] = "virtio,mmio";
-	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
-	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
-			    cpu_to_fdt32(1) /* IRQ_TYPE_EDGE_RISING: irqfd */ };
-	char name[32];
-	int err;
+	/* Edge-triggered: the interrupt is an irqfd pulse. */
+	int err = device_fdt_begin(dev, fdt, "virtio", compat, sizeof(compat),
+				   DEVICE_IRQ_EDGE_RISING);
 
-	snprintf(name, sizeof(name), "virtio@%llx", (unsigned long long)dev->base);
-	err = fdt_begin_node(fdt, name);
-	if (!err)
-		err = fdt_property(fdt, "compatible", compat, sizeof(compat));
-	if (!err)
-		err = fdt_property(fdt, "reg", reg, sizeof(reg));
-	if (!err)
-		err = fdt_property(fdt, "interrupts", irq, sizeof(irq));
 	if (!err)
 		err = fdt_property(fdt, "dma-coherent", NULL, 0);
 	if (!err)
@@ -192,24 +182,16 @@ static void vmmio_reset(struct device *dev)
 static int vmmio_save(struct device *dev, struct state_buf *sb)
 {
 	struct virtio_mmio *m = dev->priv;
-	int err;
 
-	pthread_mutex_lock(&m->vd->lock);
-	err = virtio_dev_save(m->vd, sb);
-	pthread_mutex_unlock(&m->vd->lock);
-	return err;
+	return virtio_dev_save(m->vd, sb);
 }
 
 static int vmmio_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 {
 	struct virtio_mmio *m = dev->priv;
-	int err;
 
 	(void)ver;
-	pthread_mutex_lock(&m->vd->lock);
-	err = virtio_dev_load(m->vd, sb);
-	pthread_mutex_unlock(&m->vd->lock);
-	return err;
+	return virtio_dev_load(m->vd, sb);
 }
 
 static void vmmio_destroy(struct device *dev)

@@ -222,24 +222,19 @@ static void vpci_reset(struct device *dev)
 static int vpci_save(struct device *dev, struct state_buf *sb)
 {
 	struct virtio_pci *p = dev->priv;
-	int err;
 
 	pthread_mutex_lock(&p->pd.lock);
 	state_put_bytes(sb, p->pd.cfg, sizeof(p->pd.cfg));
 	state_put_bytes(sb, p->pd.msix, sizeof(p->pd.msix));
 	state_put_u64(sb, p->pd.msix_pba);
 	pthread_mutex_unlock(&p->pd.lock);
-	pthread_mutex_lock(&p->vd->lock);
-	err = virtio_dev_save(p->vd, sb);
-	pthread_mutex_unlock(&p->vd->lock);
-	return err;
+	return virtio_dev_save(p->vd, sb);
 }
 
 static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 {
 	struct virtio_pci *p = dev->priv;
 	uint8_t cfg[PCI_CFG_SPACE];
-	int err;
 
 	(void)ver;
 	state_get_bytes(sb, cfg, sizeof(cfg));
@@ -253,10 +248,7 @@ static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 	pthread_mutex_unlock(&p->pd.lock);
 	if (p->pd.msix_cap)
 		pci_cfg_access(&p->pd, p->pd.msix_cap + 2, cfg + p->pd.msix_cap + 2, 2, true);
-	pthread_mutex_lock(&p->vd->lock);
-	err = state_error(sb) ? -EINVAL : virtio_dev_load(p->vd, sb);
-	pthread_mutex_unlock(&p->vd->lock);
-	return err;
+	return state_error(sb) ? -EINVAL : virtio_dev_load(p->vd, sb);
 }
 
 static void vpci_destroy(struct device *dev)

@@ -63,12 +63,15 @@ struct device {
 void device_init(struct device *dev, const struct device_ops *ops, void *priv,
 		 const char *node, uint64_t base, uint64_t size, uint32_t spi);
 /*
- * Open its device-tree node with compatible (a NUL-separated list of
- * compat_len bytes), reg and interrupts (a level-high SPI); the caller adds
- * its own properties and ends the node. 0 or a libfdt error.
+ * Open its device-tree node ("<node>@<base>", or dev->name when node is
+ * NULL) with compatible (a NUL-separated list of compat_len bytes), reg and
+ * interrupts (its SPI with the given IRQ_TYPE_* flags); the caller adds its
+ * own properties and ends the node. 0 or a libfdt error.
  */
-int device_fdt_begin(struct device *dev, void *fdt, const char *compat,
-		     size_t compat_len);
+#define DEVICE_IRQ_EDGE_RISING 1
+#define DEVICE_IRQ_LEVEL_HIGH 4
+int device_fdt_begin(struct device *dev, void *fdt, const char *node,
+		     const char *compat, size_t compat_len, uint32_t irq_flags);
 
 /* A list of devices in registration order. */
 struct device_list {

@@ -112,7 +112,8 @@ void virtio_queue_broken(struct virtio_dev *vd, unsigned int q);
 /* Is the device live (DRIVER_OK and not NEEDS_RESET)? */
 bool virtio_dev_live(const struct virtio_dev *vd);
 
-/* Common state for snapshots: features, status, queues, vectors. */
+/* Common state for snapshots: features, status, queues, vectors (the
+ * device lock is taken here). */
 int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb);
 int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb);
 

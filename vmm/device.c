@@ -20,16 +20,20 @@ void device_init(struct device *dev, const struct device_ops *ops, void *priv,
 		 (unsigned long long)base);
 }
 
-int device_fdt_begin(struct device *dev, void *fdt, const char *compat,
-		     size_t compat_len)
+int device_fdt_begin(struct device *dev, void *fdt, const char *node,
+		     const char *compat, size_t compat_len, uint32_t irq_flags)
 {
 	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
-	/* GIC binding: <SPI number flags>, 4 = IRQ_TYPE_LEVEL_HIGH. */
+	/* GIC binding: <SPI number flags>. */
 	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
-			    cpu_to_fdt32(4) };
+			    cpu_to_fdt32(irq_flags) };
+	char name[48];
 	int err;
 
-	err = fdt_begin_node(fdt, dev->name);
+	if (node)
+		snprintf(name, sizeof(name), "%s@%llx", node,
+			 (unsigned long long)dev->base);
+	err = fdt_begin_node(fdt, node ? name : dev->name);
 	if (!err)
 		err = fdt_property(fdt, "compatible", compat, (int)compat_len);
 	if (!err)
