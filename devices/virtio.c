@@ -149,8 +149,12 @@ void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 
 void virtio_queue_interrupt(struct virtio_dev *vd, unsigned int q)
 {
-	if (!virtq_need_interrupt(&vd->vqs[q]))
-		return;
+	if (virtq_need_interrupt(&vd->vqs[q]))
+		virtio_queue_signal(vd, q);
+}
+
+void virtio_queue_signal(struct virtio_dev *vd, unsigned int q)
+{
 	__atomic_or_fetch(&vd->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
 	if (vd->transport.irq)
 		vd->transport.irq(vd, q, false);

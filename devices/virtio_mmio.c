@@ -130,6 +130,15 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 	pthread_mutex_unlock(&vd->lock);
 }
 
+/* No call_fd: an interrupt here also sets InterruptStatus, so vhost's
+ * completions come through armvm (vhost.c watches its own eventfd). */
+static int vmmio_kick_fd(struct virtio_dev *vd, unsigned int q, bool take)
+{
+	struct virtio_mmio *m = vd->transport.opaque;
+
+	return virtio_notify_take(&m->notify, q, take);
+}
+
 static void vmmio_irq(struct virtio_dev *vd, unsigned int q, bool config)
 {
 	struct virtio_mmio *m = vd->transport.opaque;
@@ -236,7 +245,9 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	m->vd = vd;
 	m->vm = vm;
 	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vd->transport = (struct virtio_transport){ vmmio_irq, m };
+	vd->transport = (struct virtio_transport){
+		.irq = vmmio_irq, .kick_fd = vmmio_kick_fd, .opaque = m,
+	};
 	ret = m->irq_efd < 0 ? -errno : virtio_notify_init(&m->notify, vd, vm->vm_fd);
 	vd->dev.ops = &virtio_mmio_ops;
 	vd->dev.priv = m;

@@ -51,6 +51,24 @@ static void vpci_irq(struct virtio_dev *vd, unsigned int q, bool config)
 	pci_intx_set(&p->pd, 1);
 }
 
+static int vpci_kick_fd(struct virtio_dev *vd, unsigned int q, bool take)
+{
+	struct virtio_pci *p = vd->transport.opaque;
+
+	return virtio_notify_take(&p->notify, q, take);
+}
+
+/* With MSI-X on, the queue's vector eventfd reaches the guest directly
+ * (masking included: see pci_msix_vector_fd). */
+static int vpci_call_fd(struct virtio_dev *vd, unsigned int q)
+{
+	struct virtio_pci *p = vd->transport.opaque;
+
+	if (!pci_msix_enabled(&p->pd) || vd->msix_queue[q] == VIRTIO_NO_VECTOR)
+		return -1;
+	return pci_msix_vector_fd(&p->pd, vd->msix_queue[q]);
+}
+
 /* §4.1.4.3 struct virtio_pci_common_cfg. */
 static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 			  unsigned int len, bool w)
@@ -284,7 +302,9 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		p->notify.efd[q] = -1;
 	p->vd = vd;
 	p->vm = vm;
-	vd->transport = (struct virtio_transport){ vpci_irq, p };
+	vd->transport = (struct virtio_transport){
+		.irq = vpci_irq, .kick_fd = vpci_kick_fd, .call_fd = vpci_call_fd, .opaque = p,
+	};
 	ret = pci_dev_init(&vm->pci, &p->pd, vd->dev.name, 0x1af4,
 			   (uint16_t)(0x1040 + vd->ops->device_id),
 			   (uint32_t)vd->ops->pci_class << 16 | 1, 0x1af4,

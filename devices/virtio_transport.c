@@ -77,3 +77,11 @@ void virtio_notify_kick(struct virtio_notify *n, unsigned int q)
 		/* Already pending: the counter cannot overflow in practice. */
 	}
 }
+
+int virtio_notify_take(struct virtio_notify *n, unsigned int q, bool take)
+{
+	if (q >= n->vd->nr_queues || n->efd[q] < 0 ||
+	    evloop_mod(&n->io.loop, n->efd[q], take ? 0 : EPOLLIN))
+		return -1;
+	return n->efd[q];
+}

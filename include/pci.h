@@ -66,6 +66,7 @@ struct pci_dev {
 	uint64_t msix_pba;
 	int msix_efd[PCI_MSIX_MAX];
 	uint32_t msix_gsi[PCI_MSIX_MAX];
+	bool msix_bound[PCI_MSIX_MAX]; /* irqfd bound: enabled and unmasked */
 };
 
 struct pci_bus {
@@ -100,6 +101,12 @@ int pci_dev_start(struct pci_dev *pd);
 void pci_dev_destroy(struct pci_dev *pd);
 
 bool pci_msix_enabled(struct pci_dev *pd);
+/*
+ * Vector v's eventfd (or -1): a write to it signals the vector, honouring
+ * the masks (pending while masked), without armvm in the path. For
+ * in-kernel back-ends (vhost) and passed-through functions.
+ */
+int pci_msix_vector_fd(struct pci_dev *pd, uint16_t v);
 /* Signal MSI-X vector v (pending if masked). */
 void pci_msix_notify(struct pci_dev *pd, uint16_t v);
 /* Drive INTx (level). */

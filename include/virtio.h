@@ -65,6 +65,17 @@ struct virtio_dev_ops {
 /* What a transport does for the core. */
 struct virtio_transport {
 	void (*irq)(struct virtio_dev *vd, unsigned int q, bool config);
+	/*
+	 * For an in-kernel data path (vhost): queue q's notification eventfd,
+	 * which the transport stops watching (take) or watches again (!take);
+	 * -1 if there is none.
+	 */
+	int (*kick_fd)(struct virtio_dev *vd, unsigned int q, bool take);
+	/*
+	 * An eventfd whose writes raise queue q's interrupt with no armvm
+	 * thread in between (an MSI-X vector's irqfd), or -1.
+	 */
+	int (*call_fd)(struct virtio_dev *vd, unsigned int q);
 	void *opaque;
 };
 
@@ -107,6 +118,8 @@ bool virtio_feature(const struct virtio_dev *vd, unsigned int bit);
 
 /* For devices: after pushing used buffers to queue q. */
 void virtio_queue_interrupt(struct virtio_dev *vd, unsigned int q);
+/* The same, unconditionally: someone else (vhost) judged it wanted. */
+void virtio_queue_signal(struct virtio_dev *vd, unsigned int q);
 /* For devices: the guest broke queue q; mark NEEDS_RESET and say so. */
 void virtio_queue_broken(struct virtio_dev *vd, unsigned int q);
 /* Is the device live (DRIVER_OK and not NEEDS_RESET)? */

@@ -33,6 +33,9 @@ void virtio_notify_destroy(struct virtio_notify *n);
 /* Bind queue q's eventfd to a guest write at addr (len, datamatch). */
 int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr,
 		       unsigned int len, bool match, uint64_t data, bool assign);
+/* Hand queue q's eventfd to an in-kernel back-end (take: the I/O thread
+ * stops watching it) or take it back; returns it, or -1. */
+int virtio_notify_take(struct virtio_notify *n, unsigned int q, bool take);
 /* The slow path: the write came to us. */
 void virtio_notify_kick(struct virtio_notify *n, unsigned int q);
 

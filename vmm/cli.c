@@ -78,8 +78,8 @@ static const struct opt_desc run_opts[] = {
 	{ "sve-vls", OPT_SVE_VLS, 1, "LIST",
 	  "exactly these SVE vector lengths, e.g. 128,256,512 (the host's set "
 	  "cut at some maximum, as KVM requires)" },
-	{ "network", OPT_NETWORK, 1, "mode=tap|none[,tapif=NAME][,guest_mac=MAC]",
-	  "guest networking: a virtio-net on a tap device (default: none)" },
+	{ "network", OPT_NETWORK, 1, "mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]",
+	  "guest networking: a virtio-net on a tap device, vhost-net when usable (default: none)" },
 	{ "rng", OPT_RNG, 0, NULL, "a virtio-rng device (entropy from the host)" },
 	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
 	  "how virtio devices attach (default: pci)" },

@@ -214,16 +214,52 @@ static void msix_route(struct pci_dev *pd, uint16_t v)
 			 pd->name, v, strerror(-err));
 }
 
-/* After a mask change: route unmasked vectors, deliver what is pending. */
-static void msix_unmasked(struct pci_dev *pd, uint16_t v)
+/*
+ * After any change of the enable bit, the function mask or vector v's mask:
+ * the vector's irqfd is bound exactly while it may deliver (MSI-X on and
+ * the vector unmasked). Anyone may write the vector's eventfd (armvm's
+ * devices, vhost, VFIO): while it is unbound the writes wait in the
+ * eventfd's counter, and they are the vector's pending bit; binding it
+ * again makes KVM deliver what waited.
+ */
+static void msix_update(struct pci_dev *pd, uint16_t v)
 {
-	if (!pci_msix_enabled(pd) || msix_masked(pd, v))
+	bool want = pci_msix_enabled(pd) && !msix_masked(pd, v);
+	int err;
+
+	if (pd->msix_efd[v] < 0)
 		return;
-	msix_route(pd, v);
-	if (pd->msix_pba & (1ULL << v)) {
+	if (want)
+		msix_route(pd, v);
+	if (want == pd->msix_bound[v])
+		return;
+	if (want && (pd->msix_pba & (1ULL << v))) {
 		pd->msix_pba &= ~(1ULL << v);
 		msix_fire(pd, v);
 	}
+	err = irq_irqfd(pd->vm->vm_fd, pd->msix_efd[v], pd->msix_gsi[v], want);
+	if (err)
+		pr_warn("%s: cannot %s the irqfd of MSI-X vector %u: %s", pd->name,
+			want ? "bind" : "unbind", v, strerror(-err));
+	else
+		pd->msix_bound[v] = want;
+}
+
+/* Fold what waits in a masked vector's eventfd into the PBA (lock held). */
+static void msix_collect_pending(struct pci_dev *pd)
+{
+	for (uint16_t v = 0; v < pd->msix_nr; v++) {
+		uint64_t n;
+
+		if (pd->msix_efd[v] >= 0 && !pd->msix_bound[v] &&
+		    read(pd->msix_efd[v], &n, sizeof(n)) == sizeof(n) && n)
+			pd->msix_pba |= 1ULL << v;
+	}
+}
+
+int pci_msix_vector_fd(struct pci_dev *pd, uint16_t v)
+{
+	return v < pd->msix_nr ? pd->msix_efd[v] : -1;
 }
 
 void pci_msix_notify(struct pci_dev *pd, uint16_t v)
@@ -252,22 +288,16 @@ static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
 		unsigned int w = (off % 16) / 4;
 
 		if (is_write) {
-			bool was_masked = msix_masked(pd, v);
-
 			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
 				words[w + i] = (uint32_t)bus_data_get(data + 4 * i, 4);
 			pd->msix[v].ctrl &= MSIX_ENTRY_MASKED;
-			if (!msix_masked(pd, v)) {
-				if (was_masked)
-					msix_unmasked(pd, v);
-				else
-					msix_route(pd, v);
-			}
+			msix_update(pd, v);
 		} else {
 			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
 				bus_data_set(data + 4 * i, 4, words[w + i]);
 		}
 	} else if (!is_write && off >= pba && off < pba + 8 && len <= 8) {
+		msix_collect_pending(pd);
 		bus_data_set(data, len, pd->msix_pba >> (8 * (off - pba)));
 	}
 	pthread_mutex_unlock(&pd->lock);
@@ -309,16 +339,18 @@ int pci_dev_start(struct pci_dev *pd)
 		if (pd->msix_efd[v] < 0)
 			return -errno;
 		pd->msix_gsi[v] = irq_msi_gsi_alloc(&pd->vm->routes);
-		/* A placeholder route until the guest programs the vector. */
+		/* A placeholder route until the guest programs the vector;
+		 * the irqfd is bound when the vector is unmasked. */
 		err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v],
 				    LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF, 0,
 				    pd->devfn);
-		if (!err)
-			err = irq_irqfd(pd->vm->vm_fd, pd->msix_efd[v],
-					pd->msix_gsi[v], true);
 		if (err)
 			return err;
 	}
+	pthread_mutex_lock(&pd->lock);
+	for (uint16_t v = 0; v < pd->msix_nr; v++)
+		msix_update(pd, v); /* a restored function may be live already */
+	pthread_mutex_unlock(&pd->lock);
 	return 0;
 }
 
@@ -383,7 +415,7 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 
 		if (now != msix_before)
 			for (uint16_t v = 0; v < pd->msix_nr; v++)
-				msix_unmasked(pd, v);
+				msix_update(pd, v);
 	}
 	pthread_mutex_unlock(&pd->lock);
 }

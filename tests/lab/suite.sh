@@ -242,12 +242,12 @@ for c in rings-outside-RAM queue-size-3 descriptor-cycle absurd-length buffer-ou
 done
 check "hostile guest: a well-behaved request works after a reset" $T/hostile.log has $T/hostile.log "HOSTILE well-behaved-after-reset ok"
 
-net_round() { # TRANSPORT
-	tr=$1
+net_round() { # TRANSPORT VHOST(0|1) PATH-EXPECTED
+	tr=$1 vh=$2 path=$3 w="virtio-net over $1, $3"
 	ip link del tap0 2>/dev/null
-	$G/nettest recv 5001 >$T/net_h_$tr.log 2>&1 &
+	$G/nettest recv 5001 >$T/net_h_$tr$vh.log 2>&1 &
 	rpid=$!
-	armvm run -c 2 -m 256 --virtio-transport $tr -n mode=tap,tapif=tap0 -p "quiet -- ip addr add 169.254.1.2/16 dev eth0; ip link set eth0 up; ping -c 3 -W 5 169.254.1.1; nettest send 169.254.1.1 5001 32 11; nettest recv 5002" </dev/null >$T/net_g_$tr.log 2>&1 &
+	armvm run -c 2 -m 256 --loglevel info --virtio-transport $tr -n mode=tap,tapif=tap0,vhost=$vh -p "quiet -- ip addr add 169.254.1.2/16 dev eth0; ip link set eth0 up; ping -c 3 -W 5 169.254.1.1; nettest send 169.254.1.1 5001 32 11; nettest recv 5002; sed s/^/NETFEATURES:/ /sys/bus/virtio/devices/*/features" </dev/null >$T/net_g_$tr$vh.log 2>&1 &
 	vpid=$!
 	for i in $(seq 100); do [ -e /sys/class/net/tap0 ] && break; sleep 0.2; done
 	ip addr add 169.254.1.1/16 dev tap0
@@ -255,17 +255,28 @@ net_round() { # TRANSPORT
 	( sleep 120; kill $rpid $vpid 2>/dev/null ) &
 	wpid=$!
 	wait $rpid
-	$G/nettest send 169.254.1.2 5002 32 12 >$T/net_hs_$tr.log 2>&1
+	$G/nettest send 169.254.1.2 5002 32 12 >$T/net_hs_$tr$vh.log 2>&1
 	wait $vpid
 	kill $wpid 2>/dev/null
-	check "virtio-net over $tr: the guest pings the lab host (link-local)" $T/net_g_$tr.log has $T/net_g_$tr.log " 0% packet loss"
-	g=$(grep -a "^NETTEST send" $T/net_g_$tr.log | cut -d' ' -f3,4) h=$(grep "^NETTEST recv" $T/net_h_$tr.log | cut -d' ' -f3,4)
-	check "virtio-net over $tr: 32 MiB guest to host, checksums match ($g / $h)" $T/net_g_$tr.log test -n "$g" -a "$g" = "$h"
-	g=$(grep -a "^NETTEST recv" $T/net_g_$tr.log | cut -d' ' -f3,4 | tr -d '\r') h=$(grep "^NETTEST send" $T/net_hs_$tr.log | cut -d' ' -f3,4)
-	check "virtio-net over $tr: 32 MiB host to guest, checksums match ($g / $h)" $T/net_g_$tr.log test -n "$g" -a "$g" = "$h"
+	l=$T/net_g_$tr$vh.log
+	check "$w: armvm says it uses that data path" $l sh -c "grep -q '$path data path' $l && ! grep -q 'would not start' $l"
+	check "$w: the guest pings the lab host (link-local)" $l has $l " 0% packet loss"
+	# Bits 0 CSUM, 1 GUEST_CSUM, 7 GUEST_TSO4, 11 HOST_TSO4, 15 MRG_RXBUF.
+	f=$(sed -n 's/\r$//; s/^NETFEATURES://p' $l)
+	check "$w: the guest driver took the offloads and MRG_RXBUF ($f)" $l sh -c "echo '$f' | grep -q '^11.....1...1...1'"
+	g=$(grep -a "^NETTEST send" $l | cut -d' ' -f3,4) h=$(grep "^NETTEST recv" $T/net_h_$tr$vh.log | cut -d' ' -f3,4)
+	check "$w: 32 MiB guest to host, checksums match ($g / $h)" $l test -n "$g" -a "$g" = "$h"
+	g=$(grep -a "^NETTEST recv" $l | cut -d' ' -f3,4 | tr -d '\r') h=$(grep "^NETTEST send" $T/net_hs_$tr$vh.log | cut -d' ' -f3,4)
+	check "$w: 32 MiB host to guest, checksums match ($g / $h)" $l test -n "$g" -a "$g" = "$h"
 }
-net_round pci
-net_round mmio
+if [ -c /dev/vhost-net ]; then
+	net_round pci 1 vhost-net
+	net_round mmio 1 vhost-net
+else
+	skip "virtio-net with vhost-net" "no /dev/vhost-net on this lab host"
+fi
+net_round pci 0 userspace
+net_round mmio 0 userspace
 
 # --- Ending a run: reboot, Ctrl-a x, signals -------------------------------
 vm noreboot 120 --no-reboot -c 1 -m 256 -p "quiet -- reboot -f"

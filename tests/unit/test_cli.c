@@ -58,6 +58,11 @@ static void test_good(void)
 	is_int(P("-n", "mode=tap,tapif=tap7,guest_mac=52:54:00:12:34:56", "--rng", "--virtio-transport", "mmio"), 0, "device options parse");
 	ok(cfg.net.mode == NET_MODE_TAP && !strcmp(cfg.net.tapif, "tap7") && cfg.net.has_mac && cfg.net.mac[5] == 0x56, "-n mode=tap,tapif=,guest_mac=");
 	ok(cfg.rng && cfg.transport == VIRTIO_TRANSPORT_MMIO, "--rng --virtio-transport mmio");
+	ok(cfg.net.vhost == NET_VHOST_AUTO, "vhost-net: auto unless asked");
+	is_int(P("-n", "mode=tap,vhost=1"), 0, "-n vhost=1 parses");
+	ok(cfg.net.vhost == NET_VHOST_ON, "vhost=1: vhost-net or fail");
+	is_int(P("-n", "mode=tap,vhost=off"), 0, "-n vhost=off parses");
+	ok(cfg.net.vhost == NET_VHOST_OFF, "vhost=off: userspace data path");
 	is_int(P("-d", "a.img,ro,engine=aio,serial=disk1", "--disk=b.img,direct,engine=sync"), 0, "two disks");
 	ok(cfg.nr_disks == 2 && cfg.disks[0].ro && cfg.disks[0].engine == BLK_ENGINE_AIO && !strcmp(cfg.disks[0].serial, "disk1"), "first disk options");
 	ok(!strcmp(cfg.disks[1].path, "b.img") && cfg.disks[1].direct && cfg.disks[1].engine == BLK_ENGINE_SYNC, "second disk options");
@@ -103,6 +108,7 @@ static void test_bad(void)
 		{ "--network", "mode=tap,bogus=1", "unknown 'bogus=1'" },
 		{ "--network", "mode=tap,guest_mac=01:02:03:04:05:06", "multicast" },
 		{ "--network", "mode=tap,guest_mac=zz", "unknown 'guest_mac=zz'" },
+		{ "--network", "mode=tap,vhost=2", "unknown 'vhost=2'" },
 		{ "--disk", ",ro", "no image path" },
 		{ "--disk", "x.img,engine=posix", "expected io_uring, aio or sync" },
 		{ "--disk", "x.img,rw", "unknown option 'rw'" },
