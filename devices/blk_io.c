@@ -62,8 +62,11 @@ int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
 	} else {
 		io_context_t ctx = 0;
 
-		err = io_setup((int)depth, &ctx);
+		io->pending = calloc(depth, sizeof(*io->pending));
+		err = io->pending ? io_setup((int)depth, &ctx) : -ENOMEM;
 		if (err) {
+			free(io->pending);
+			io->pending = NULL;
 			close(io->efd);
 			io->efd = -1;
 			return err;
@@ -75,8 +78,11 @@ int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
 
 void blk_io_destroy(struct blk_io *io)
 {
+	blk_io_kick(io);
 	if (io->inflight)
 		blk_io_reap(io, io->inflight);
+	free(io->pending);
+	io->pending = NULL;
 	if (io->engine == BLK_ENGINE_IO_URING && io->ctx) {
 		io_uring_queue_exit(io->ctx);
 		free(io->ctx);
@@ -120,7 +126,6 @@ int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 		return -EBUSY;
 	if (io->engine == BLK_ENGINE_IO_URING) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(io->ctx);
-		int r;
 
 		if (!sqe)
 			return -EBUSY;
@@ -131,12 +136,8 @@ int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 		else
 			io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
 		io_uring_sqe_set_data(sqe, tag);
-		r = io_uring_submit(io->ctx);
-		if (r < 0)
-			return r;
 	} else {
 		struct iocb *cb = calloc(1, sizeof(*cb));
-		int r;
 
 		if (!cb)
 			return -ENOMEM;
@@ -146,18 +147,58 @@ int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 			io_prep_pwritev(cb, io->fd, iov, iovcnt, (long long)off);
 		io_set_eventfd(cb, io->efd);
 		cb->data = tag;
-		r = io_submit(io->ctx, 1, &cb);
-		if (r != 1) {
-			free(cb);
-			return r < 0 ? r : -EAGAIN;
-		}
+		io->pending[io->queued] = cb;
 	}
+	io->queued++;
 	io->inflight++;
 	return 0;
 }
 
+void blk_io_kick(struct blk_io *io)
+{
+	unsigned int done = 0;
+
+	if (!io->queued)
+		return;
+	if (io->engine == BLK_ENGINE_IO_URING) {
+		/* The kernel takes the whole queue; what it cannot start now
+		 * it runs later, completing each through the CQ as usual. */
+		int r;
+
+		do
+			r = io_uring_submit(io->ctx);
+		while (r == -EINTR || r == -EAGAIN);
+		/* -EBUSY: completions to reap first; blk_io_reap kicks again. */
+		if (r >= 0)
+			io->queued = 0;
+		return;
+	}
+	while (done < io->queued) {
+		int r = io_submit(io->ctx, (long)(io->queued - done),
+				  (struct iocb **)io->pending + done);
+
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r <= 0) {
+			/* Refused: complete the rest with the error. */
+			for (; done < io->queued; done++) {
+				struct iocb *cb = io->pending[done];
+				void *tag = cb->data;
+
+				free(cb);
+				io->inflight--;
+				io->done(io->opaque, tag, r < 0 ? r : -EIO);
+			}
+			break;
+		}
+		done += (unsigned int)r;
+	}
+	io->queued = 0;
+}
+
 void blk_io_reap(struct blk_io *io, unsigned int min_wait)
 {
+	blk_io_kick(io); /* nothing queued may wait behind a wait */
 	uint64_t v;
 
 	if (io->engine == BLK_ENGINE_SYNC)
@@ -205,4 +246,5 @@ void blk_io_reap(struct blk_io *io, unsigned int min_wait)
 			}
 		}
 	}
+	blk_io_kick(io);
 }

@@ -32,7 +32,9 @@
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 #define VIRTIO_BLK_WZ_UNMAP 1
 
-#define BLK_QUEUE_SIZE 256
+#define BLK_QUEUE_SIZE VIRTIO_BLK_QUEUE_SIZE
+/* Requests queued to the engine before one submission system call. */
+#define BLK_BATCH 8
 #define BLK_CFG_SIZE 60
 
 int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
@@ -96,7 +98,10 @@ struct blk_queue {
 	struct blk_io io;
 	struct blk_inflight reqs[BLK_QUEUE_SIZE];
 	struct virtq_buf bufs[VIRTIO_BLK_SEG_MAX + 2];
-	struct blk_req req; /* the one being parsed (I/O thread only) */
+	/* Requests parsed and queued, not yet submitted (I/O thread only):
+	 * their iovecs must live until blk_io_kick. */
+	struct blk_req req[BLK_BATCH];
+	unsigned int nbatch;
 };
 
 struct virtio_blk {
@@ -175,12 +180,12 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 	struct blk_queue *bq = &blk->q[qi];
 	struct virtq *q = &vd->vqs[qi];
 	struct virtq_chain c = { .bufs = bq->bufs, .cap = VIRTIO_BLK_SEG_MAX + 2 };
-	struct blk_req *rq = &bq->req;
 	bool pushed = false;
 	int r;
 
 	do {
 		while ((r = virtq_pop(q, &c)) != 0) {
+			struct blk_req *rq = &bq->req[bq->nbatch];
 			struct blk_inflight *in;
 			int st;
 
@@ -230,8 +235,16 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 				blk_complete(bq, in, r);
 			/* Done already (sync engine, AIO flush, error): tell. */
 			pushed |= !in->busy;
+			if (in->busy && ++bq->nbatch == BLK_BATCH) {
+				blk_io_kick(&bq->io);
+				bq->nbatch = 0;
+			}
 		}
 	} while (virtq_enable_notify(q));
+	if (bq->nbatch) {
+		blk_io_kick(&bq->io);
+		bq->nbatch = 0;
+	}
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);
 }
@@ -279,7 +292,8 @@ static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 
 	for (int i = 0; i < 8; i++)
 		cfg[i] = (uint8_t)(cap >> (8 * i));
-	cfg[12] = VIRTIO_BLK_SEG_MAX;			/* seg_max */
+	cfg[12] = VIRTIO_BLK_SEG_MAX & 0xff;		/* seg_max */
+	cfg[13] = VIRTIO_BLK_SEG_MAX >> 8;
 	cfg[21] = BLK_SECTOR >> 8;			/* blk_size = 512 */
 	cfg[34] = (uint8_t)blk->nr_queues;		/* num_queues */
 	cfg[36] = 0xff, cfg[37] = 0xff, cfg[38] = 0x3f;	/* max_discard_sectors 4M-1 */

@@ -23,6 +23,8 @@ struct blk_io {
 	int fd;
 	int efd; /* completions; -1 for the sync engine */
 	unsigned int depth, inflight;
+	unsigned int queued;	/* prepared, not yet submitted */
+	void **pending;		/* AIO: the queued iocbs */
 	void *ctx; /* struct io_uring * or io_context_t */
 	blk_done_fn done;
 	void *opaque;
@@ -33,9 +35,14 @@ int blk_engine_parse(const char *s, enum blk_engine *e);
 int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
 		unsigned int depth, blk_done_fn done, void *opaque);
 void blk_io_destroy(struct blk_io *io);
-/* Queue an operation (the sync engine does it now and calls done). */
+/*
+ * Queue an operation (the sync engine does it now and calls done). The
+ * iovec array must stay as it is until blk_io_kick() has returned.
+ */
 int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 		  int iovcnt, uint64_t off, void *tag);
+/* Submit what was queued, in one system call. */
+void blk_io_kick(struct blk_io *io);
 /* Deliver completions; wait for at least min_wait of them. */
 void blk_io_reap(struct blk_io *io, unsigned int min_wait);
 

@@ -25,7 +25,10 @@
 #define VIRTIO_BLK_S_IOERR 1
 #define VIRTIO_BLK_S_UNSUPP 2
 
-#define VIRTIO_BLK_SEG_MAX 126
+/* Queues of 512: a 1 MiB request of 4 KiB pages (256 segments) and its
+ * header and status fit one chain (at most the queue size, §2.7.5.3.1). */
+#define VIRTIO_BLK_QUEUE_SIZE 512
+#define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_ID_BYTES 20
 #define BLK_SECTOR 512
 

@@ -4,9 +4,10 @@
  * host against the image file, so both sides use the same pattern):
  *   blktest write PATH MIB SEED    patterned data, 1 MiB writes, fsync
  *   blktest verify PATH MIB SEED   read back and compare
- *   blktest bench PATH MIB         O_DIRECT: sequential 1 MiB read and
- *                                  write MiB/s, 4 KiB random-read IOPS at
- *                                  queue depth 32 (Linux AIO syscalls)
+ *   blktest bench PATH MIB         O_DIRECT, Linux AIO syscalls: sequential
+ *                                  1 MiB write and read MiB/s at queue
+ *                                  depth 32 and 1, 4 KiB random-read IOPS
+ *                                  at queue depth 32
  * Prints "BLKTEST ... ok" or "BLKTEST ... FAIL reason"; exit status 0/1.
  */
 #define _GNU_SOURCE
@@ -101,62 +102,79 @@ static int do_verify(const char *path, unsigned int mib, uint64_t seed)
 }
 
 
-static int do_bench(const char *path, unsigned int mib)
+/*
+ * n I/Os of bsize bytes at queue depth qd (Linux AIO): sequential from 0,
+ * or at random bsize-aligned offsets below span. Returns seconds, or < 0
+ * (said why) on any failure or short transfer.
+ */
+static double aio_run(int fd, aio_context_t ctx, uint8_t *bufs, int write,
+		      size_t bsize, long n, unsigned int qd, int random,
+		      uint64_t span)
 {
-	int fd = open(path, O_RDWR | O_DIRECT);
-	uint8_t *buf = aligned_alloc(4096, MIB);
-	aio_context_t ctx = 0;
 	struct iocb cbs[32], *ptrs[32];
 	struct io_event ev[32];
-	double t, wr, rd, iops;
-	long done = 0, submitted = 0, total = 4096;
-	uint64_t blocks = (uint64_t)mib * MIB / 4096, x = 88172645463325252ULL;
+	long done = 0, submitted = 0;
+	uint64_t x = 88172645463325252ULL, blocks = span / bsize;
+	double t = now();
 
-	if (fd < 0 || !buf) {
-		printf("BLKTEST bench FAIL open %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	memset(buf, 0x5a, MIB);
-	t = now();
-	for (unsigned int m = 0; m < mib; m++)
-		if (pwrite(fd, buf, MIB, (off_t)m * MIB) != MIB)
-			return printf("BLKTEST bench FAIL write: %s\n", strerror(errno)), 1;
-	fsync(fd);
-	wr = mib / (now() - t);
-	t = now();
-	for (unsigned int m = 0; m < mib; m++)
-		if (pread(fd, buf, MIB, (off_t)m * MIB) != MIB)
-			return printf("BLKTEST bench FAIL read: %s\n", strerror(errno)), 1;
-	rd = mib / (now() - t);
-	if (syscall(SYS_io_setup, 32, &ctx) < 0)
-		return printf("BLKTEST bench FAIL io_setup: %s\n", strerror(errno)), 1;
-	t = now();
-	while (done < total) {
-		int n = 0;
+	while (done < n) {
+		int k = 0;
 
-		while (submitted - done < 32 && submitted < total) {
-			struct iocb *cb = &cbs[submitted % 32];
+		while (submitted - done < qd && submitted < n) {
+			struct iocb *cb = &cbs[submitted % qd];
 
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			memset(cb, 0, sizeof(*cb));
-			cb->aio_lio_opcode = IOCB_CMD_PREAD;
+			cb->aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
 			cb->aio_fildes = (uint32_t)fd;
-			cb->aio_buf = (uint64_t)(uintptr_t)(buf + 4096 * (submitted % 32));
-			cb->aio_nbytes = 4096;
-			cb->aio_offset = (int64_t)(x % blocks) * 4096;
-			ptrs[n++] = cb;
+			cb->aio_buf = (uint64_t)(uintptr_t)(bufs + bsize * (submitted % qd));
+			cb->aio_nbytes = bsize;
+			cb->aio_offset = (int64_t)((random ? x % blocks : (uint64_t)submitted) * bsize);
+			ptrs[k++] = cb;
 			submitted++;
 		}
-		if (n && syscall(SYS_io_submit, ctx, n, ptrs) != n)
-			return printf("BLKTEST bench FAIL io_submit: %s\n", strerror(errno)), 1;
-		n = (int)syscall(SYS_io_getevents, ctx, 1, 32, ev, NULL);
-		if (n < 0)
-			return printf("BLKTEST bench FAIL io_getevents\n"), 1;
-		done += n;
+		if (k && syscall(SYS_io_submit, ctx, k, ptrs) != k)
+			return printf("BLKTEST bench FAIL io_submit: %s\n", strerror(errno)), -1;
+		k = (int)syscall(SYS_io_getevents, ctx, 1, 32, ev, NULL);
+		if (k < 0)
+			return printf("BLKTEST bench FAIL io_getevents: %s\n", strerror(errno)), -1;
+		for (int i = 0; i < k; i++)
+			if (ev[i].res != (int64_t)bsize)
+				return printf("BLKTEST bench FAIL %s: %lld\n", write ? "write" : "read",
+					      (long long)ev[i].res), -1;
+		done += k;
 	}
-	iops = total / (now() - t);
-	printf("BLKTEST bench seq_write_MiBps=%.1f seq_read_MiBps=%.1f randread_4k_qd32_iops=%.0f\n",
-	       wr, rd, iops);
+	if (write && fsync(fd) < 0)
+		return printf("BLKTEST bench FAIL fsync: %s\n", strerror(errno)), -1;
+	return now() - t;
+}
+
+/*
+ * O_DIRECT: sequential 1 MiB writes (then fsync) and reads at queue depth
+ * 32 and at depth 1, and 4 KiB random reads at depth 32.
+ */
+static int do_bench(const char *path, unsigned int mib)
+{
+	int fd = open(path, O_RDWR | O_DIRECT);
+	uint8_t *bufs = aligned_alloc(4096, 32 * (size_t)MIB);
+	aio_context_t ctx = 0;
+	double w32, r32, w1, r1, rr;
+
+	if (fd < 0 || !bufs) {
+		printf("BLKTEST bench FAIL open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	memset(bufs, 0x5a, 32 * (size_t)MIB);
+	if (syscall(SYS_io_setup, 32, &ctx) < 0)
+		return printf("BLKTEST bench FAIL io_setup: %s\n", strerror(errno)), 1;
+	if ((w32 = aio_run(fd, ctx, bufs, 1, MIB, mib, 32, 0, 0)) < 0 ||
+	    (r32 = aio_run(fd, ctx, bufs, 0, MIB, mib, 32, 0, 0)) < 0 ||
+	    (w1 = aio_run(fd, ctx, bufs, 1, MIB, mib, 1, 0, 0)) < 0 ||
+	    (r1 = aio_run(fd, ctx, bufs, 0, MIB, mib, 1, 0, 0)) < 0 ||
+	    (rr = aio_run(fd, ctx, bufs, 0, 4096, 4096, 32, 1, (uint64_t)mib * MIB)) < 0)
+		return 1;
+	printf("BLKTEST bench seq_write_MiBps=%.1f seq_read_MiBps=%.1f seq_write_qd1_MiBps=%.1f seq_read_qd1_MiBps=%.1f randread_4k_qd32_iops=%.0f\n",
+	       mib / w32, mib / r32, mib / w1, mib / r1, 4096 / rr);
 	return 0;
 }
 
