@@ -1,13 +1,45 @@
 // SPDX-License-Identifier: MIT
 #include "blk_io.h"
+#include "util.h"
 
 #include <errno.h>
 #include <libaio.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
+
+/* One request cut into several SQEs: completes when all have. */
+struct blk_split {
+	void *tag;
+	unsigned int left;
+	ssize_t res;
+};
+
+/* A block device's max_segments, from sysfs (0: not a block device). */
+static unsigned int bdev_max_segments(int fd)
+{
+	char path[64];
+	unsigned int v = 0;
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/max_segments",
+		 major(st.st_rdev), minor(st.st_rdev));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%u", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
 
 const char *blk_engine_name(enum blk_engine e)
 {
@@ -59,6 +91,7 @@ int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
 			return err;
 		}
 		io->ctx = ring;
+		io->max_iov = bdev_max_segments(fd);
 	} else {
 		io_context_t ctx = 0;
 
@@ -109,6 +142,73 @@ static ssize_t sync_op(struct blk_io *io, enum blk_op op,
 	return r < 0 ? -errno : r;
 }
 
+static struct io_uring_sqe *uring_sqe(struct blk_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(io->ctx);
+
+	if (!sqe && io_uring_submit(io->ctx) >= 0)
+		sqe = io_uring_get_sqe(io->ctx); /* the SQ is empty now */
+	return sqe;
+}
+
+static void uring_prep(struct io_uring_sqe *sqe, int fd, enum blk_op op,
+		       const struct iovec *iov, int iovcnt, uint64_t off)
+{
+	if (op == BLK_OP_READ)
+		io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, off);
+	else if (op == BLK_OP_WRITE)
+		io_uring_prep_writev(sqe, fd, iov, (unsigned)iovcnt, off);
+	else
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+}
+
+/* One SQE, or one per max_iov iovecs (tagged with a blk_split). */
+static int uring_queue(struct blk_io *io, enum blk_op op,
+		       const struct iovec *iov, int iovcnt, uint64_t off,
+		       void *tag)
+{
+	unsigned int per = (unsigned int)iovcnt, parts;
+	struct blk_split *sp;
+
+	if (op != BLK_OP_FLUSH && io->max_iov && (unsigned int)iovcnt > io->max_iov)
+		per = io->max_iov;
+	parts = per ? ((unsigned int)iovcnt + per - 1) / per : 1;
+	if (parts <= 1) {
+		struct io_uring_sqe *sqe = uring_sqe(io);
+
+		if (!sqe)
+			return -EBUSY;
+		uring_prep(sqe, io->fd, op, iov, iovcnt, off);
+		io_uring_sqe_set_data(sqe, tag);
+		return 0;
+	}
+	sp = malloc(sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	*sp = (struct blk_split){ tag, parts, 0 };
+	for (unsigned int i = 0; i < parts; i++) {
+		struct io_uring_sqe *sqe = uring_sqe(io);
+		unsigned int n = MIN(per, (unsigned int)iovcnt - i * per);
+
+		if (!sqe) {
+			/* Cannot happen with an SQ as deep as the queue; if it
+			 * does, the parts not queued fail the request. */
+			sp->res = -EBUSY;
+			sp->left = i;
+			if (!i) {
+				free(sp);
+				return -EBUSY;
+			}
+			break;
+		}
+		uring_prep(sqe, io->fd, op, iov + i * per, (int)n, off);
+		io_uring_sqe_set_data(sqe, (void *)((uintptr_t)sp | 1));
+		for (unsigned int k = 0; k < n; k++)
+			off += iov[i * per + k].iov_len;
+	}
+	return 0;
+}
+
 int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 		  int iovcnt, uint64_t off, void *tag)
 {
@@ -125,17 +225,10 @@ int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 	if (io->inflight == io->depth)
 		return -EBUSY;
 	if (io->engine == BLK_ENGINE_IO_URING) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(io->ctx);
+		int r = uring_queue(io, op, iov, iovcnt, off, tag);
 
-		if (!sqe)
-			return -EBUSY;
-		if (op == BLK_OP_READ)
-			io_uring_prep_readv(sqe, io->fd, iov, (unsigned)iovcnt, off);
-		else if (op == BLK_OP_WRITE)
-			io_uring_prep_writev(sqe, io->fd, iov, (unsigned)iovcnt, off);
-		else
-			io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data(sqe, tag);
+		if (r)
+			return r;
 	} else {
 		struct iocb *cb = calloc(1, sizeof(*cb));
 
@@ -218,6 +311,16 @@ void blk_io_reap(struct blk_io *io, unsigned int min_wait)
 			ssize_t res = cqe->res;
 
 			io_uring_cqe_seen(io->ctx, cqe);
+			if ((uintptr_t)tag & 1) {
+				struct blk_split *sp = (void *)((uintptr_t)tag & ~(uintptr_t)1);
+
+				if (sp->res >= 0)
+					sp->res = res < 0 ? res : sp->res + res;
+				if (--sp->left)
+					continue;
+				tag = sp->tag, res = sp->res;
+				free(sp);
+			}
 			io->inflight--;
 			if (min_wait)
 				min_wait--;

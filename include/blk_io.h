@@ -24,6 +24,14 @@ struct blk_io {
 	int efd; /* completions; -1 for the sync engine */
 	unsigned int depth, inflight;
 	unsigned int queued;	/* prepared, not yet submitted */
+	/*
+	 * io_uring on a block device: at most this many iovecs per SQE (the
+	 * device's max_segments; 0: no limit). io_uring tries each I/O
+	 * without blocking first, and a bio the block layer would have to
+	 * split cannot be (REQ_NOWAIT), so it is handed to a kernel worker
+	 * thread instead; requests cut to the device's size go straight down.
+	 */
+	unsigned int max_iov;
 	void **pending;		/* AIO: the queued iocbs */
 	void *ctx; /* struct io_uring * or io_context_t */
 	blk_done_fn done;
