@@ -179,6 +179,8 @@ void virtio_queue_broken(struct virtio_dev *vd, unsigned int q)
 
 static int virtio_dev_save_locked(struct virtio_dev *vd, struct state_buf *sb)
 {
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
 	state_put_u64(sb, vd->driver_features);
 	state_put_u8(sb, vd->status);
 	state_put_u32(sb, vd->config_gen);
@@ -207,6 +209,15 @@ static int virtio_dev_save_locked(struct virtio_dev *vd, struct state_buf *sb)
 			return err;
 	}
 	return state_error(sb);
+}
+
+static int virtio_dev_save_quiesced(struct virtio_dev *vd, struct state_buf *sb)
+{
+	int err = virtio_dev_save_locked(vd, sb);
+
+	if (vd->ops->resume)
+		vd->ops->resume(vd);
+	return err;
 }
 
 static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
@@ -254,7 +265,7 @@ int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
 	int err;
 
 	pthread_mutex_lock(&vd->lock);
-	err = virtio_dev_save_locked(vd, sb);
+	err = virtio_dev_save_quiesced(vd, sb);
 	pthread_mutex_unlock(&vd->lock);
 	return err;
 }

@@ -264,13 +264,18 @@ static void blk_reset(struct virtio_dev *vd)
 
 /*
  * Snapshot: drain in-flight requests first (a request half-done would be
- * lost); the rest of the state is the virtio core's and the image's.
+ * lost), before the core saves the queue indices; the rest of the state is
+ * the virtio core's and the image's.
  */
+static void blk_quiesce(struct virtio_dev *vd)
+{
+	blk_reset_drain(vd->priv);
+}
+
 static int blk_save(struct virtio_dev *vd, struct state_buf *sb)
 {
 	struct virtio_blk *blk = vd->priv;
 
-	blk_reset_drain(blk);
 	state_put_u64(sb, blk->capacity);
 	return state_error(sb);
 }
@@ -338,6 +343,7 @@ static const struct virtio_dev_ops virtio_blk_ops = {
 	.config_read = blk_config_read,
 	.queue_notify = blk_notify,
 	.reset = blk_reset,
+	.quiesce = blk_quiesce,
 	.save = blk_save,
 	.load = blk_load,
 	.attach = blk_attach,

@@ -77,7 +77,7 @@ struct virtio_net {
 	struct iovec iov[NET_MAX_CHAIN];
 
 	/* vhost-net: opened at creation, running while the device is live. */
-	bool has_vhost;
+	bool has_vhost, resume_vhost;
 	struct vhost vhost;
 
 	/* Userspace receive: the frame being delivered, and how far. */
@@ -338,24 +338,30 @@ static void net_reset(struct virtio_dev *vd)
 }
 
 /*
- * Before a snapshot: the rings become armvm's again, and a frame half
- * delivered goes out as it is (the guest sees a truncated frame, as after
- * a loss), so no chain is held outside the rings.
+ * Before a snapshot: the rings become armvm's again (their indices read
+ * back from vhost), and a frame half delivered goes out as it is (the guest
+ * sees a truncated frame, as after a loss), so no chain is held outside
+ * the rings when the core saves the indices.
  */
-static int net_save(struct virtio_dev *vd, struct state_buf *sb)
+static void net_quiesce(struct virtio_dev *vd)
 {
 	struct virtio_net *n = vd->priv;
-	bool was_vhost = n->vhost.running;
 
-	(void)sb;
+	n->resume_vhost = n->vhost.running;
 	net_vhost_stop(n);
 	if (n->nr_used) {
 		net_rx_complete(n);
 		virtio_queue_interrupt(vd, 0);
 	}
-	if (was_vhost && virtio_dev_live(vd))
+}
+
+static void net_resume(struct virtio_dev *vd)
+{
+	struct virtio_net *n = vd->priv;
+
+	if (n->resume_vhost && virtio_dev_live(vd))
 		net_start(n);
-	return 0;
+	n->resume_vhost = false;
 }
 
 static int net_load(struct virtio_dev *vd, struct state_buf *sb)
@@ -414,7 +420,8 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.queue_notify = net_notify,
 	.activate = net_activate,
 	.reset = net_reset,
-	.save = net_save,
+	.quiesce = net_quiesce,
+	.resume = net_resume,
 	.load = net_load,
 	.attach = net_attach,
 	.destroy = net_destroy,

@@ -54,6 +54,12 @@ struct virtio_dev_ops {
 	void (*activate)(struct virtio_dev *vd);
 	/* Device reset: stop and forget all work (lock held; may wait). */
 	void (*reset)(struct virtio_dev *vd);
+	/*
+	 * Before a save (lock held): finish or hand back all work in flight,
+	 * so the queue indices the core saves next are final; resume after.
+	 */
+	void (*quiesce)(struct virtio_dev *vd);
+	void (*resume)(struct virtio_dev *vd);
 	int (*save)(struct virtio_dev *vd, struct state_buf *sb);
 	int (*load)(struct virtio_dev *vd, struct state_buf *sb);
 	/* The device's I/O loop exists: add the device's own fds to it. */
