@@ -86,7 +86,7 @@ setup:
 check: $(UNIT_TESTS)
 	prove -e tests/run-test $(UNIT_TESTS)
 
-lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(KVM_TESTS)
+lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
 
 # Everything: unit tests, then the lab suite in one emulated host boot.
@@ -146,9 +146,12 @@ fuzz: $(FUZZ_TARGETS)
 fuzz-short:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
-# The hostile guest: a flat-binary payload that abuses a virtio device.
-$(B)/guest/hostile.bin: tests/kvm/hostile.S
+# The hostile guest: a flat-binary payload that abuses a virtio device
+# (virtio-rng; -net: virtio-net on vhost).
+$(B)/guest/hostile.bin: HOSTILE_FLAGS :=
+$(B)/guest/hostile-net.bin: HOSTILE_FLAGS := -DHOSTILE_NET
+$(B)/guest/hostile.bin $(B)/guest/hostile-net.bin: tests/kvm/hostile.S
 	@mkdir -p $(dir $@)
 	@echo "  AS      $@"
-	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 -o $(B)/guest/hostile.elf $<
-	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(B)/guest/hostile.elf $@
+	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 $(HOSTILE_FLAGS) -o $(@:.bin=.elf) $<
+	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(@:.bin=.elf) $@

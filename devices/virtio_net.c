@@ -290,6 +290,8 @@ static void net_start(struct virtio_net *n)
 	struct virtio_dev *vd = &n->vd;
 	int err;
 
+	if (!virtio_dev_live(vd))
+		return; /* DRIVER_OK on a device that needs a reset first */
 	if (ioctl(n->tap, TUNSETOFFLOAD, net_tap_offloads(vd)) < 0)
 		pr_warn("%s: tap %s refuses the offloads: %s", vd->dev.name, n->ifname,
 			strerror(errno));

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: MIT
 // A hostile guest: a bare-metal payload (a flat binary, loaded at RAM +
-// 512 KiB) that drives the virtio-rng at the first virtio-mmio slot
-// (run with --nodefaults --virtio-transport mmio --rng) the way no driver
-// should: notifications before anything is set up, rings outside RAM, a
-// queue size that is not a power of two, a descriptor cycle, an absurd
-// length. After each, the device must say NEEDS_RESET (and armvm go on);
-// after a reset a well-behaved request must still be served. It prints
-// "HOSTILE <case> ok|FAIL" lines on the UART and powers off.
+// 512 KiB) that drives the virtio device at the first virtio-mmio slot the
+// way no driver should: notifications before anything is set up, rings
+// outside RAM, a queue size that is not a power of two, a descriptor
+// cycle, an absurd length, a buffer outside RAM. After each, the device
+// must say NEEDS_RESET (and armvm go on); after a reset a well-behaved
+// request must still be served. It prints "HOSTILE <case> ok|FAIL" lines
+// on the UART and powers off.
+//  - hostile.bin: the virtio-rng (--nodefaults --virtio-transport mmio
+//    --rng), its queue 0, device-writable buffers; armvm's own queue code
+//    judges every descriptor;
+//  - hostile-net.bin (-DHOSTILE_NET): a virtio-net with vhost=1; queue 0
+//    (receive) well set up and empty, the abuse on queue 1 (transmit,
+//    device-readable buffers), where the kernel's vhost judges the
+//    descriptors and armvm turns its error eventfd into NEEDS_RESET.
 // (MMU off: fine under the lab's emulation and on hosts with stage-2 FWB.)
 
 	.text
@@ -18,6 +25,19 @@
 #define AVAIL	0x80201000
 #define USED	0x80202000
 #define BUF	0x80210000
+#define RXDESC	0x80204000
+#define RXAVAIL	0x80205000
+#define RXUSED	0x80206000
+
+#ifdef HOSTILE_NET
+#define TQ	1	// the queue under test
+#define FDATA	0	// transmit: device-readable
+#define GOODLEN	0	// the device writes nothing into a transmit chain
+#else
+#define TQ	0
+#define FDATA	2	// WRITE
+#define GOODLEN	64
+#endif
 
 #define REG_MAGIC	0x000
 #define REG_DRV_FEAT	0x020
@@ -85,7 +105,7 @@ _start:
 	bl	negotiate
 	mov64	x6, BUF
 	mov	w7, #64
-	mov	w8, #3		// NEXT | WRITE
+	mov	w8, #(1 | FDATA)	// NEXT
 	mov	w9, #0
 	bl	one_request
 	bl	expect_needs_reset
@@ -95,7 +115,7 @@ _start:
 	bl	negotiate
 	mov64	x6, BUF
 	mov	w7, #0xffffffff
-	mov	w8, #2		// WRITE
+	mov	w8, #FDATA
 	mov	w9, #0
 	bl	one_request
 	bl	expect_needs_reset
@@ -105,17 +125,18 @@ _start:
 	bl	negotiate
 	mov64	x6, 0x10000000
 	mov	w7, #64
-	mov	w8, #2
+	mov	w8, #FDATA
 	mov	w9, #0
 	bl	one_request
 	bl	expect_needs_reset
 	say	m_bufout
 
-	// Well-behaved, after all that: 64 random bytes.
+	// Well-behaved, after all that: 64 bytes (random from the rng; a
+	// 12-byte header and a 52-byte frame of zeroes into the tap).
 	bl	negotiate
 	mov64	x6, BUF
 	mov	w7, #64
-	mov	w8, #2
+	mov	w8, #FDATA
 	mov	w9, #0
 	bl	one_request
 	mov64	x10, USED
@@ -128,7 +149,7 @@ _start:
 	say	m_good_fail
 	b	off
 3:	ldr	w0, [x10, #8]		// used ring[0].len
-	cmp	w0, #64
+	cmp	w0, #GOODLEN
 	b.ne	4f
 	say	m_good
 	b	off
@@ -152,9 +173,39 @@ negotiate:
 	wreg	REG_STATUS, 0xb
 	ret
 
-// Queue 0 with size w5 at desc x2, driver x3, device x4; ready; DRIVER_OK.
+// Queue TQ with size w5 at desc x2, driver x3, device x4; ready; DRIVER_OK.
+// (virtio-net: first its receive queue, well-formed and empty.)
 setup_queue:
+	mov	x14, x30
+#ifdef HOSTILE_NET
+	mov	x16, x2
+	mov	x17, x3
+	mov	x18, x4
+	mov	w19, w5
+	mov64	x1, RXAVAIL
+	str	xzr, [x1]
+	mov64	x1, RXUSED
+	str	xzr, [x1]
 	str	wzr, [x20, #REG_QSEL]
+	mov64	x2, RXDESC
+	mov64	x3, RXAVAIL
+	mov64	x4, RXUSED
+	mov	w5, #8
+	bl	queue_regs
+	mov	x2, x16
+	mov	x3, x17
+	mov	x4, x18
+	mov	w5, w19
+#endif
+	mov	w1, #TQ
+	str	w1, [x20, #REG_QSEL]
+	bl	queue_regs
+	wreg	REG_STATUS, 0xf
+	mov	x30, x14
+	ret
+
+// The selected queue: size w5, desc x2, driver x3, device x4; ready.
+queue_regs:
 	str	w5, [x20, #REG_QNUM]
 	str	w2, [x20, #REG_DESC_LO]
 	lsr	x1, x2, #32
@@ -166,7 +217,6 @@ setup_queue:
 	lsr	x1, x4, #32
 	str	w1, [x20, #REG_DEVICE_LO + 4]
 	wreg	REG_QREADY, 1
-	wreg	REG_STATUS, 0xf
 	ret
 
 // A good queue of 8; descriptor 0 = {x6, w7, w8, w9}; offered; notified.
@@ -190,7 +240,8 @@ one_request:
 	mov64	x4, USED
 	mov	w5, #8
 	bl	setup_queue
-	str	wzr, [x20, #REG_NOTIFY]
+	mov	w1, #TQ
+	str	w1, [x20, #REG_NOTIFY]
 	mov	x30, x15
 	ret
 

@@ -256,6 +256,23 @@ for c in rings-outside-RAM queue-size-3 descriptor-cycle absurd-length buffer-ou
 done
 check "hostile guest: a well-behaved request works after a reset" $T/hostile.log has $T/hostile.log "HOSTILE well-behaved-after-reset ok"
 
+# The same abuse on a virtio-net transmit queue that the kernel's vhost
+# serves: vhost judges the descriptors, armvm turns its error into
+# NEEDS_RESET, and takes the rings back at each reset.
+if [ -c /dev/vhost-net ]; then
+	l=$T/hostile-net.log
+	timeout 120 armvm run -k $LAB_DIR/hostile-net.bin --nodefaults --virtio-transport mmio -n mode=tap,tapif=taph,vhost=1 -c 1 -m 64 </dev/null >$l 2>&1
+	echo $? >$T/hostile-net.rc
+	check "hostile guest on vhost-net: armvm survives and exits 0" $l rc_is $T/hostile-net.rc 0
+	for c in rings-outside-RAM queue-size-3 descriptor-cycle absurd-length buffer-outside-RAM; do
+		check "hostile guest on vhost-net: $c gives NEEDS_RESET" $l sh -c "grep -q 'HOSTILE $c done' $l && ! grep -q FAIL $l"
+	done
+	check "hostile guest on vhost-net: vhost's refusals reach the guest as NEEDS_RESET" $l has $l "vhost refused a descriptor"
+	check "hostile guest on vhost-net: a well-behaved frame goes out after a reset" $l has $l "HOSTILE well-behaved-after-reset ok"
+else
+	skip "hostile guest on vhost-net" "no /dev/vhost-net on this lab host"
+fi
+
 net_round() { # TRANSPORT VHOST(0|1) PATH-EXPECTED
 	tr=$1 vh=$2 path=$3 w="virtio-net over $1, $3"
 	ip link del tap0 2>/dev/null
