@@ -2,10 +2,14 @@
 /*
  * An epoll loop for the VMM's I/O thread: console input, timers, device
  * back-ends. Callbacks run on the loop's thread, never on a vCPU thread.
+ * add/mod/del may be called from any thread, and del from a callback: a
+ * deleted handler is not called again, and is freed only when the loop is
+ * between two batches of events (one may still name it).
  */
 #ifndef ARMVM_EVLOOP_H
 #define ARMVM_EVLOOP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,7 +21,9 @@ struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: evloop_stop() */
 	volatile bool stop;
+	pthread_mutex_t lock; /* the lists */
 	struct evloop_handler *handlers;
+	struct evloop_handler *deleted; /* freed between batches */
 };
 
 int evloop_init(struct evloop *loop);

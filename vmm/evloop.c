@@ -12,13 +12,25 @@ struct evloop_handler {
 	int fd;
 	evloop_fn fn;
 	void *opaque;
+	bool dead; /* deleted: not to be called */
 	struct evloop_handler *next;
 };
+
+static void free_list(struct evloop_handler *h)
+{
+	while (h) {
+		struct evloop_handler *next = h->next;
+
+		free(h);
+		h = next;
+	}
+}
 
 int evloop_init(struct evloop *loop)
 {
 	memset(loop, 0, sizeof(*loop));
 	loop->wake_fd = -1;
+	pthread_mutex_init(&loop->lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0)
 		return -errno;
@@ -34,12 +46,9 @@ int evloop_init(struct evloop *loop)
 
 void evloop_destroy(struct evloop *loop)
 {
-	struct evloop_handler *h = loop->handlers, *next;
-
-	for (; h; h = next) {
-		next = h->next;
-		free(h);
-	}
+	free_list(loop->handlers);
+	free_list(loop->deleted);
+	pthread_mutex_destroy(&loop->lock);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
 	if (loop->epfd >= 0)
@@ -60,14 +69,17 @@ int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn,
 	h->fn = fn;
 	h->opaque = opaque;
 	ev.data.ptr = h;
+	pthread_mutex_lock(&loop->lock);
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = -errno;
 
+		pthread_mutex_unlock(&loop->lock);
 		free(h);
 		return err;
 	}
 	h->next = loop->handlers;
 	loop->handlers = h;
+	pthread_mutex_unlock(&loop->lock);
 	return 0;
 }
 
@@ -81,29 +93,39 @@ static struct evloop_handler *evloop_find(struct evloop *loop, int fd)
 
 int evloop_mod(struct evloop *loop, int fd, uint32_t events)
 {
-	struct evloop_handler *h = evloop_find(loop, fd);
+	struct evloop_handler *h;
 	struct epoll_event ev = { .events = events };
+	int ret = -ENOENT;
 
-	if (!h)
-		return -ENOENT;
-	ev.data.ptr = h;
-	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	pthread_mutex_lock(&loop->lock);
+	h = evloop_find(loop, fd);
+	if (h) {
+		ev.data.ptr = h;
+		ret = epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
 }
 
 int evloop_del(struct evloop *loop, int fd)
 {
-	struct evloop_handler **pp = &loop->handlers;
+	struct evloop_handler **pp;
 
-	for (; *pp; pp = &(*pp)->next) {
+	pthread_mutex_lock(&loop->lock);
+	for (pp = &loop->handlers; *pp; pp = &(*pp)->next) {
 		struct evloop_handler *h = *pp;
 
 		if (h->fd != fd)
 			continue;
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
 		*pp = h->next;
-		free(h);
+		__atomic_store_n(&h->dead, true, __ATOMIC_RELEASE);
+		h->next = loop->deleted;
+		loop->deleted = h;
+		pthread_mutex_unlock(&loop->lock);
 		return 0;
 	}
+	pthread_mutex_unlock(&loop->lock);
 	return -ENOENT;
 }
 
@@ -112,7 +134,16 @@ int evloop_run(struct evloop *loop)
 	struct epoll_event evs[16];
 
 	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, 16, -1);
+		struct evloop_handler *dead;
+		int n;
+
+		/* No event of the last batch names a deleted handler now. */
+		pthread_mutex_lock(&loop->lock);
+		dead = loop->deleted;
+		loop->deleted = NULL;
+		pthread_mutex_unlock(&loop->lock);
+		free_list(dead);
+		n = epoll_wait(loop->epfd, evs, 16, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -122,7 +153,7 @@ int evloop_run(struct evloop *loop)
 		for (int i = 0; i < n && !loop->stop; i++) {
 			struct evloop_handler *h = evs[i].data.ptr;
 
-			if (h->fn)
+			if (h->fn && !__atomic_load_n(&h->dead, __ATOMIC_ACQUIRE))
 				h->fn(h->opaque, evs[i].events);
 		}
 	}

@@ -2,10 +2,16 @@
 /*
  * The platform devices (8250 UART, PL031 RTC) driven through their register
  * windows as a guest driver would, their save/load round trip, the MMIO bus
- * and checked guest memory.
+ * and checked guest memory, and the event loop's deletion rule.
  */
 #include <stdlib.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "evloop.h"
 #include "bus.h"
 #include "guest_mem.h"
 #include "pl031.h"
@@ -278,11 +284,62 @@ static void test_bus_and_memory(void)
 	free(ram);
 }
 
+/*
+ * Two ready eventfds; whichever callback runs first deletes the other's
+ * handler. Both are in the same epoll batch: the deleted one must not run
+ * (it used to be freed while the batch still named it).
+ */
+static struct evloop ev_loop;
+static int ev_fd[3], ev_calls;
+
+static void ev_cb(void *opaque, uint32_t events)
+{
+	int me = (int)(intptr_t)opaque;
+	uint64_t v, one = 1;
+
+	(void)events;
+	if (read(ev_fd[me], &v, sizeof(v)) < 0) {
+		/* Nothing to clear. */
+	}
+	ev_calls++;
+	evloop_del(&ev_loop, ev_fd[1 - me]);
+	evloop_del(&ev_loop, ev_fd[me]);
+	if (write(ev_fd[2], &one, sizeof(one)) < 0) {
+		/* Already signalled. */
+	}
+}
+
+static void ev_stop(void *opaque, uint32_t events)
+{
+	(void)opaque, (void)events;
+	evloop_stop(&ev_loop);
+}
+
+static void test_evloop_del(void)
+{
+	uint64_t one = 1;
+
+	is_int(evloop_init(&ev_loop), 0, "evloop: created");
+	for (int i = 0; i < 3; i++)
+		ev_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ok(!evloop_add(&ev_loop, ev_fd[0], EPOLLIN, ev_cb, (void *)0) &&
+	   !evloop_add(&ev_loop, ev_fd[1], EPOLLIN, ev_cb, (void *)1) &&
+	   !evloop_add(&ev_loop, ev_fd[2], EPOLLIN, ev_stop, NULL), "evloop: three handlers");
+	ok(write(ev_fd[0], &one, 8) == 8 && write(ev_fd[1], &one, 8) == 8, "evloop: two ready");
+	is_int(evloop_run(&ev_loop), 0, "evloop: ran until stopped");
+	is_int(ev_calls, 1, "evloop: a handler deleted in the same batch is not called");
+	is_int(evloop_del(&ev_loop, ev_fd[0]), -ENOENT, "evloop: a deleted fd is gone");
+	evloop_destroy(&ev_loop);
+	for (int i = 0; i < 3; i++)
+		close(ev_fd[i]);
+}
+
 int main(void)
 {
 	test_uart();
 	test_rtc();
 	test_device_list_state();
 	test_bus_and_memory();
+	test_evloop_del();
 	return tap_done();
 }
