@@ -29,6 +29,7 @@ struct pci_bar {
 	uint64_t size; /* power of two, >= 4 KiB; 0: unused */
 	uint64_t addr; /* as programmed */
 	bool mapped;
+	bool pending; /* decoding, but its range was taken: mapped when free */
 	uint64_t mapped_addr;
 	bus_access_fn access;
 	void *opaque;

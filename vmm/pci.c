@@ -138,9 +138,15 @@ static bool bar_decodes(struct pci_dev *pd, int b)
 	       bar->addr + bar->size <= LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE;
 }
 
-/* Bring the MMIO bus in line with the BARs and the command register. */
-static void bars_update(struct pci_dev *pd)
+/*
+ * Bring the MMIO bus in line with the BARs and the command register (pd
+ * lock held). Returns true if a BAR left the bus (another function's BAR
+ * that overlapped it may fit now).
+ */
+static bool bars_update(struct pci_dev *pd)
 {
+	bool freed = false;
+
 	for (int b = 0; b < PCI_NR_BARS; b++) {
 		struct pci_bar *bar = &pd->bars[b];
 		bool want = bar_decodes(pd, b);
@@ -149,6 +155,7 @@ static void bars_update(struct pci_dev *pd)
 		if (bar->mapped && (!want || bar->addr != old)) {
 			bus_remove(&pd->vm->mmio, old);
 			bar->mapped = false;
+			freed = true;
 			if (pd->ops && pd->ops->bar_moved)
 				pd->ops->bar_moved(pd, b, false, 0, old);
 		}
@@ -157,18 +164,48 @@ static void bars_update(struct pci_dev *pd)
 				    bar->access, bar->opaque, pd->name)) {
 				/*
 				 * Usual while the guest reassigns BARs one at
-				 * a time: mapped on its next config write
-				 * (enabling the device writes the command).
+				 * a time: mapped when the BAR in the way
+				 * leaves (pci_bus_remap) or at this
+				 * function's next config write.
 				 */
 				pr_guest(LOG_DEBUG, "%s: BAR%d at 0x%llx overlaps another region; not mapped yet",
 					 pd->name, b, (unsigned long long)bar->addr);
+				bar->pending = true;
 				continue;
 			}
+			if (bar->pending)
+				pr_guest(LOG_DEBUG, "%s: BAR%d mapped at 0x%llx now that the way is clear",
+					 pd->name, b, (unsigned long long)bar->addr);
+			bar->pending = false;
 			bar->mapped = true;
 			bar->mapped_addr = bar->addr;
 			if (pd->ops && pd->ops->bar_moved)
 				pd->ops->bar_moved(pd, b, true, bar->addr, old);
+		} else if (!want) {
+			bar->pending = false;
 		}
+	}
+	return freed;
+}
+
+/*
+ * A BAR left the bus: map the BARs of other functions that were waiting
+ * for the space, taking one function's lock at a time (no lock order).
+ */
+static void pci_bus_remap(struct pci_bus *bus, struct pci_dev *except)
+{
+	for (unsigned int i = 0; i < bus->nr; i++) {
+		struct pci_dev *pd = bus->devs[i];
+		bool waiting = false;
+
+		if (!pd || pd == except)
+			continue;
+		pthread_mutex_lock(&pd->lock);
+		for (int b = 0; b < PCI_NR_BARS; b++)
+			waiting |= pd->bars[b].pending;
+		if (waiting)
+			bars_update(pd);
+		pthread_mutex_unlock(&pd->lock);
 	}
 }
 
@@ -384,6 +421,7 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 		    unsigned int len, bool is_write)
 {
 	uint16_t msix_before = 0;
+	bool freed = false;
 
 	if (off >= PCI_CFG_SPACE || len > PCI_CFG_SPACE - off) {
 		if (!is_write)
@@ -409,7 +447,7 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 			pd->bars[b].addr = get32(pd->cfg + PCI_BAR0 + 4 * b) &
 					   ~(uint32_t)(pd->bars[b].size - 1);
 	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
-		bars_update(pd);
+		freed = bars_update(pd);
 	if (pd->msix_cap && off <= pd->msix_cap + 3u && off + len > pd->msix_cap + 2u) {
 		uint16_t now = get16(pd->cfg + pd->msix_cap + 2);
 
@@ -418,6 +456,8 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 				msix_update(pd, v);
 	}
 	pthread_mutex_unlock(&pd->lock);
+	if (freed)
+		pci_bus_remap(&pd->vm->pci, pd);
 }
 
 void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
