@@ -304,7 +304,7 @@ void cli_print_run_help(void *fp)
 		   "Ctrl-a x quits.\nWith no -k, boots the default guest.\n\n");
 	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
 		const struct opt_desc *o = &run_opts[i];
-		char lhs[64];
+		char lhs[128];
 
 		if (o->id < 256)
 			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->id,

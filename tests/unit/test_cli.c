@@ -2,6 +2,9 @@
 /* `armvm run` option parsing: kvmtool's spellings, defaults and refusals. */
 #include "config.h"
 #include "console.h"
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "tap.h"
 
 static int parse(struct vm_config *cfg, char *err, size_t errlen, ...)
@@ -86,6 +89,20 @@ static void test_good(void)
 	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO && cfg.console == CONSOLE_SERIAL, "unset options keep defaults");
 	is_str(cfg.kvm_dev, "/dev/kvm", "KVM device default");
 	is_int(P("--help"), CLI_HELP, "--help");
+	{
+		/* Every option's argument appears whole in --help. */
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		cli_print_run_help(f);
+		fclose(f);
+		ok(text && strstr(text, "--network mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]\n"),
+		   "--help shows --network's argument whole");
+		ok(text && strstr(text, "--disk PATH[,ro][,direct][,engine=io_uring|aio|sync][,serial=ID]\n") != NULL,
+		   "--help shows --disk's argument whole");
+		free(text);
+	}
 	is_int(P("-h"), CLI_HELP, "-h");
 }
 
