@@ -137,14 +137,15 @@ static int vhost_start_queue(struct vhost *vh, unsigned int q)
 		if (evloop_mod(vh->loop, call.fd, EPOLLIN))
 			return -EIO;
 	}
-	if (evloop_mod(vh->loop, errf.fd, EPOLLIN) ||
-	    ioctl(vh->fd, VHOST_SET_VRING_NUM, &num) < 0 ||
+	if (evloop_mod(vh->loop, errf.fd, EPOLLIN))
+		return -EIO;
+	if (ioctl(vh->fd, VHOST_SET_VRING_NUM, &num) < 0 ||
 	    ioctl(vh->fd, VHOST_SET_VRING_BASE, &base) < 0 ||
 	    ioctl(vh->fd, VHOST_SET_VRING_ADDR, &addr) < 0 ||
 	    ioctl(vh->fd, VHOST_SET_VRING_ERR, &errf) < 0 ||
 	    ioctl(vh->fd, VHOST_SET_VRING_CALL, &call) < 0 ||
 	    ioctl(vh->fd, VHOST_SET_VRING_KICK, &kick) < 0)
-		return errno ? -errno : -EIO;
+		return -errno; /* errno is the failing ioctl's */
 	return 0;
 }
 
