@@ -167,25 +167,19 @@ static int uring_queue(struct blk_io *io, enum blk_op op,
 		       const struct iovec *iov, int iovcnt, uint64_t off,
 		       void *tag)
 {
-	unsigned int per = (unsigned int)iovcnt, parts;
-	struct blk_split *sp;
+	unsigned int per = (unsigned int)iovcnt, parts = 1;
+	struct blk_split *sp = NULL;
+	void *data = tag;
 
-	if (op != BLK_OP_FLUSH && io->max_iov && (unsigned int)iovcnt > io->max_iov)
+	if (op != BLK_OP_FLUSH && io->max_iov && (unsigned int)iovcnt > io->max_iov) {
 		per = io->max_iov;
-	parts = per ? ((unsigned int)iovcnt + per - 1) / per : 1;
-	if (parts <= 1) {
-		struct io_uring_sqe *sqe = uring_sqe(io);
-
-		if (!sqe)
-			return -EBUSY;
-		uring_prep(sqe, io->fd, op, iov, iovcnt, off);
-		io_uring_sqe_set_data(sqe, tag);
-		return 0;
+		parts = ((unsigned int)iovcnt + per - 1) / per;
+		sp = malloc(sizeof(*sp));
+		if (!sp)
+			return -ENOMEM;
+		*sp = (struct blk_split){ tag, parts, 0 };
+		data = (void *)((uintptr_t)sp | 1);
 	}
-	sp = malloc(sizeof(*sp));
-	if (!sp)
-		return -ENOMEM;
-	*sp = (struct blk_split){ tag, parts, 0 };
 	for (unsigned int i = 0; i < parts; i++) {
 		struct io_uring_sqe *sqe = uring_sqe(io);
 		unsigned int n = MIN(per, (unsigned int)iovcnt - i * per);
@@ -193,16 +187,16 @@ static int uring_queue(struct blk_io *io, enum blk_op op,
 		if (!sqe) {
 			/* Cannot happen with an SQ as deep as the queue; if it
 			 * does, the parts not queued fail the request. */
-			sp->res = -EBUSY;
-			sp->left = i;
 			if (!i) {
 				free(sp);
 				return -EBUSY;
 			}
+			sp->res = -EBUSY;
+			sp->left = i;
 			break;
 		}
 		uring_prep(sqe, io->fd, op, iov + i * per, (int)n, off);
-		io_uring_sqe_set_data(sqe, (void *)((uintptr_t)sp | 1));
+		io_uring_sqe_set_data(sqe, data);
 		for (unsigned int k = 0; k < n; k++)
 			off += iov[i * per + k].iov_len;
 	}
@@ -291,9 +285,9 @@ void blk_io_kick(struct blk_io *io)
 
 void blk_io_reap(struct blk_io *io, unsigned int min_wait)
 {
-	blk_io_kick(io); /* nothing queued may wait behind a wait */
 	uint64_t v;
 
+	blk_io_kick(io); /* nothing queued may wait behind a wait */
 	if (io->engine == BLK_ENGINE_SYNC)
 		return;
 	if (read(io->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)

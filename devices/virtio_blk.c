@@ -99,9 +99,8 @@ struct blk_queue {
 	struct blk_inflight reqs[BLK_QUEUE_SIZE];
 	struct virtq_buf bufs[VIRTIO_BLK_SEG_MAX + 2];
 	/* Requests parsed and queued, not yet submitted (I/O thread only):
-	 * their iovecs must live until blk_io_kick. */
+	 * their iovecs must live until submitted; io.queued of them are. */
 	struct blk_req req[BLK_BATCH];
-	unsigned int nbatch;
 };
 
 struct virtio_blk {
@@ -174,6 +173,18 @@ static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
 	return 0;
 }
 
+/*
+ * Submit what is queued, so bq->req[] is free again. If the engine cannot
+ * take it yet (io_uring's -EBUSY: completions to reap first), reap until
+ * it has: a slot whose iovecs the kernel has not read is never reused.
+ */
+static void blk_queue_submit(struct blk_queue *bq)
+{
+	blk_io_kick(&bq->io);
+	while (bq->io.queued)
+		blk_io_reap(&bq->io, 1);
+}
+
 static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 {
 	struct virtio_blk *blk = vd->priv;
@@ -185,7 +196,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 
 	do {
 		while ((r = virtq_pop(q, &c)) != 0) {
-			struct blk_req *rq = &bq->req[bq->nbatch];
+			struct blk_req *rq = &bq->req[bq->io.queued];
 			struct blk_inflight *in;
 			int st;
 
@@ -235,16 +246,11 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 				blk_complete(bq, in, r);
 			/* Done already (sync engine, AIO flush, error): tell. */
 			pushed |= !in->busy;
-			if (in->busy && ++bq->nbatch == BLK_BATCH) {
-				blk_io_kick(&bq->io);
-				bq->nbatch = 0;
-			}
+			if (bq->io.queued == BLK_BATCH)
+				blk_queue_submit(bq);
 		}
 	} while (virtq_enable_notify(q));
-	if (bq->nbatch) {
-		blk_io_kick(&bq->io);
-		bq->nbatch = 0;
-	}
+	blk_queue_submit(bq);
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);
 }
