@@ -1,32 +1,68 @@
 #!/usr/bin/env bash
 # Install what armvm needs to build and test, on Debian 12 (x86_64 or arm64).
 # Idempotent: does nothing when everything is present. Needs root for apt.
+#
+#   scripts/setup.sh            install what is missing
+#   scripts/setup.sh --dry-run  say what would be installed, and how; change nothing
+#
+# tests/unit/setup.t runs the missing-package path with a dpkg-query stand-in.
 set -euo pipefail
+
+dry=0
+case "${1:-}" in
+--dry-run | -n) dry=1 ;;
+"") ;;
+*) echo "usage: $0 [--dry-run]" >&2; exit 2 ;;
+esac
 
 host=$(uname -m)
 common="make perl cpio xz-utils kmod device-tree-compiler zstd file gzip"
 if [ "$host" = x86_64 ]; then
-	want="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross libfdt-dev:arm64
-		liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64 clang
-		libclang-rt-14-dev qemu-system-arm qemu-user-static"
+	native="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+		libfdt-dev:arm64 liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64
+		libseccomp-dev:arm64 clang libclang-rt-14-dev"
+	backports="qemu-system-arm qemu-user-static"
 else
-	want="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev clang libclang-rt-14-dev"
+	native="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev
+		libseccomp-dev clang libclang-rt-14-dev"
+	backports=""
 fi
-# Nothing to do when every package is installed (QEMU from backports: >= 10).
-missing=$(dpkg-query -W -f '${db:Status-Abbrev} ${binary:Package}\n' $want 2>/dev/null |
-	awk '$1 != "ii" {print $2}')
-missing="$missing $(for p in $want; do dpkg-query -W "$p" >/dev/null 2>&1 || echo "$p"; done)"
-if [ -z "${missing// /}" ] && { [ "$host" != x86_64 ] ||
-	qemu-system-aarch64 --version 2>/dev/null | grep -qE 'version (1[0-9]|[2-9][0-9])\.'; }; then
+
+# is_installed PKG: dpkg knows PKG as installed ("ii"). dpkg-query exits 1
+# for a package it has never heard of: that is an answer ("no"), not an
+# error, so its status must not reach `set -e`.
+is_installed() {
+	local st
+	st=$(dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null) || return 1
+	[ "${st:0:2}" = ii ]
+}
+
+missing=""
+for p in $native $backports; do
+	is_installed "$p" || missing="$missing $p"
+done
+# QEMU must be the backports one (>= 10): bookworm's 7.2 is 2-3x slower.
+old_qemu=0
+if [ "$host" = x86_64 ] &&
+	! { qemu-system-aarch64 --version 2>/dev/null | grep -qE 'version (1[0-9]|[2-9][0-9])\.'; }; then
+	old_qemu=1
+fi
+if [ -z "$missing" ] && [ "$old_qemu" = 0 ]; then
+	[ "$dry" = 1 ] && echo "setup: nothing to install"
 	exit 0
 fi
-echo "setup: installing:${missing:- newer qemu}"
+echo "setup: missing:${missing:- }$([ "$old_qemu" = 1 ] && echo " (qemu >= 10 from bookworm-backports)")"
 
-if [ "$(id -u)" != 0 ]; then
+if [ "$dry" = 0 ] && [ "$(id -u)" != 0 ]; then
 	echo "setup: need root to install packages (run: sudo $0)" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+
+# run CMD...: run it, or with --dry-run print it.
+run() {
+	if [ "$dry" = 1 ]; then echo "setup: would run: $*"; else "$@"; fi
+}
 
 # bookworm-backports, reusing the Debian mirror this machine already uses
 # (read from the deb822 sources or the legacy sources.list).
@@ -37,27 +73,27 @@ if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.
 		uri=$(awk '$1=="deb" && $3 ~ /^bookworm$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 	fi
 	[ -n "$uri" ] || uri=http://deb.debian.org/debian
-	cat >/etc/apt/sources.list.d/armvm-backports.sources <<EOT
+	if [ "$dry" = 1 ]; then
+		echo "setup: would add bookworm-backports from $uri"
+	else
+		cat >/etc/apt/sources.list.d/armvm-backports.sources <<EOT
 Types: deb
 URIs: $uri
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
+	fi
 fi
 
-if [ "$host" = x86_64 ]; then
-	dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $common \
-		gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-		libfdt-dev:arm64 liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64 \
-		clang libclang-rt-14-dev
-	apt-get install -y -q --no-install-recommends -t bookworm-backports \
-		qemu-system-arm qemu-user-static
-else
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends $common gcc libc6-dev \
-		libfdt-dev liburing-dev libaio-dev zlib1g-dev clang libclang-rt-14-dev
+if [ "$host" = x86_64 ] && ! dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then
+	run dpkg --add-architecture arm64
+fi
+run apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package lists is meant
+run apt-get install -y -q --no-install-recommends $native
+if [ -n "$backports" ]; then
+	# shellcheck disable=SC2086
+	run apt-get install -y -q --no-install-recommends -t bookworm-backports $backports
 fi
 echo "setup: done"
