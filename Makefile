@@ -45,7 +45,7 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(wildcard tests/kvm/*.c))
 # Tests of the project's scripts (TAP shell scripts, run on the build host).
-SCRIPT_TESTS := tests/unit/setup.t
+SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
 
 .PHONY: all check test demo lab-assets setup format clean install
