@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -220,21 +221,32 @@ static int virtio_dev_save_quiesced(struct virtio_dev *vd, struct state_buf *sb)
 	return err;
 }
 
+/*
+ * All or nothing: the blob is read and every queue checked on copies
+ * before anything of the device changes; if the device's own part is then
+ * refused, the core state goes back to what it was.
+ */
 static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
 {
-	uint64_t features = state_get_u64(sb);
-	uint8_t status = state_get_u8(sb);
+	uint64_t features = state_get_u64(sb), old_features = vd->driver_features;
+	uint8_t status = state_get_u8(sb), old_status = vd->status;
 	uint32_t gen = state_get_u32(sb), isr = state_get_u32(sb);
 	uint32_t nq = state_get_u32(sb), msix_config = state_get_u32(sb);
+	uint32_t old_gen = vd->config_gen, old_isr = vd->isr;
+	uint16_t old_msix_config = vd->msix_config;
+	uint16_t msix[VIRTIO_MAX_QUEUES], old_msix[VIRTIO_MAX_QUEUES];
+	struct virtq *vqs = NULL, *old_vqs = NULL;
+	int err = -EINVAL;
 
 	if (state_error(sb) || nq != vd->nr_queues ||
 	    (features & ~vd->host_features))
 		return -EINVAL;
-	vd->driver_features = features;
-	vd->status = status;
-	vd->config_gen = gen;
-	vd->isr = isr;
-	vd->msix_config = (uint16_t)msix_config;
+	vqs = calloc(nq ? nq : 1, sizeof(*vqs));
+	old_vqs = calloc(nq ? nq : 1, sizeof(*old_vqs));
+	if (!vqs || !old_vqs) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (unsigned int i = 0; i < nq; i++) {
 		struct virtq_state s;
 
@@ -247,17 +259,41 @@ static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
 		s.desc_gpa = state_get_u64(sb);
 		s.avail_gpa = state_get_u64(sb);
 		s.used_gpa = state_get_u64(sb);
-		vd->msix_queue[i] = (uint16_t)state_get_u32(sb);
-		if (state_error(sb))
-			return -EINVAL;
-		vd->vqs[i].event_idx = virtio_feature(vd, VIRTIO_F_EVENT_IDX);
-		vd->vqs[i].indirect = virtio_feature(vd, VIRTIO_F_INDIRECT_DESC);
-		if (virtq_set_state(&vd->vqs[i], &s, vd->mem))
-			return -EINVAL;
+		msix[i] = (uint16_t)state_get_u32(sb);
+		/* No bigger than offered: the devices size their tables by it. */
+		if (state_error(sb) || s.size > vd->queue_max)
+			goto out;
+		vqs[i].event_idx = features >> VIRTIO_F_EVENT_IDX & 1;
+		vqs[i].indirect = features >> VIRTIO_F_INDIRECT_DESC & 1;
+		if (virtq_set_state(&vqs[i], &s, vd->mem))
+			goto out;
 	}
-	if (vd->ops->load)
-		return vd->ops->load(vd, sb);
-	return state_error(sb);
+	/* Commit, keeping the old state for a refusal below. */
+	memcpy(old_vqs, vd->vqs, nq * sizeof(*old_vqs));
+	memcpy(old_msix, vd->msix_queue, sizeof(old_msix));
+	vd->driver_features = features;
+	vd->status = status;
+	vd->config_gen = gen;
+	vd->isr = isr;
+	vd->msix_config = (uint16_t)msix_config;
+	memcpy(vd->vqs, vqs, nq * sizeof(*vqs));
+	memcpy(vd->msix_queue, msix, nq * sizeof(*msix));
+	err = vd->ops->load ? vd->ops->load(vd, sb) : 0;
+	if (!err)
+		err = state_error(sb);
+	if (err) {
+		vd->driver_features = old_features;
+		vd->status = old_status;
+		vd->config_gen = old_gen;
+		vd->isr = old_isr;
+		vd->msix_config = old_msix_config;
+		memcpy(vd->vqs, old_vqs, nq * sizeof(*old_vqs));
+		memcpy(vd->msix_queue, old_msix, sizeof(old_msix));
+	}
+out:
+	free(vqs);
+	free(old_vqs);
+	return err;
 }
 
 int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)

@@ -230,20 +230,32 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 {
 	uint64_t base = LAYOUT_VIRTIO_MMIO_BASE +
 			vm->nr_virtio_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
-	struct virtio_mmio *m = calloc(1, sizeof(*m));
+	struct virtio_mmio *m = NULL;
 	int ret;
 
-	if (!m)
-		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	if (base + LAYOUT_VIRTIO_MMIO_SLOT > layout_gic_redist_base(vm->nr_vcpus)) {
-		free(m);
-		return errmsg(err, errlen, -ENOSPC, "no virtio-mmio slot left for %s",
-			      vd->dev.name);
+		errmsg(err, errlen, -ENOSPC, "no virtio-mmio slot left for %s", vd->dev.name);
+		virtio_dev_destroy(vd);
+		return -ENOSPC;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		errmsg(err, errlen, -ENOMEM, "%s: out of memory", vd->dev.name);
+		virtio_dev_destroy(vd);
+		return -ENOMEM;
 	}
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		m->notify.efd[q] = -1;
 	m->vd = vd;
 	m->vm = vm;
+	/* Unique and stable for a configuration: saved state is matched by it. */
+	{
+		char type[sizeof(vd->dev.name)];
+
+		snprintf(type, sizeof(type), "%s", vd->dev.name);
+		snprintf(vd->dev.name, sizeof(vd->dev.name), "%.16s@%llx", type,
+			 (unsigned long long)base);
+	}
 	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vd->transport = (struct virtio_transport){
 		.irq = vmmio_irq, .kick_fd = vmmio_kick_fd, .opaque = m,
@@ -258,9 +270,11 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		ret = bus_add(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SLOT, vmmio_access,
 			      m, vd->dev.name);
 	if (ret) {
+		/* The message first: vmmio_destroy frees vd and its name. */
+		errmsg(err, errlen, ret, "cannot place %s on virtio-mmio: %s",
+		       vd->dev.name, strerror(-ret));
 		vmmio_destroy(&vd->dev);
-		return errmsg(err, errlen, ret, "cannot place %s on virtio-mmio: %s",
-			      vd->dev.name, strerror(-ret));
+		return ret;
 	}
 	vm->nr_virtio_mmio++;
 	device_list_add(&vm->devices, &vd->dev);

@@ -249,24 +249,53 @@ static int vpci_save(struct device *dev, struct state_buf *sb)
 	return virtio_dev_save(p->vd, sb);
 }
 
-static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
+/* Only what the guest could have written, through the write mask: the
+ * command register, the BARs and the MSI-X control. */
+static void vpci_cfg_apply(struct virtio_pci *p, uint8_t *cfg)
 {
-	struct virtio_pci *p = dev->priv;
-	uint8_t cfg[PCI_CFG_SPACE];
-
-	(void)ver;
-	state_get_bytes(sb, cfg, sizeof(cfg));
-	/* Only what the guest could have written: through the write mask. */
 	pci_cfg_access(&p->pd, PCI_COMMAND, cfg + PCI_COMMAND, 2, true);
 	for (int b = 0; b < PCI_NR_BARS; b++)
 		pci_cfg_access(&p->pd, 0x10 + 4 * b, cfg + 0x10 + 4 * b, 4, true);
-	pthread_mutex_lock(&p->pd.lock);
-	state_get_bytes(sb, p->pd.msix, sizeof(p->pd.msix));
-	p->pd.msix_pba = state_get_u64(sb);
-	pthread_mutex_unlock(&p->pd.lock);
 	if (p->pd.msix_cap)
 		pci_cfg_access(&p->pd, p->pd.msix_cap + 2, cfg + p->pd.msix_cap + 2, 2, true);
-	return state_error(sb) ? -EINVAL : virtio_dev_load(p->vd, sb);
+}
+
+/*
+ * All or nothing: the whole blob is read before anything changes (BARs
+ * are moved only once it is known to be whole), and if the virtio part is
+ * refused the function goes back to its old configuration.
+ */
+static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
+{
+	struct virtio_pci *p = dev->priv;
+	uint8_t cfg[PCI_CFG_SPACE], old_cfg[PCI_CFG_SPACE];
+	struct pci_msix_entry msix[PCI_MSIX_MAX], old_msix[PCI_MSIX_MAX];
+	uint64_t pba, old_pba;
+	int err;
+
+	(void)ver;
+	state_get_bytes(sb, cfg, sizeof(cfg));
+	state_get_bytes(sb, msix, sizeof(msix));
+	pba = state_get_u64(sb);
+	if (state_error(sb))
+		return -EINVAL;
+	pthread_mutex_lock(&p->pd.lock);
+	memcpy(old_cfg, p->pd.cfg, sizeof(old_cfg));
+	memcpy(old_msix, p->pd.msix, sizeof(old_msix));
+	old_pba = p->pd.msix_pba;
+	memcpy(p->pd.msix, msix, sizeof(msix));
+	p->pd.msix_pba = pba;
+	pthread_mutex_unlock(&p->pd.lock);
+	vpci_cfg_apply(p, cfg);
+	err = virtio_dev_load(p->vd, sb);
+	if (err) {
+		pthread_mutex_lock(&p->pd.lock);
+		memcpy(p->pd.msix, old_msix, sizeof(old_msix));
+		p->pd.msix_pba = old_pba;
+		pthread_mutex_unlock(&p->pd.lock);
+		vpci_cfg_apply(p, old_cfg);
+	}
+	return err;
 }
 
 static void vpci_destroy(struct device *dev)
@@ -296,8 +325,11 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	uint8_t *notify_cap;
 	int ret;
 
-	if (!p)
-		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	if (!p) {
+		errmsg(err, errlen, -ENOMEM, "%s: out of memory", vd->dev.name);
+		virtio_dev_destroy(vd);
+		return -ENOMEM;
+	}
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		p->notify.efd[q] = -1;
 	p->vd = vd;
@@ -310,11 +342,17 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 			   (uint32_t)vd->ops->pci_class << 16 | 1, 0x1af4,
 			   (uint16_t)vd->ops->device_id, vm_alloc_spi(vm));
 	if (ret) {
+		errmsg(err, errlen, ret, "no PCI slot left for %s", vd->dev.name);
+		virtio_dev_destroy(vd);
 		free(p);
-		return errmsg(err, errlen, ret, "no PCI slot left for %s", vd->dev.name);
+		return ret;
 	}
+	/* Unique and stable for a configuration: saved state is matched by it. */
+	snprintf(vd->dev.name, sizeof(vd->dev.name), "%s", p->pd.name);
 	p->pd.ops = &vpci_pci_ops;
 	p->pd.opaque = p;
+	vd->dev.ops = &virtio_pci_ops;
+	vd->dev.priv = p;
 	ret = pci_bar_init(&p->pd, 0, VPCI_BAR_SIZE, bar0_access, p);
 	add_vcap(p, VIRTIO_PCI_CAP_COMMON_CFG, 16, VPCI_COMMON, 0x38, NULL);
 	add_vcap(p, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, VPCI_NOTIFY,
@@ -327,12 +365,12 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		ret = pci_msix_init(&p->pd, (uint16_t)MIN(vd->nr_queues + 1, (unsigned int)PCI_MSIX_MAX), 1);
 	if (!ret)
 		ret = virtio_notify_init(&p->notify, vd, vm->vm_fd);
-	vd->dev.ops = &virtio_pci_ops;
-	vd->dev.priv = p;
 	if (ret) {
+		/* The message first: vpci_destroy frees vd and its name. */
+		errmsg(err, errlen, ret, "cannot place %s on PCI: %s",
+		       vd->dev.name, strerror(-ret));
 		vpci_destroy(&vd->dev);
-		return errmsg(err, errlen, ret, "cannot place %s on PCI: %s",
-			      vd->dev.name, strerror(-ret));
+		return ret;
 	}
 	/* Decoding on from the start; the guest may move the BARs. */
 	{

@@ -85,7 +85,10 @@ void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
 /* The host bridge's device-tree node. */
 int pci_bus_fdt(struct pci_bus *bus, void *fdt);
 
-/* A function on the bus: IDs, class, and its INTx SPI; at slot `nr`. */
+/*
+ * A function on the bus at the next free slot: IDs, class, its INTx SPI.
+ * pd->name becomes "NAME@00:SS.0". pci_dev_destroy takes it off the bus.
+ */
 int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 		 uint16_t vendor, uint16_t device, uint32_t class_rev,
 		 uint16_t subsys_vendor, uint16_t subsys, uint32_t intx_spi);

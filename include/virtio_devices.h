@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The virtio devices (devices/virtio_*.c). Each returns a virtio_dev to
- * place on a transport; the transport frees it with the device. */
+ * place on a transport, which takes it (see virtio_transport.h). */
 #ifndef ARMVM_VIRTIO_DEVICES_H
 #define ARMVM_VIRTIO_DEVICES_H
 

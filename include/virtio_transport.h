@@ -39,7 +39,14 @@ int virtio_notify_take(struct virtio_notify *n, unsigned int q, bool take);
 /* The slow path: the write came to us. */
 void virtio_notify_kick(struct virtio_notify *n, unsigned int q);
 
-/* Place a virtio device on the chosen transport (vmm/vm.c uses these). */
+/*
+ * Place a virtio device on the chosen transport (vmm/vm.c uses these).
+ * Ownership, on every path: the call takes vd. On success the transport
+ * frees it with the device (device_list_destroy); on failure it has been
+ * freed already, and err names it. The caller never touches vd after.
+ * The device is renamed for its place ("virtio-blk@00:02.0",
+ * "virtio-blk@3000200"): unique in the VM, so saved state finds it.
+ */
 int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		       size_t errlen);
 int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,

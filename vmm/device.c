@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libfdt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -106,42 +107,71 @@ int device_list_save(struct device_list *list, struct state_buf *sb)
 	return state_error(sb);
 }
 
+/*
+ * Two passes: the whole blob is parsed first (every device named once,
+ * each one we have, at a version we know, lengths inside the blob), and
+ * only then is any device touched. Each device's load is itself all or
+ * nothing; one that refuses its blob is left reset (power-on state).
+ */
 int device_list_load(struct device_list *list, struct state_buf *sb)
 {
-	uint32_t count = state_get_u32(sb);
-	uint32_t have = 0;
+	uint32_t count = state_get_u32(sb), have = 0, i;
+	struct {
+		struct device *dev;
+		uint32_t version;
+		size_t pos, len;
+	} *ent = NULL;
+	struct device *d;
+	int err = -EINVAL;
 
-	for (struct device *d = list->head; d; d = d->next)
+	for (d = list->head; d; d = d->next)
 		have++;
 	if (state_error(sb) || count != have)
 		return -EINVAL;
-	for (uint32_t i = 0; i < count; i++) {
+	ent = calloc(count ? count : 1, sizeof(*ent));
+	if (!ent)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
 		char name[sizeof(((struct device *)0)->name)];
-		uint32_t nlen = state_get_u32(sb), version, blen;
-		struct state_buf one;
-		struct device *d;
-		int err;
+		uint32_t nlen = state_get_u32(sb), blen;
 
 		if (state_error(sb) || nlen >= sizeof(name))
-			return -EINVAL;
+			goto out;
 		state_get_bytes(sb, name, nlen);
 		name[nlen] = '\0';
-		version = state_get_u32(sb);
+		ent[i].version = state_get_u32(sb);
 		blen = state_get_u32(sb);
 		if (state_error(sb) || blen > sb->len - sb->pos)
-			return -EINVAL;
+			goto out;
 		d = device_list_find(list, name);
-		if (!d || version > d->ops->state_version || !d->ops->load)
-			return -EINVAL;
-		state_reader_init(&one, sb->data + sb->pos, blen);
+		if (!d || ent[i].version > d->ops->state_version || !d->ops->load)
+			goto out;
+		for (uint32_t k = 0; k < i; k++)
+			if (ent[k].dev == d)
+				goto out; /* twice: another device would get none */
+		ent[i].dev = d;
+		ent[i].pos = sb->pos;
+		ent[i].len = blen;
 		sb->pos += blen;
+	}
+	for (i = 0; i < count; i++) {
+		struct state_buf one;
+
+		d = ent[i].dev;
+		state_reader_init(&one, sb->data + ent[i].pos, ent[i].len);
 		if (d->ops->reset)
 			d->ops->reset(d);
-		err = d->ops->load(d, &one, version);
+		err = d->ops->load(d, &one, ent[i].version);
 		if (!err)
 			err = state_finish(&one);
-		if (err)
-			return err;
+		if (err) {
+			if (d->ops->reset)
+				d->ops->reset(d);
+			goto out;
+		}
 	}
-	return 0;
+	err = 0;
+out:
+	free(ent);
+	return err;
 }

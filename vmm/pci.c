@@ -72,9 +72,9 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 		return -ENOSPC;
 	memset(pd, 0, sizeof(*pd));
 	pthread_mutex_init(&pd->lock, NULL);
-	snprintf(pd->name, sizeof(pd->name), "%s", name);
 	pd->vm = bus->vm;
 	pd->devfn = (uint8_t)(bus->nr << 3); /* slot nr, function 0 */
+	snprintf(pd->name, sizeof(pd->name), "%.20s@00:%02x.0", name, bus->nr & 0x1f);
 	pd->intx_spi = intx_spi;
 	for (int i = 0; i < PCI_MSIX_MAX; i++)
 		pd->msix_efd[i] = -1;
@@ -393,6 +393,18 @@ int pci_dev_start(struct pci_dev *pd)
 
 void pci_dev_destroy(struct pci_dev *pd)
 {
+	struct pci_bus *bus = &pd->vm->pci;
+	unsigned int slot = pd->devfn >> 3;
+
+	/* Off the bus: no config access or remap may reach it again. */
+	for (int b = 0; b < PCI_NR_BARS; b++)
+		if (pd->bars[b].mapped)
+			bus_remove(&pd->vm->mmio, pd->bars[b].mapped_addr);
+	if (slot < bus->nr && bus->devs[slot] == pd) {
+		bus->devs[slot] = NULL;
+		while (bus->nr && !bus->devs[bus->nr - 1])
+			bus->nr--;
+	}
 	for (int v = 0; v < PCI_MSIX_MAX; v++)
 		if (pd->msix_efd[v] >= 0)
 			close(pd->msix_efd[v]);
@@ -497,7 +509,11 @@ int pci_bus_fdt(struct pci_bus *bus, void *fdt)
 
 	/* child (phys.hi with the device, 0, 0, INTA) -> GIC (0, 0, SPI, level). */
 	for (unsigned int i = 0; i < bus->nr; i++) {
-		uint32_t *e = &imap[10 * n++];
+		uint32_t *e = &imap[10 * n];
+
+		if (!bus->devs[i])
+			continue;
+		n++;
 
 		e[0] = cpu_to_fdt32(bus->devs[i]->devfn << 8);
 		e[1] = e[2] = 0;

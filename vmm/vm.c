@@ -214,8 +214,9 @@ static const struct device_ops pci_host_ops = {
 
 
 /*
- * Put a virtio device on the configured transport (which then owns it).
- * A NULL device is its constructor's failure, already described in err.
+ * Put a virtio device on the configured transport, which owns it from
+ * here on, on failure too (see virtio_transport.h). A NULL device is its
+ * constructor's failure, already described in err.
  */
 static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 			   size_t errlen)
@@ -253,8 +254,11 @@ static int vm_setup_console(struct vm *vm, char *err, size_t errlen)
 			return errmsg(err, errlen, -ENOMEM, "out of memory");
 	}
 	ret = console_init(&vm->console, &vm->loop, &port, vm_console_quit, vm);
-	if (ret)
+	if (ret) {
+		if (vd)
+			virtio_dev_destroy(vd);
 		return errmsg(err, errlen, ret, "console: %s", strerror(-ret));
+	}
 	if (!vd) {
 		vm->uart.tx = console_tx;
 		vm->uart.tx_opaque = &vm->console;
