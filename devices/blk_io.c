@@ -79,8 +79,11 @@ int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
 	if (e == BLK_ENGINE_IO_URING) {
 		struct io_uring *ring = calloc(1, sizeof(*ring));
 
-		if (!ring)
+		if (!ring) {
+			close(io->efd);
+			io->efd = -1;
 			return -ENOMEM;
+		}
 		err = io_uring_queue_init(depth, ring, 0);
 		if (!err)
 			err = io_uring_register_eventfd(ring, io->efd);
@@ -142,12 +145,45 @@ static ssize_t sync_op(struct blk_io *io, enum blk_op op,
 	return r < 0 ? -errno : r;
 }
 
+void blk_io_submitted(struct blk_io *io, int consumed)
+{
+	if (consumed > 0)
+		io->sqes -= MIN((unsigned int)consumed, io->sqes);
+	/* The queued requests' iovecs are free once the kernel has read
+	 * every SQE that points at them, not before. */
+	if (!io->sqes)
+		io->queued = 0;
+}
+
+/* io_uring_submit, counting the SQEs the kernel took: it may take fewer
+ * than are queued (an SQE it refused ends the batch); the rest stay in the
+ * SQ for the next submission. */
+static int uring_submit(struct blk_io *io)
+{
+	int r;
+
+	do
+		r = io_uring_submit(io->ctx);
+	while (r == -EINTR || r == -EAGAIN);
+	return r;
+}
+
 static struct io_uring_sqe *uring_sqe(struct blk_io *io)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(io->ctx);
 
-	if (!sqe && io_uring_submit(io->ctx) >= 0)
-		sqe = io_uring_get_sqe(io->ctx); /* the SQ is empty now */
+	/* SQ full in the middle of a batch: make room. io->queued stays as
+	 * it is until blk_io_kick, so no batch slot is freed here. */
+	if (!sqe) {
+		int r = uring_submit(io);
+
+		if (r > 0) {
+			io->sqes -= MIN((unsigned int)r, io->sqes);
+			sqe = io_uring_get_sqe(io->ctx);
+		}
+	}
+	if (sqe)
+		io->sqes++;
 	return sqe;
 }
 
@@ -248,16 +284,11 @@ void blk_io_kick(struct blk_io *io)
 	if (!io->queued)
 		return;
 	if (io->engine == BLK_ENGINE_IO_URING) {
-		/* The kernel takes the whole queue; what it cannot start now
-		 * it runs later, completing each through the CQ as usual. */
-		int r;
-
-		do
-			r = io_uring_submit(io->ctx);
-		while (r == -EINTR || r == -EAGAIN);
-		/* -EBUSY: completions to reap first; blk_io_reap kicks again. */
-		if (r >= 0)
-			io->queued = 0;
+		/* What the kernel cannot start now it runs later, completing
+		 * each through the CQ as usual. Fewer SQEs taken than queued,
+		 * or -EBUSY (completions to reap first): io->queued stays, and
+		 * blk_io_reap kicks again. */
+		blk_io_submitted(io, uring_submit(io));
 		return;
 	}
 	while (done < io->queued) {

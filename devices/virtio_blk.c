@@ -9,6 +9,7 @@
  */
 #include "virtio_blk.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -88,6 +89,7 @@ struct blk_inflight {
 	struct blk_queue *bq;
 	uint16_t head;
 	uint32_t written;
+	uint64_t expect; /* bytes the transfer must move (0 for a flush) */
 	uint8_t *status;
 	bool busy;
 };
@@ -114,17 +116,33 @@ struct virtio_blk {
 	struct blk_queue q[VIRTIO_MAX_QUEUES];
 };
 
+/*
+ * The status of a finished transfer: res is what the engine moved, or a
+ * negative errno. Anything short of the whole request is an error to the
+ * guest (a file system that filled, an image that shrank): never OK.
+ */
+uint8_t blk_transfer_status(ssize_t res, uint64_t expect)
+{
+	return res >= 0 && (uint64_t)res == expect ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+}
+
 static void blk_complete(void *opaque, void *tag, ssize_t res)
 {
 	struct blk_inflight *r = tag;
 	struct blk_queue *bq = opaque;
 
 	(void)bq;
-	*r->status = res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	*r->status = blk_transfer_status(res, r->expect);
 	if (res < 0)
 		pr_guest(LOG_WARNING, "%s: I/O error: %s", r->bq->blk->vd.dev.name,
 			 strerror((int)-res));
-	virtq_push(&r->bq->blk->vd.vqs[r->bq->index], r->head, r->written + 1);
+	else if ((uint64_t)res != r->expect)
+		pr_guest(LOG_WARNING, "%s: short transfer (%lld of %llu bytes): I/O error to the guest",
+			 r->bq->blk->vd.dev.name, (long long)res,
+			 (unsigned long long)r->expect);
+	/* A failed read wrote nothing the guest may use. */
+	virtq_push(&r->bq->blk->vd.vqs[r->bq->index], r->head,
+		   (*r->status == VIRTIO_BLK_S_OK ? r->written : 0) + 1);
 	r->busy = false;
 }
 
@@ -165,8 +183,9 @@ static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
 		while (len > 0) {
 			ssize_t n = pwrite(blk->fd, zeros, (size_t)MIN(len, (off_t)sizeof(zeros)), off);
 
+			/* 0 bytes written is no progress: an error, not success. */
 			if (n <= 0)
-				return -errno;
+				return n < 0 ? -errno : -EIO;
 			off += n, len -= n;
 		}
 	}
@@ -204,8 +223,14 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 				virtio_queue_broken(vd, qi);
 				return;
 			}
-			st = r == -E2BIG ? VIRTIO_BLK_S_IOERR
-					 : blk_req_parse(&c, blk->capacity, blk->ro, rq);
+			if (r == -E2BIG) {
+				/* Too long to parse: returned with length 0 (no
+				 * status byte of its own is known). */
+				virtq_push(q, c.head, 0);
+				pushed = true;
+				continue;
+			}
+			st = blk_req_parse(&c, blk->capacity, blk->ro, rq);
 			if (!rq->status) {
 				virtq_push(q, c.head, 0);
 				pushed = true;
@@ -237,6 +262,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 			in = &bq->reqs[c.head % BLK_QUEUE_SIZE];
 			*in = (struct blk_inflight){ bq, c.head,
 						     rq->type == VIRTIO_BLK_T_IN ? (uint32_t)rq->len : 0,
+						     rq->type == VIRTIO_BLK_T_FLUSH ? 0 : rq->len,
 						     rq->status, true };
 			r = blk_io_submit(&bq->io,
 					  rq->type == VIRTIO_BLK_T_IN ? BLK_OP_READ :
@@ -294,6 +320,13 @@ static int blk_load(struct virtio_dev *vd, struct state_buf *sb)
 	return state_get_u64(sb) == blk->capacity && !state_error(sb) ? 0 : -EINVAL;
 }
 
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	uint32_t le = htole32(v);
+
+	memcpy(p, &le, sizeof(le));
+}
+
 static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 			    uint32_t len)
 {
@@ -307,10 +340,10 @@ static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 	cfg[13] = VIRTIO_BLK_SEG_MAX >> 8;
 	cfg[21] = BLK_SECTOR >> 8;			/* blk_size = 512 */
 	cfg[34] = (uint8_t)blk->nr_queues;		/* num_queues */
-	cfg[36] = 0xff, cfg[37] = 0xff, cfg[38] = 0x3f;	/* max_discard_sectors 4M-1 */
+	put_le32(cfg + 36, VIRTIO_BLK_MAX_DISCARD_SECTORS);
 	cfg[40] = 1;					/* max_discard_seg */
 	cfg[44] = 8;					/* discard_sector_alignment */
-	cfg[48] = 0xff, cfg[49] = 0xff, cfg[50] = 0x3f;	/* max_write_zeroes_sectors */
+	put_le32(cfg + 48, VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS);
 	cfg[52] = 1;					/* max_write_zeroes_seg */
 	cfg[56] = 1;					/* write_zeroes_may_unmap */
 	memcpy(buf, cfg + off, len);
@@ -364,6 +397,7 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	uint64_t features, size;
+	unsigned int ready = 0;
 	struct stat st;
 	const char *base;
 	int ret;
@@ -372,14 +406,15 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 		errmsg(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	blk->fd = open(o->path, (o->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-					(o->direct ? O_DIRECT : 0));
+	/* A FIFO named as a disk must not block the start-up in open(). */
+	blk->fd = file_open_stat(o->path, (o->ro ? O_RDONLY : O_RDWR) |
+					  (o->direct ? O_DIRECT : 0), &st);
 	if (blk->fd < 0) {
-		errmsg(err, errlen, -errno, "--disk %s: %s", o->path, strerror(errno));
+		errmsg(err, errlen, blk->fd, "--disk %s: %s", o->path, strerror(-blk->fd));
 		free(blk);
 		return NULL;
 	}
-	if (fstat(blk->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+	if (!(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		errmsg(err, errlen, -EINVAL, "--disk %s: not a regular file or block device", o->path);
 		goto err_close;
 	}
@@ -411,11 +446,13 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 
 		memcpy(blk->serial, id, MIN(strlen(id), sizeof(blk->serial)));
 	}
-	for (unsigned int i = 0; i < blk->nr_queues; i++) {
-		blk->q[i].blk = blk;
-		blk->q[i].index = i;
-		ret = blk_io_init(&blk->q[i].io, o->engine, blk->fd, BLK_QUEUE_SIZE,
-				  blk_complete, &blk->q[i]);
+	for (; ready < blk->nr_queues; ready++) {
+		struct blk_queue *bq = &blk->q[ready];
+
+		bq->blk = blk;
+		bq->index = ready;
+		ret = blk_io_init(&bq->io, o->engine, blk->fd, BLK_QUEUE_SIZE,
+				  blk_complete, bq);
 		if (ret) {
 			errmsg(err, errlen, ret, "--disk %s: cannot set up %s: %s",
 			       o->path, blk_engine_name(o->engine), strerror(-ret));
@@ -433,7 +470,8 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 	return &blk->vd;
 
 err_close:
-	for (unsigned int i = 0; i < blk->nr_queues; i++)
+	/* Only the queues set up: the others' fds are 0 (calloc), not theirs. */
+	for (unsigned int i = 0; i < ready; i++)
 		blk_io_destroy(&blk->q[i].io);
 	close(blk->fd);
 	free(blk);

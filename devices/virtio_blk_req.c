@@ -110,6 +110,11 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		if (add_overflows_u64(req->seg_sector, req->seg_sectors, &end) ||
 		    end > capacity)
 			return VIRTIO_BLK_S_IOERR;
+		/* §5.2.6.2: no more sectors than the config space allows. */
+		if (req->seg_sectors > (req->type == VIRTIO_BLK_T_DISCARD
+						? VIRTIO_BLK_MAX_DISCARD_SECTORS
+						: VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS))
+			return VIRTIO_BLK_S_IOERR;
 		/* §5.2.6.2: unmap is the only flag, and only for WRITE_ZEROES. */
 		if (req->seg_flags & ~(uint32_t)(req->type == VIRTIO_BLK_T_WRITE_ZEROES
 							 ? VIRTIO_BLK_WZ_UNMAP : 0))

@@ -23,7 +23,8 @@ struct blk_io {
 	int fd;
 	int efd; /* completions; -1 for the sync engine */
 	unsigned int depth, inflight;
-	unsigned int queued;	/* prepared, not yet submitted */
+	unsigned int queued;	/* prepared, not yet all taken by the kernel */
+	unsigned int sqes;	/* io_uring: SQEs of those the kernel has not taken */
 	/*
 	 * io_uring on a block device: at most this many iovecs per SQE (the
 	 * device's max_segments; 0: no limit). io_uring tries each I/O
@@ -51,6 +52,10 @@ int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
 		  int iovcnt, uint64_t off, void *tag);
 /* Submit what was queued, in one system call. */
 void blk_io_kick(struct blk_io *io);
+/* io_uring accounting (blk_io.c; exposed for its unit test): the kernel
+ * took `consumed` SQEs; the queued requests are submitted once it has
+ * taken all of theirs. */
+void blk_io_submitted(struct blk_io *io, int consumed);
 /* Deliver completions; wait for at least min_wait of them. */
 void blk_io_reap(struct blk_io *io, unsigned int min_wait);
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -78,6 +79,13 @@ int errmsg(char *err, size_t len, int ret, const char *fmt, ...)
  * Read a whole regular file into a malloc'd buffer (at most max_size bytes;
  * -EFBIG past it). Returns 0 or a negative errno.
  */
+/*
+ * open(path, flags) that never blocks in open itself (a FIFO or a device
+ * whose open waits): O_NONBLOCK for the open, cleared again after it, with
+ * *st filled by fstat for the caller to check the file's type. The fd, or
+ * a negative errno.
+ */
+int file_open_stat(const char *path, int flags, struct stat *st);
 int file_read_all(const char *path, size_t max_size, uint8_t **buf,
 		  size_t *size);
 

@@ -30,6 +30,9 @@
 #define VIRTIO_BLK_QUEUE_SIZE 512
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)
 #define VIRTIO_BLK_ID_BYTES 20
+/* What the config space advertises, and the parser enforces (§5.2.4). */
+#define VIRTIO_BLK_MAX_DISCARD_SECTORS 0x3fffff
+#define VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS 0x3fffff
 #define BLK_SECTOR 512
 
 struct blk_req {
@@ -52,6 +55,10 @@ struct blk_req {
  */
 int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		  struct blk_req *req);
+
+/* A finished read or write: OK only if all expect bytes moved (res is
+ * the engine's byte count or a negative errno). */
+uint8_t blk_transfer_status(ssize_t res, uint64_t expect);
 
 struct blk_disk_opts {
 	const char *path;

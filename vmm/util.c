@@ -121,18 +121,35 @@ int64_t clock_monotonic_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int file_open_stat(const char *path, int flags, struct stat *st)
+{
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC), fl, err;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0)
+		goto err;
+	/* Blocking again: io_uring and plain reads expect it. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		goto err;
+	return fd;
+err:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
 static int file_open_regular(const char *path, size_t max_size, int *fdp,
 			     size_t *sizep)
 {
 	struct stat st;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_stat(path, O_RDONLY, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		err = -errno;
-	else if (S_ISDIR(st.st_mode))
+		return fd;
+	if (S_ISDIR(st.st_mode))
 		err = -EISDIR;
 	else if (!S_ISREG(st.st_mode))
 		err = -EINVAL;
@@ -227,6 +244,8 @@ int write_full(int fd, const void *buf, size_t len)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return -EIO; /* no progress: never loop forever */
 		p += n;
 		len -= n;
 	}
