@@ -53,36 +53,81 @@ static size_t vcons_rx_push(void *opaque, const uint8_t *buf, size_t n)
 	return done;
 }
 
-static void vcons_notify(struct virtio_dev *vd, unsigned int qi)
+/*
+ * Guest output to the terminal (device lock held). The console takes what
+ * fits its ring without blocking; a chain that does not fit waits in the
+ * queue (the driver still holds it) until the console has room again and
+ * calls vcons_out_ready. So one notification copies at most the ring's
+ * room, and a slow terminal slows hvc0 instead of losing its output. A
+ * chain larger than the whole ring is written as far as it fits, the rest
+ * dropped (a well-behaved driver sends at most a page).
+ */
+static void vcons_tx(struct virtio_console *vc)
 {
-	struct virtio_console *vc = vd->priv;
-	struct virtq *q = &vd->vqs[qi];
+	struct virtio_dev *vd = &vc->vd;
+	struct virtq *q = &vd->vqs[1];
 	struct virtq_chain c = { .bufs = vc->bufs, .cap = CONS_MAX_CHAIN };
 	bool pushed = false;
 	int r;
 
-	if (qi == 0) { /* new receive buffers: pending input may go now */
-		console_rx_ready(vc->con);
+	if (!virtio_dev_live(vd) || !q->ready || q->broken)
 		return;
-	}
 	do {
-		while ((r = virtq_pop(q, &c)) != 0) {
+		for (;;) {
+			size_t room = console_out_room(vc->con);
+
+			if (!room)
+				goto out; /* vcons_out_ready resumes */
+			r = virtq_pop(q, &c);
+			if (!r)
+				break;
 			if (r == -EINVAL) {
-				virtio_queue_broken(vd, qi);
-				return;
+				virtio_queue_broken(vd, 1);
+				goto out;
+			}
+			if (r > 0 && c.out_len > room && room < CONSOLE_OUT_SIZE) {
+				virtq_unpop(q);
+				goto out;
 			}
 			for (unsigned int i = 0; r > 0 && i < c.n; i++) {
-				const uint8_t *p = c.bufs[i].host;
+				size_t len = c.bufs[i].len, put;
 
-				for (uint32_t k = 0; !c.bufs[i].write && k < c.bufs[i].len; k++)
-					console_tx(vc->con, p[k]);
+				if (c.bufs[i].write)
+					continue;
+				put = console_write(vc->con, c.bufs[i].host, len);
+				if (put < len)
+					pr_guest(LOG_WARNING, "%s: a %llu-byte output chain is larger than the console's buffer; %llu bytes dropped",
+						 vd->dev.name, (unsigned long long)c.out_len,
+						 (unsigned long long)(len - put));
 			}
 			virtq_push(q, c.head, 0);
 			pushed = true;
 		}
 	} while (virtq_enable_notify(q));
+out:
 	if (pushed)
-		virtio_queue_interrupt(vd, qi);
+		virtio_queue_interrupt(vd, 1);
+}
+
+/* The console has room again: take the output that waited (loop thread). */
+static void vcons_out_ready(void *opaque)
+{
+	struct virtio_console *vc = opaque;
+
+	pthread_mutex_lock(&vc->vd.lock);
+	vcons_tx(vc);
+	pthread_mutex_unlock(&vc->vd.lock);
+}
+
+static void vcons_notify(struct virtio_dev *vd, unsigned int qi)
+{
+	struct virtio_console *vc = vd->priv;
+
+	if (qi == 0) { /* new receive buffers: pending input may go now */
+		console_rx_ready(vc->con);
+		return;
+	}
+	vcons_tx(vc);
 }
 
 static void vcons_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
@@ -120,5 +165,6 @@ struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
 			CONS_QUEUE_SIZE, 0, 12, mem, vc);
 	port->rx_push = vcons_rx_push;
 	port->opaque = vc;
+	port->out_ready = vcons_out_ready;
 	return &vc->vd;
 }
