@@ -22,8 +22,17 @@ static void vhost_call_event(void *opaque, uint32_t events)
 	uint64_t n;
 
 	(void)events;
-	if (read(c->vh->call_fd[c->q], &n, sizeof(n)) == sizeof(n))
-		virtio_queue_signal(c->vh->vd, c->q);
+	if (read(c->vh->call_fd[c->q], &n, sizeof(n)) != sizeof(n))
+		return;
+	/*
+	 * Under the device lock, as every other interrupt: with INTx, the
+	 * guest's ISR read clears the ISR and lowers the line under it; a
+	 * signal in between would leave the ISR set with the line low, and
+	 * receive would stall.
+	 */
+	pthread_mutex_lock(&c->vh->vd->lock);
+	virtio_queue_signal(c->vh->vd, c->q);
+	pthread_mutex_unlock(&c->vh->vd->lock);
 }
 
 /* vhost met something it would not follow in the queue and stopped it. */

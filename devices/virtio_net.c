@@ -222,6 +222,10 @@ static void net_tx(struct virtio_net *n)
 	bool pushed = false;
 	int r;
 
+	/* vhost owns the rings while it runs: a notification read just
+	 * before it started must not send frames a second time. */
+	if (!virtio_dev_live(vd) || !q->ready || q->broken || n->vhost.running)
+		return;
 	do {
 		while ((r = virtq_pop(q, &c)) != 0) {
 			int iovcnt = 0;
@@ -304,6 +308,16 @@ static void net_start(struct virtio_net *n)
 		}
 		if (!err) {
 			net_rx_poll(n, false);
+			/* A kick armvm read before vhost took the eventfd
+			 * would be lost: vhost looks at both rings once now. */
+			for (unsigned int q = 0; q < 2; q++) {
+				int kfd = vd->transport.kick_fd(vd, q, true);
+				uint64_t one = 1;
+
+				if (kfd >= 0 && write(kfd, &one, sizeof(one)) < 0) {
+					/* already pending */
+				}
+			}
 			return;
 		}
 		pr_warn("%s: vhost-net would not start (%s): frames go through armvm",
