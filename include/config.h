@@ -45,6 +45,7 @@ struct vm_config {
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;
+	bool no_seccomp;	/* --no-seccomp: threads unfiltered */
 	bool debug;
 	enum log_level loglevel;
 	const char *dump_dtb;
@@ -55,6 +56,8 @@ struct vm_config {
 #define CLI_HELP 1
 
 void config_init(struct vm_config *cfg);
+/* Free what parsing allocated (the --disk option strings). */
+void config_destroy(struct vm_config *cfg);
 
 /*
  * Parse `armvm run` options (argv[0] is "run"). Returns 0, CLI_HELP when

@@ -20,7 +20,7 @@ struct evloop_handler;
 struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: evloop_stop() */
-	volatile bool stop;
+	_Atomic bool stop; /* set from any thread or a signal handler */
 	pthread_mutex_t lock; /* the lists */
 	struct evloop_handler *handlers;
 	struct evloop_handler *deleted; /* freed between batches */

@@ -90,12 +90,12 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	enum vm_exit exit_reason;
 	char exit_msg[256];
-	volatile bool stopping;
+	_Atomic bool stopping;		/* vCPU threads: leave KVM_RUN */
 	int signal_fd;
 	int exit_signal;
 
 	int64_t t_main_ns;		/* armvm's main() entry, for timing */
-	volatile int first_run_logged;
+	_Atomic int first_run_logged;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg,

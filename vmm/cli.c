@@ -40,6 +40,7 @@ enum opt_id {
 	OPT_SVE_VLS,
 	OPT_RNG,
 	OPT_TRANSPORT,
+	OPT_NO_SECCOMP,
 };
 
 struct opt_desc {
@@ -93,6 +94,9 @@ static const struct opt_desc run_opts[] = {
 	  "how much armvm prints (default: warning)" },
 	{ "debug", OPT_DEBUG, 0, NULL, "print debug messages (--loglevel debug)" },
 	{ "kvm-dev", OPT_KVM_DEV, 1, "PATH", "KVM device (default: /dev/kvm)" },
+	{ "no-seccomp", OPT_NO_SECCOMP, 0, NULL,
+	  "no seccomp filters on armvm's threads (for debugging; by default "
+	  "each thread may make only the system calls it needs)" },
 	{ "help", OPT_HELP, 0, NULL, "show this help" },
 };
 
@@ -103,6 +107,14 @@ void config_init(struct vm_config *cfg)
 	cfg->irqchip = IRQCHIP_AUTO;
 	cfg->loglevel = LOG_WARNING;
 	cfg->kvm_dev = "/dev/kvm";
+}
+
+void config_destroy(struct vm_config *cfg)
+{
+	/* A disk's strings point into one copy of its option, at path. */
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		free((char *)cfg->disks[i].path);
+	cfg->nr_disks = 0;
 }
 
 uint64_t config_default_ram(unsigned int nr_cpus, uint64_t host_ram)
@@ -259,6 +271,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			break;
 		case OPT_NODEFAULTS: cfg->nodefaults = true; break;
 		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
+		case OPT_NO_SECCOMP: cfg->no_seccomp = true; break;
 		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
 		case OPT_LOGLEVEL:
 			if (log_level_parse(optarg, &cfg->loglevel) < 0)

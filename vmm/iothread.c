@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "iothread.h"
+#include "jail.h"
+#include "util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +15,8 @@ static void *iothread_main(void *arg)
 	/* Signals are the main thread's (signalfd) and the vCPUs' (kicks). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	if (jail_enter(JAIL_IO))
+		pr_err("I/O thread: cannot install its seccomp filter");
 	evloop_run(&t->loop);
 	return NULL;
 }

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "info.h"
+#include "jail.h"
 #include "selftest.h"
 #include "vm.h"
 
@@ -76,7 +77,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	struct vm vm;
 	struct sysinfo si;
 	enum vm_exit why;
-	char err[512];
+	char err[512], defname[32];
 	int ret, status = 1;
 	long ncpu;
 
@@ -101,13 +102,22 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	if (config_find_default_guest(&cfg, err, sizeof(err)))
 		return die_usage(err);
 
+	if (!cfg.no_seccomp && jail_prepare(err, sizeof(err))) {
+		pr_err("%s", err);
+		goto out;
+	}
 	files.cmdline = build_cmdline(&cfg);
 	if (!files.cmdline) {
 		pr_err("out of memory");
 		goto out;
 	}
-	pr_info("booting %s with %u vCPU(s), %llu MiB", cfg.kernel, cfg.nr_cpus,
-		(unsigned long long)(cfg.ram_size >> 20));
+	/* kvmtool's default name; the control socket will carry it. */
+	if (!cfg.name) {
+		snprintf(defname, sizeof(defname), "guest-%d", (int)getpid());
+		cfg.name = defname;
+	}
+	pr_info("%s: booting %s with %u vCPU(s), %llu MiB", cfg.name, cfg.kernel,
+		cfg.nr_cpus, (unsigned long long)(cfg.ram_size >> 20));
 
 	for (;;) {
 		/*
@@ -160,6 +170,7 @@ out:
 	term_restore();
 	unmap_boot_files(&files);
 	free(files.cmdline);
+	config_destroy(&cfg);
 	return status;
 }
 

@@ -26,6 +26,7 @@
 #include <libfdt.h>
 
 #include "boot.h"
+#include "jail.h"
 #include "virtio_devices.h"
 #include "virtio_transport.h"
 #include "devtree.h"
@@ -244,7 +245,7 @@ static size_t vm_uart_rx_push(void *opaque, const uint8_t *buf, size_t n)
  */
 static int vm_setup_console(struct vm *vm, char *err, size_t errlen)
 {
-	struct console_port port = { vm_uart_rx_push, &vm->uart };
+	struct console_port port = { .rx_push = vm_uart_rx_push, .opaque = &vm->uart };
 	struct virtio_dev *vd = NULL;
 	int ret;
 
@@ -378,10 +379,18 @@ static int vm_load_boot(struct vm *vm, const struct boot_files *files,
 				err, errlen);
 	if (ret)
 		goto out;
-	guest_mem_write(&vm->mem, lay.kernel_gpa, img.data, img.size);
-	if (files->initrd_size)
-		guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd,
-				files->initrd_size);
+	/* boot_plan placed them inside RAM; a failure here is a bug there,
+	 * and must not become a guest that boots half a kernel. */
+	ret = guest_mem_write(&vm->mem, lay.kernel_gpa, img.data, img.size);
+	if (!ret && files->initrd_size)
+		ret = guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd,
+				      files->initrd_size);
+	if (ret) {
+		errmsg(err, errlen, ret, "cannot place the kernel or initrd in guest RAM at 0x%llx/0x%llx: %s",
+		       (unsigned long long)lay.kernel_gpa,
+		       (unsigned long long)lay.initrd_gpa, strerror(-ret));
+		goto out;
+	}
 
 	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
 	fdt = calloc(1, LAYOUT_FDT_MAX_SIZE);
@@ -420,7 +429,12 @@ static int vm_load_boot(struct vm *vm, const struct boot_files *files,
 		if (ret)
 			goto out;
 	}
-	guest_mem_write(&vm->mem, lay.fdt_gpa, fdt, fdt_totalsize(fdt));
+	ret = guest_mem_write(&vm->mem, lay.fdt_gpa, fdt, fdt_totalsize(fdt));
+	if (ret) {
+		errmsg(err, errlen, ret, "cannot place the device tree in guest RAM at 0x%llx: %s",
+		       (unsigned long long)lay.fdt_gpa, strerror(-ret));
+		goto out;
+	}
 	pr_info("kernel at 0x%llx (%s), initrd at 0x%llx (%llu bytes), DTB at 0x%llx",
 		(unsigned long long)lay.kernel_gpa,
 		img.has_header ? "Image" : "flat binary",
@@ -671,6 +685,12 @@ enum vm_exit vm_run(struct vm *vm)
 			break;
 		}
 		vm->vcpus[i].started = true;
+	}
+	/* Set-up is over: the main thread keeps only what it needs from
+	 * here (a reboot builds the next machine under the same filter). */
+	if (!err && jail_enter(JAIL_MAIN)) {
+		vm_request_exit(vm, VM_EXIT_ERROR, "cannot install the main thread's seccomp filter");
+		err = 1;
 	}
 	if (!err) {
 		err = evloop_run(&vm->loop);

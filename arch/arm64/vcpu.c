@@ -15,6 +15,7 @@
 
 #include <linux/kvm.h>
 
+#include "jail.h"
 #include "vm.h"
 
 #define ARM64_CORE_REG(x)                                                      \
@@ -218,6 +219,11 @@ void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (jail_enter(JAIL_VCPU)) {
+		vm_request_exit(vm, VM_EXIT_ERROR, "vCPU %u: cannot install its seccomp filter",
+				vcpu->id);
+		return NULL;
+	}
 
 	while (!vm->stopping) {
 		if (vcpu->id == 0 && !vm->first_run_logged) {
