@@ -27,14 +27,14 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude \
 	-DARMVM_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += -static
-LIBS := -lfdt -luring -laio -lz -lpthread
+LIBS := -lfdt -luring -laio -lz -lseccomp -lpthread
 
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
 	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
-KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c \
+KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c vmm/jail.c \
 	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
 	arch/arm64/gic.c arch/arm64/guest_code.S
 MAIN_SRCS := vmm/main.c vmm/info.c vmm/selftest.c vmm/selftest_a32.c
@@ -43,7 +43,7 @@ KVM_OBJS := $(patsubst %.S,$(B)/obj/%.o,$(KVM_SRCS:%.c=$(B)/obj/%.o))
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
-KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(wildcard tests/kvm/*.c))
+KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(filter-out tests/kvm/hostile_pci.c,$(wildcard tests/kvm/*.c)))
 # Tests of the project's scripts (TAP shell scripts, run on the build host).
 SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
@@ -88,13 +88,13 @@ setup:
 check: $(UNIT_TESTS)
 	prove -e tests/run-test $(UNIT_TESTS) $(SCRIPT_TESTS)
 
-lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin $(KVM_TESTS)
+lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin $(B)/guest/hostile-pci.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
 
 # Everything: unit tests, then the lab suite in one emulated host boot.
 test: setup
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) lab-assets
-	prove -e tests/run-test $(UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(ASAN_UNIT_TESTS) lab-assets
+	prove -e tests/run-test $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
 
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all lab-assets
@@ -133,18 +133,59 @@ $(B)/bench/%: bench/%.c
 # virtqueue walk and the virtio-blk request parser build without KVM.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_SRCS := devices/virtqueue.c devices/virtio_blk_req.c vmm/guest_mem.c vmm/util.c
+# The code without KVM (CORE_SRCS), built natively with the sanitizers:
+# the libraries are the build host's (libfdt by its soname: its -dev
+# package cannot be installed for two architectures at once).
+HOST_ARCH_LIBDIR := /usr/lib/$(shell $(FUZZ_CC) -print-multiarch 2>/dev/null || echo $(ARCH)-linux-gnu)
+HOST_LIBS := $(HOST_ARCH_LIBDIR)/libfdt.so.1 $(HOST_ARCH_LIBDIR)/liburing.so.2 \
+	$(HOST_ARCH_LIBDIR)/libaio.so.1 -lz -lpthread
+SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	-std=gnu11 -D_GNU_SOURCE -Iinclude -Wno-unused-command-line-argument
+# One set of sanitized objects serves the fuzzers and the unit tests.
+SAN_OBJS := $(CORE_SRCS:%.c=$(B)/san/%.o)
+$(B)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  SANCC   $<"
+	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=address,undefined,fuzzer-no-link -MMD -MP -c -o $@ $<
+.SECONDARY: $(SAN_OBJS)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard include/*.h)
+$(B)/fuzz/%: tests/fuzz/%.c $(SAN_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-D_GNU_SOURCE -Iinclude -o $@ $< $(FUZZ_SRCS)
+	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(SAN_OBJS) $(HOST_LIBS)
+$(B)/fuzz/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(SAN_OBJS) arch/arm64/vcpu_state.c tests/fuzz/kvm_stubs.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $< arch/arm64/vcpu_state.c tests/fuzz/kvm_stubs.c $(SAN_OBJS) $(HOST_LIBS)
+# The PCI and virtio transport register files, over stubbed KVM calls.
+FUZZ_PCI_SRCS := vmm/pci.c devices/virtio_pci.c devices/virtio_mmio.c \
+	devices/virtio_transport.c vmm/iothread.c tests/fuzz/kvm_stubs.c
+$(B)/fuzz/fuzz_pci: tests/fuzz/fuzz_pci.c $(SAN_OBJS) $(FUZZ_PCI_SRCS)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(FUZZ_PCI_SRCS) $(SAN_OBJS) $(HOST_LIBS)
+
+# The unit tests again, natively on the build host with ASan and UBSan
+# where the code is portable (test_sve checks arm64 KVM UAPI values):
+# `make check-asan`, part of `make test`.
+ASAN_UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/asan/%,$(filter-out tests/unit/test_sve.c,$(wildcard tests/unit/test_*.c)))
+$(B)/asan/%: tests/unit/%.c tests/unit/tap.h $(SAN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  ASAN    $@"
+	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=address,undefined -Itests/unit \
+		-o $@ $< $(SAN_OBJS) $(HOST_LIBS)
+.PHONY: check-asan
+check-asan: $(ASAN_UNIT_TESTS)
+	prove -e tests/run-test $(ASAN_UNIT_TESTS)
 
 .PHONY: fuzz fuzz-short
 fuzz: $(FUZZ_TARGETS)
-	$(Q)for f in $(FUZZ_TARGETS); do mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) || exit 1; done
+	$(Q)for f in $(FUZZ_TARGETS); do n=$$(basename $$f); mkdir -p $(B)/fuzz/corpus-$$n; \
+		d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$d $(B)/fuzz/corpus-$$n || exit 1; done
 fuzz-short:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
 
@@ -157,3 +198,14 @@ $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin: tests/kvm/hostile.S
 	@echo "  AS      $@"
 	$(Q)$(CC) -nostdlib -static -Wl,-Ttext=0x80080000 $(HOSTILE_FLAGS) -o $(@:.bin=.elf) $<
 	$(Q)$(CROSS_COMPILE)objcopy -O binary -j .text $(@:.bin=.elf) $@
+
+# The hostile guest on PCI and virtio-blk, in C, bare metal (MMU off:
+# every access aligned, no library).
+$(B)/guest/hostile-pci.bin: tests/kvm/hostile_pci.c tests/kvm/payload.ld
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -O2 -ffreestanding -nostdlib -static -mstrict-align -mgeneral-regs-only \
+		-fno-builtin -fno-stack-protector -Wall -Wextra -Werror \
+		-Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-T tests/kvm/payload.ld -o $(@:.bin=.elf) $<
+	$(Q)$(CROSS_COMPILE)objcopy -O binary $(@:.bin=.elf) $@

@@ -220,8 +220,10 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 			int st;
 
 			if (r == -EINVAL) {
+				/* The requests already queued are good ones:
+				 * they go to the disk now, not at the reset. */
 				virtio_queue_broken(vd, qi);
-				return;
+				break;
 			}
 			if (r == -E2BIG) {
 				/* Too long to parse: returned with length 0 (no
@@ -275,7 +277,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 			if (bq->io.queued == BLK_BATCH)
 				blk_queue_submit(bq);
 		}
-	} while (virtq_enable_notify(q));
+	} while (!q->broken && virtq_enable_notify(q));
 	blk_queue_submit(bq);
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);

@@ -168,11 +168,16 @@ int vcpu_state_load(struct vcpu_state *st, struct state_buf *sb)
 {
 	uint32_t n;
 	size_t start, bytes = 0, off = 0;
+	uint8_t has_sve;
 	int err;
 
 	memset(st, 0, sizeof(*st));
 	st->features = state_get_u32(sb);
-	st->has_sve = state_get_u8(sb) != 0;
+	/* A flag is 0 or 1: anything else is a corrupt file (fuzz_vcpu_state). */
+	has_sve = state_get_u8(sb);
+	if (has_sve > 1)
+		return -EINVAL;
+	st->has_sve = has_sve;
 	for (unsigned int i = 0; i < SVE_VLS_WORDS; i++)
 		st->vls.w[i] = state_get_u64(sb);
 	st->mp_state = state_get_u32(sb);

@@ -13,7 +13,9 @@ for t in "$top"/tests/fuzz/fuzz_*.c; do
 		echo "not ok $n - $name builds"; sed 's/^/#   /' /tmp/$name.build | tail -20; continue
 	fi
 	mkdir -p "$top/build/fuzz/corpus-$name"
-	if (cd "$top/build/fuzz" && "$bin" -max_total_time="$secs" "corpus-$name" >/tmp/$name.log 2>&1); then
+	dict=
+	[ -f "$top/tests/fuzz/$name.dict" ] && dict=-dict=$top/tests/fuzz/$name.dict
+	if (cd "$top/build/fuzz" && "$bin" -max_total_time="$secs" $dict "corpus-$name" >/tmp/$name.log 2>&1); then
 		echo "ok $n - $name: $(grep -o 'Done [0-9]* runs' /tmp/$name.log) in ${secs}s, no sanitizer report"
 	else
 		echo "not ok $n - $name found a crash"; grep -A15 -E 'ERROR|SUMMARY' /tmp/$name.log | sed 's/^/#   /' | head -40

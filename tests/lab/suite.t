@@ -20,6 +20,9 @@ if [ ! -f "$L/Image.gz" ] || [ "$L/Image" -nt "$L/Image.gz" ]; then
 fi
 rm -f "$L/guest.dtb"
 
+# Everything this prints is kept in build/lab/suite.tap too: prove shows
+# only the numbers of failed checks.
+exec > >(tee "$L/suite.tap")
 n=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 emulated=1

@@ -19,6 +19,7 @@ static int parse(struct vm_config *cfg, char *err, size_t errlen, ...)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
+	config_destroy(cfg);
 	config_init(cfg);
 	err[0] = '\0';
 	return cli_parse_run(argc, argv, cfg, err, errlen);
@@ -28,7 +29,7 @@ static int parse(struct vm_config *cfg, char *err, size_t errlen, ...)
 
 static void test_good(void)
 {
-	struct vm_config cfg;
+	struct vm_config cfg = { 0 };
 	char err[256];
 
 	is_int(P("-k", "Image", "-i", "initrd", "-p", "quiet", "-m", "512", "-c", "2", "--name", "vm1"), 0, "short options parse");
@@ -104,6 +105,7 @@ static void test_good(void)
 		free(text);
 	}
 	is_int(P("-h"), CLI_HELP, "-h");
+	config_destroy(&cfg);
 }
 
 static void test_bad(void)
@@ -139,7 +141,7 @@ static void test_bad(void)
 		{ "--sve-max-vl", "big", "expected a vector length in bits" },
 		{ "--sve-vls", "128,,256", "expected vector lengths in bits" },
 	};
-	struct vm_config cfg;
+	struct vm_config cfg = { 0 };
 	char err[256];
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -149,11 +151,12 @@ static void test_bad(void)
 		like(err, cases[i].msg, "'%s %s' says why", cases[i].a, cases[i].b ? cases[i].b : "");
 		ok(!strchr(err, '\n'), "message is one line");
 	}
+	config_destroy(&cfg);
 }
 
 static void test_sve_conflicts(void)
 {
-	struct vm_config cfg;
+	struct vm_config cfg = { 0 };
 	char err[256];
 
 	is_int(P("--sve-max-vl", "512", "--sve-vls", "128"), -EINVAL, "--sve-max-vl with --sve-vls refused");
@@ -161,6 +164,7 @@ static void test_sve_conflicts(void)
 	is_int(P("--sve-vls", "128", "--sve-max-vl", "512"), -EINVAL, "--sve-vls with --sve-max-vl refused");
 	is_int(P("--no-sve", "--sve-vls", "128"), -EINVAL, "--no-sve with --sve-vls refused");
 	like(err, "--no-sve cannot be used with", "says why");
+	config_destroy(&cfg);
 }
 
 static void test_sizes(void)

@@ -23,9 +23,13 @@ static uint64_t prop_u64(const char *path, const char *name, int idx)
 	int len = 0;
 	const fdt64_t *p = prop(path, name, &len);
 
+	fdt64_t v;
+
 	if (!p || len < (int)((idx + 1) * sizeof(*p)))
 		return ~0ULL;
-	return fdt64_to_cpu(p[idx]);
+	/* Properties are 4-byte aligned only (UBSan caught p[idx]). */
+	memcpy(&v, (const char *)p + idx * sizeof(v), sizeof(v));
+	return fdt64_to_cpu(v);
 }
 
 static uint32_t prop_u32(const char *path, const char *name, int idx)
