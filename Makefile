@@ -27,7 +27,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude \
 	-DARMVM_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += -static
-LIBS := -lfdt -luring -laio -lz -lseccomp -lpthread
+LIBS := -lfdt -luring -laio -lz -lseccomp -ljansson -lpthread
 
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
@@ -37,7 +37,7 @@ CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c \
 KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c vmm/jail.c \
 	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
 	arch/arm64/gic.c arch/arm64/guest_code.S
-MAIN_SRCS := vmm/main.c vmm/info.c vmm/selftest.c vmm/selftest_a32.c
+MAIN_SRCS := vmm/main.c vmm/info.c vmm/selftest.c vmm/selftest_a32.c vmm/control.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
 KVM_OBJS := $(patsubst %.S,$(B)/obj/%.o,$(KVM_SRCS:%.c=$(B)/obj/%.o))
 MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)

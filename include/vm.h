@@ -94,6 +94,13 @@ struct vm {
 	int signal_fd;
 	int exit_signal;
 
+	/* Pause (the control socket): vCPUs park at the top of their loop. */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	_Atomic bool pause_req;
+	unsigned int parked;		/* vCPU threads parked (run_lock) */
+	bool paused;
+
 	int64_t t_main_ns;		/* armvm's main() entry, for timing */
 	_Atomic int first_run_logged;
 };
@@ -107,6 +114,15 @@ void vm_destroy(struct vm *vm);
 /* From any thread: end the run (first reason wins). */
 void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Pause every vCPU (out of KVM_RUN, parked) and say how long it took;
+ * resume them. From the main loop. -ETIMEDOUT if a vCPU did not park.
+ */
+int vm_pause(struct vm *vm, int64_t *took_ns);
+void vm_resume(struct vm *vm);
+/* A vCPU thread at the top of its loop: park while a pause holds. */
+void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu);
 
 /* Hand out the next free SPI (0-based). */
 uint32_t vm_alloc_spi(struct vm *vm);

@@ -343,6 +343,10 @@ void cli_print_help(void *fp)
 		   "Commands:\n"
 		   "  run       boot a guest (armvm run --help for its options)\n"
 		   "  info      what this host's KVM offers (--json for machines)\n"
+		   "  list      the running guests (--json): name, pid, state, vCPUs, memory\n"
+		   "  pause     pause a guest's vCPUs (--name NAME | --all)\n"
+		   "  resume    resume them (--name NAME | --all)\n"
+		   "  stop      end a guest, as Ctrl-a x does (--name NAME | --all)\n"
 		   "  selftest  check this host's FPSIMD/SVE state switching\n"
 		   "  version   print armvm's version\n"
 		   "  help      show this help\n\n");

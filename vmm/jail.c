@@ -73,6 +73,8 @@ static const char *const jail_main[] = {
 	"sched_setaffinity", "membarrier",
 	/* threads it starts after a reboot install their own filters */
 	"seccomp",
+	/* the control socket's clients */
+	"accept4", "getsockopt", "recvfrom",
 	NULL,
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "info.h"
 #include "jail.h"
 #include "selftest.h"
@@ -73,6 +74,7 @@ static char *build_cmdline(const struct vm_config *cfg)
 static int cmd_run(int argc, char **argv, int64_t t_main)
 {
 	struct vm_config cfg;
+	struct control ctl = { .fd = -1 };
 	struct boot_files files = { 0 };
 	struct vm vm;
 	struct sysinfo si;
@@ -118,6 +120,15 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	}
 	pr_info("%s: booting %s with %u vCPU(s), %llu MiB", cfg.name, cfg.kernel,
 		cfg.nr_cpus, (unsigned long long)(cfg.ram_size >> 20));
+	/* Before anything is built: a live guest of this name is refused. A
+	 * missing place for sockets only costs the control plane. */
+	ret = control_open(&ctl, cfg.name, err, sizeof(err));
+	if (ret == -EEXIST) {
+		pr_err("%s", err);
+		goto out;
+	} else if (ret) {
+		pr_warn("no control socket: %s", err);
+	}
 
 	for (;;) {
 		/*
@@ -139,7 +150,9 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		}
 		vm.t_main_ns = t_main;
 		term_setup();
+		control_attach(&ctl, &vm);
 		why = vm_run(&vm);
+		control_detach(&ctl);
 		if (why != VM_EXIT_RESET || cfg.no_reboot) {
 			/* Restore the terminal before the last words. */
 			vm_destroy(&vm);
@@ -167,6 +180,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		vm_destroy(&vm);
 	}
 out:
+	control_close(&ctl);
 	term_restore();
 	unmap_boot_files(&files);
 	free(files.cmdline);
@@ -191,6 +205,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "info"))
 		return info_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "list") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
+	    !strcmp(cmd, "stop"))
+		return control_main(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

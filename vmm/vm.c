@@ -47,6 +47,70 @@ void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
 	evloop_stop(&vm->loop);
 }
 
+/* Kick every started vCPU out of KVM_RUN (immediate_exit closes the
+ * race with a vCPU about to enter). */
+static void vm_kick_vcpus(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		vm->vcpus[i].run->immediate_exit = 1;
+		pthread_kill(vm->vcpus[i].thread, SIGUSR1);
+	}
+}
+
+int vm_pause(struct vm *vm, int64_t *took_ns)
+{
+	int64_t t0 = clock_monotonic_ns();
+	struct timespec deadline;
+	unsigned int started = 0;
+	int err = 0;
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		started += vm->vcpus[i].started;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&vm->run_lock);
+	if (!vm->paused) {
+		vm->pause_req = true;
+		vm_kick_vcpus(vm);
+		while (vm->parked < started && !vm->stopping && !err)
+			err = -pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &deadline);
+		if (err) {
+			/* Not all parked: do not claim a pause we do not hold. */
+			vm->pause_req = false;
+			pthread_cond_broadcast(&vm->run_cond);
+		} else {
+			vm->paused = true;
+		}
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+	if (took_ns)
+		*took_ns = clock_monotonic_ns() - t0;
+	return err;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pause_req = false;
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (vm->pause_req && !vm->stopping)
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	vm->parked--;
+	vcpu->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
 uint32_t vm_alloc_spi(struct vm *vm)
 {
 	return vm->nr_spis++;
@@ -467,6 +531,8 @@ int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
 	vm->nr_vcpus = cfg->nr_cpus;
 	vm->ram_size = cfg->ram_size;
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_cond_init(&vm->run_cond, NULL);
 	device_list_init(&vm->devices);
 	ret = bus_init(&vm->mmio);
 	if (!ret)
@@ -699,14 +765,12 @@ enum vm_exit vm_run(struct vm *vm)
 					strerror(-err));
 	}
 
-	/* Stop every vCPU: immediate_exit closes the race with the signal. */
+	/* Stop every vCPU, parked ones included. */
 	vm->stopping = true;
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		if (!vm->vcpus[i].started)
-			continue;
-		vm->vcpus[i].run->immediate_exit = 1;
-		pthread_kill(vm->vcpus[i].thread, SIGUSR1);
-	}
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+	vm_kick_vcpus(vm);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
@@ -741,4 +805,6 @@ void vm_destroy(struct vm *vm)
 	evloop_destroy(&vm->loop);
 	bus_destroy(&vm->mmio);
 	pthread_mutex_destroy(&vm->exit_lock);
+	pthread_mutex_destroy(&vm->run_lock);
+	pthread_cond_destroy(&vm->run_cond);
 }

@@ -226,6 +226,10 @@ void *vcpu_thread(void *arg)
 	}
 
 	while (!vm->stopping) {
+		if (vm->pause_req) {
+			vm_vcpu_park(vm, vcpu);
+			continue; /* stopping may have come meanwhile */
+		}
 		if (vcpu->id == 0 && !vm->first_run_logged) {
 			vm->first_run_logged = 1;
 			pr_info("start-up: %.1f ms from exec to first KVM_RUN",

@@ -414,6 +414,69 @@ modes=$(cat /proc/$pid/task/*/status 2>/dev/null | sed -n 's/^Seccomp:[[:space:]
 kill -TERM $pid; wait $pid
 check "--no-seccomp: no thread is filtered (modes: $modes)" $T/nojail.log test "$modes" = "0 "
 
+# --- Control plane: list, pause, resume, stop over the socket --------------
+CD=$HOME/.armvm
+ticker='i=0; while true; do echo TICK-$i; i=$((i+1)); sleep 0.2; done'
+armvm run --name ctl-a -c 2 -m 256 -p "quiet -- $ticker" </dev/null >$T/ctl.log 2>&1 &
+cpid=$!
+wait_for $T/ctl.log TICK-3 1 240
+armvm list >$T/list.out 2>&1
+check "list: the guest, its pid, running, 2 vCPUs, 256 MiB" $T/list.out grep -q "^ctl-a *$cpid *running *2 *256 " $T/list.out
+armvm list --json >$T/list.json 2>&1
+check "list --json: a JSON array with the guest" $T/list.json sh -c "grep -q '\"name\": \"ctl-a\"' $T/list.json && head -c 1 $T/list.json | grep -q '\['"
+check "the socket is 0600 in a 0700 directory" $T/list.out sh -c "[ \$(stat -c %a $CD) = 700 ] && [ \$(stat -c %a $CD/ctl-a.sock) = 600 ]"
+armvm pause --name ctl-a >$T/pause.out 2>&1
+rc=$?
+n1=$(grep -c TICK $T/ctl.log); sleep 3; n2=$(grep -c TICK $T/ctl.log)
+check "pause: status 0, and the guest makes no progress (ticks $n1 -> $n2 in 3 s)" $T/pause.out sh -c "[ $rc = 0 ] && grep -q 'ctl-a: paused' $T/pause.out && [ $n1 = $n2 ]"
+armvm list >$T/list2.out 2>&1
+check "list: the guest is paused" $T/list2.out grep -q "^ctl-a *$cpid *paused" $T/list2.out
+armvm resume --name ctl-a >$T/resume.out 2>&1
+rc=$?
+wait_for $T/ctl.log TICK- $((n2 + 5)) 60
+n3=$(grep -c TICK $T/ctl.log)
+check "resume: status 0, the guest goes on (ticks $n2 -> $n3)" $T/resume.out sh -c "[ $rc = 0 ] && [ $n3 -ge $((n2 + 5)) ]"
+refuse "a second guest with a live guest's name" "a guest of that name is running" --name ctl-a -c 1 -m 256
+G=$LAB_DIR/guest
+$G/ctlsend $CD/ctl-a.sock 'not json' >$T/bad1.out 2>&1
+check "a malformed request: an error reply naming it" $T/bad1.out grep -q '"ok":false,"error":"malformed request' $T/bad1.out
+$G/ctlsend $CD/ctl-a.sock '{"cmd":"frob"}' >$T/bad2.out 2>&1
+check "an unknown command: an error reply naming it" $T/bad2.out grep -q "unknown command 'frob'" $T/bad2.out
+$G/ctlsend $CD/ctl-a.sock "$(head -c 5000 /dev/zero | tr '\0' x)" >$T/bad3.out 2>&1
+check "a request longer than the limit: an error reply" $T/bad3.out grep -q "longer than 4095" $T/bad3.out
+$G/ctlsend $CD/ctl-a.sock '{"cmd":"info"}' >$T/info.out 2>&1
+check "after the bad requests, info still answers" $T/info.out grep -q '"ok":true,"name":"ctl-a"' $T/info.out
+# Another uid behind open permissions: SO_PEERCRED refuses it.
+mkdir -p /etc
+grep -q '^nobody:' /etc/passwd 2>/dev/null || echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>/etc/passwd
+chmod 755 $CD; chmod 666 $CD/ctl-a.sock
+su -s /bin/sh nobody -c "$G/ctlsend $CD/ctl-a.sock '{\"cmd\":\"stop\"}'" >$T/other.out 2>&1
+chmod 700 $CD; chmod 600 $CD/ctl-a.sock
+check "a client of another uid is refused, the guest runs on" $T/other.out sh -c "grep -q 'not your guest' $T/other.out && kill -0 $cpid"
+armvm pause --name nope >$T/nope.out 2>&1
+rc=$?
+check "pause of a guest that does not exist: status 1, one line naming it" $T/nope.out sh -c "[ $rc = 1 ] && [ \$(wc -l <$T/nope.out) = 1 ] && grep -q \"no running guest named 'nope'\" $T/nope.out"
+armvm pause --name ctl-a >/dev/null 2>&1
+armvm stop --name ctl-a >$T/stop.out 2>&1
+rc=$?
+wait $cpid
+crc=$?
+check "stop of a paused guest: status 0, and armvm exits 0" $T/stop.out sh -c "[ $rc = 0 ] && [ $crc = 0 ]"
+check "stop: the socket is gone, list is empty" $T/stop.out sh -c "[ ! -e $CD/ctl-a.sock ] && [ \$(armvm list | wc -l) = 1 ]"
+# A dead armvm's socket: list skips and removes it; the name is free.
+armvm run --name ctl-b -c 1 -m 256 -p "quiet -- sleep 600" </dev/null >$T/ctlb.log 2>&1 &
+bpid=$!
+wait_for $T/ctlb.log ARMVM-GUEST-UP 1 240
+kill -9 $bpid; wait $bpid 2>/dev/null
+stale=$([ -S $CD/ctl-b.sock ] && echo yes)
+armvm list >$T/list3.out 2>&1
+check "a killed armvm's socket is stale; list skips it and removes it" $T/list3.out sh -c "[ '$stale' = yes ] && ! grep -q ctl-b $T/list3.out && [ ! -e $CD/ctl-b.sock ]"
+vm ctlb2 120 --name ctl-b -k $LAB_DIR/flat.bin --nodefaults -c 1 -m 64
+check "the stale name is free again" $T/ctlb2.log rc_is $T/ctlb2.rc 0
+armvm stop --all >$T/all.out 2>&1
+rc=$?
+check "stop --all with no guest: status 0, nothing said" $T/all.out sh -c "[ $rc = 0 ] && [ ! -s $T/all.out ]"
+
 # --- Console output that does not keep up ---------------------------------
 # A closed stdout (armvm ... | head) used to kill armvm with SIGPIPE on a
 # vCPU thread; a full pipe stalled the vCPU holding the UART lock.

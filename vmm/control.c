@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket (see control.h and docs/control.md). JSON with
+ * jansson (Debian's libjansson-dev, static): small, MIT, maintained, and
+ * it refuses malformed text for us.
+ */
+#include "control.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "vm.h"
+
+/* ---- where the sockets live ------------------------------------------- */
+
+int control_dir(char *buf, size_t len, bool make, char *err, size_t errlen)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+	struct stat st;
+	int n;
+
+	if (xdg && *xdg == '/')
+		n = snprintf(buf, len, "%s/armvm", xdg);
+	else if (home && *home == '/')
+		n = snprintf(buf, len, "%s/.armvm", home);
+	else
+		return errmsg(err, errlen, -ENOENT,
+			      "no place for control sockets: neither XDG_RUNTIME_DIR nor HOME is set");
+	if (n < 0 || (size_t)n >= len)
+		return errmsg(err, errlen, -ENAMETOOLONG, "control directory path too long");
+	if (make && mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return errmsg(err, errlen, -errno, "cannot create %s: %s", buf, strerror(errno));
+	if (stat(buf, &st) < 0)
+		return errmsg(err, errlen, -errno, "%s: %s", buf, strerror(errno));
+	/* Ours, and nobody else's to write in. */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		return errmsg(err, errlen, -EPERM,
+			      "%s must be a directory owned by you and writable by nobody else", buf);
+	return 0;
+}
+
+static int sock_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	struct sockaddr_un sun;
+	int n = snprintf(buf, len, "%s/%s.sock", dir, name);
+
+	return n < 0 || (size_t)n >= len || (size_t)n >= sizeof(sun.sun_path) ? -ENAMETOOLONG : 0;
+}
+
+/* Connect to a socket path: the fd, or -errno (ECONNREFUSED: nobody there). */
+static int sock_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+int control_open(struct control *c, const char *name, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[200];
+	mode_t old;
+	int fd, ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->t_start_ns = clock_monotonic_ns();
+	ret = control_dir(dir, sizeof(dir), true, err, errlen);
+	if (ret)
+		return ret;
+	if (sock_path(c->path, sizeof(c->path), dir, name))
+		return errmsg(err, errlen, -ENAMETOOLONG, "--name %s: socket path too long", name);
+	fd = sock_connect(c->path);
+	if (fd >= 0) {
+		close(fd);
+		return errmsg(err, errlen, -EEXIST,
+			      "--name %s: a guest of that name is running (%s); pick another name",
+			      name, c->path);
+	}
+	if (fd == -ECONNREFUSED)
+		unlink(c->path); /* a dead armvm's socket */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return errmsg(err, errlen, -errno, "control socket: %s", strerror(errno));
+	memcpy(sun.sun_path, c->path, strlen(c->path) + 1); /* fits: sock_path */
+	old = umask(0177); /* the socket is 0600 from its birth */
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ret < 0 || listen(fd, 8) < 0) {
+		ret = -errno;
+		close(fd);
+		return errmsg(err, errlen, ret, "control socket %s: %s", c->path, strerror(-ret));
+	}
+	c->fd = fd;
+	return 0;
+}
+
+void control_close(struct control *c)
+{
+	control_detach(c);
+	if (c->fd >= 0) {
+		close(c->fd);
+		unlink(c->path);
+	}
+	c->fd = -1;
+}
+
+static void client_close(struct control *c, struct control_client *cl)
+{
+	if (cl->fd < 0)
+		return;
+	if (c->vm)
+		evloop_del(&c->vm->loop, cl->fd);
+	close(cl->fd);
+	cl->fd = -1;
+	cl->len = 0;
+}
+
+static char *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *reply_error(const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	json_t *j;
+	char *s;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	j = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+static const char *vm_state(struct vm *vm)
+{
+	return vm->paused ? "paused" : "running";
+}
+
+char *control_handle(struct control *c, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr), *rep = NULL;
+	const char *cmd;
+	char *out = NULL;
+
+	if (!req || !json_is_object(req)) {
+		json_decref(req);
+		return reply_error("malformed request: %s (one JSON object a line)",
+				   req ? "not an object" : jerr.text);
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (!cmd) {
+		json_decref(req);
+		return reply_error("malformed request: %s", "no \"cmd\" string");
+	}
+	if (!c->vm) {
+		out = reply_error("%s: the guest is between two boots; try again", cmd);
+	} else if (!strcmp(cmd, "info")) {
+		struct vm *vm = c->vm;
+
+		rep = json_pack("{s:b, s:s, s:i, s:s, s:i, s:I, s:b, s:I, s:f}",
+				"ok", 1, "name", c->name, "pid", (int)getpid(),
+				"state", vm_state(vm), "vcpus", (int)vm->nr_vcpus,
+				"memory_mib", (json_int_t)(vm->ram_size >> 20),
+				"sve", vm->sve, "sve_max_vl",
+				(json_int_t)(vm->sve ? 128 * sve_vls_max_vq(&vm->sve_vls) : 0),
+				"uptime_s", (clock_monotonic_ns() - c->t_start_ns) / 1e9);
+	} else if (!strcmp(cmd, "pause")) {
+		int64_t took = 0;
+		int err = vm_pause(c->vm, &took);
+
+		if (err)
+			out = reply_error("pause: %s", strerror(-err));
+		else
+			rep = json_pack("{s:b, s:s, s:f}", "ok", 1, "state", "paused",
+					"took_ms", took / 1e6);
+	} else if (!strcmp(cmd, "resume")) {
+		vm_resume(c->vm);
+		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "running");
+	} else if (!strcmp(cmd, "stop")) {
+		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped through the control socket");
+		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "stopping");
+	} else {
+		out = reply_error("unknown command '%s' (info, pause, resume, stop)", cmd);
+	}
+	if (rep) {
+		out = json_dumps(rep, JSON_COMPACT);
+		json_decref(rep);
+	}
+	json_decref(req);
+	return out;
+}
+
+/* Whole lines in, one reply line out for each. */
+static void client_event(void *opaque, uint32_t events)
+{
+	struct control_client *cl = opaque;
+	struct control *c = cl->owner;
+	char *nl;
+	ssize_t n;
+
+	(void)events;
+	n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c, cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	cl->buf[cl->len] = '\0';
+	while ((nl = strchr(cl->buf, '\n'))) {
+		char *reply;
+
+		*nl = '\0';
+		reply = control_handle(c, cl->buf);
+		if (reply) {
+			size_t rl = strlen(reply);
+
+			reply[rl] = '\n'; /* json_dumps leaves room: we own its buffer */
+			if (send(cl->fd, reply, rl + 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rl + 1) {
+				free(reply);
+				client_close(c, cl);
+				return;
+			}
+			free(reply);
+		}
+		cl->len -= (size_t)(nl + 1 - cl->buf);
+		memmove(cl->buf, nl + 1, cl->len + 1);
+	}
+	if (cl->len == sizeof(cl->buf) - 1) {
+		static const char too_long[] =
+			"{\"ok\":false,\"error\":\"request longer than 4095 bytes\"}\n";
+
+		if (send(cl->fd, too_long, sizeof(too_long) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			/* closing anyway */
+		}
+		client_close(c, cl);
+	}
+}
+
+/* A new connection: only our own uid (or root) may drive the guest. */
+static void control_accept(void *opaque, uint32_t events)
+{
+	struct control *c = opaque;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct control_client *cl = NULL;
+	int fd;
+
+	(void)events;
+	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    (cred.uid != geteuid() && cred.uid != 0)) {
+		static const char no[] = "{\"ok\":false,\"error\":\"not your guest\"}\n";
+
+		pr_warn("control: refused a client of uid %d", (int)cred.uid);
+		if (send(fd, no, sizeof(no) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			/* closing anyway */
+		}
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++)
+		if (c->clients[i].fd < 0)
+			cl = &c->clients[i];
+	if (!cl || evloop_add(&c->vm->loop, fd, EPOLLIN, client_event, cl)) {
+		close(fd);
+		return;
+	}
+	cl->fd = fd;
+	cl->len = 0;
+	cl->owner = c;
+}
+
+int control_attach(struct control *c, struct vm *vm)
+{
+	c->vm = vm;
+	return c->fd >= 0 ? evloop_add(&vm->loop, c->fd, EPOLLIN, control_accept, c) : 0;
+}
+
+void control_detach(struct control *c)
+{
+	if (!c->vm)
+		return;
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_close(c, &c->clients[i]);
+	if (c->fd >= 0)
+		evloop_del(&c->vm->loop, c->fd);
+	c->vm = NULL;
+}
+
+/* ---- the clients --------------------------------------------------------- */
+
+/* One request to the socket at path; the reply object, or NULL with err. */
+static json_t *control_call(const char *path, const char *cmd, char *err, size_t errlen)
+{
+	char buf[CONTROL_LINE_MAX], req[64];
+	size_t got = 0;
+	json_error_t jerr;
+	json_t *rep;
+	int fd = sock_connect(path);
+
+	if (fd < 0) {
+		errmsg(err, errlen, fd, "%s: %s", path, strerror(-fd));
+		return NULL;
+	}
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	if (write_full(fd, req, strlen(req))) {
+		errmsg(err, errlen, -EIO, "%s: cannot send the request", path);
+		close(fd);
+		return NULL;
+	}
+	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 10000) <= 0)
+			break;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	rep = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (!rep)
+		errmsg(err, errlen, -EPROTO, "%s: no reply, or not JSON", path);
+	return rep;
+}
+
+struct ctl_opts {
+	const char *name;
+	bool all, json;
+};
+
+static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--name") && i + 1 < argc)
+			o->name = argv[++i];
+		else if (!strncmp(argv[i], "--name=", 7))
+			o->name = argv[i] + 7;
+		else if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a"))
+			o->all = true;
+		else if (!strcmp(argv[i], "--json"))
+			o->json = true;
+		else {
+			pr_err("%s: unknown option '%s' (see armvm help)", cmd, argv[i]);
+			return -EINVAL;
+		}
+	}
+	if (strcmp(cmd, "list") && !o->name == !o->all) {
+		pr_err("%s: say which guest: --name NAME, or --all", cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Every live guest's socket, in name order; dead ones are removed. */
+static int ctl_guests(const char *dir, char ***names, size_t *n)
+{
+	struct dirent **ents;
+	int k = scandir(dir, &ents, NULL, alphasort);
+
+	*names = NULL;
+	*n = 0;
+	if (k < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*names = calloc((size_t)k + 1, sizeof(**names));
+	for (int i = 0; i < k; i++) {
+		size_t len = strlen(ents[i]->d_name);
+		char path[256];
+		int fd;
+
+		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".sock") && *names &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) < (int)sizeof(path)) {
+			fd = sock_connect(path);
+			if (fd >= 0) {
+				close(fd);
+				(*names)[(*n)++] = strndup(ents[i]->d_name, len - 5);
+			} else if (fd == -ECONNREFUSED) {
+				unlink(path); /* a dead armvm's */
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return *names ? 0 : -ENOMEM;
+}
+
+int control_main(const char *cmd, int argc, char **argv)
+{
+	struct ctl_opts o;
+	char dir[200], err[512], path[256], **names = NULL;
+	size_t n = 0;
+	int status = 0, ret;
+	json_t *all = NULL;
+
+	if (ctl_parse(cmd, argc, argv, &o))
+		return 2;
+	ret = control_dir(dir, sizeof(dir), false, err, sizeof(err));
+	if (ret == -ENOENT) {
+		dir[0] = '\0'; /* no guest ever ran: none runs now */
+	} else if (ret) {
+		pr_err("%s: %s", cmd, err);
+		return 1;
+	}
+	if (o.name) {
+		names = calloc(2, sizeof(*names));
+		if (!names)
+			return 1;
+		names[0] = strdup(o.name);
+		n = 1;
+	} else if (dir[0] && ctl_guests(dir, &names, &n)) {
+		pr_err("%s: cannot read %s: %s", cmd, dir, strerror(errno));
+		return 1;
+	}
+	if (!strcmp(cmd, "list")) {
+		all = json_array();
+		if (!o.json)
+			printf("%-20s %8s %-8s %5s %8s %8s\n", "NAME", "PID", "STATE", "VCPUS",
+			       "MEM_MIB", "SVE_VL");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *what = !strcmp(cmd, "list") ? "info" : cmd;
+		json_t *rep = NULL;
+
+		if (!dir[0])
+			snprintf(err, sizeof(err), "No such file or directory");
+		else if (sock_path(path, sizeof(path), dir, names[i]) == 0)
+			rep = control_call(path, what, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "%s: name too long", names[i]);
+		if (!rep || !json_is_true(json_object_get(rep, "ok"))) {
+			if (!rep && o.name && (strstr(err, "No such file") || strstr(err, "refused")))
+				pr_err("%s: no running guest named '%s'", cmd, names[i]);
+			else
+				pr_err("%s %s: %s", cmd, names[i], rep ?
+				       json_string_value(json_object_get(rep, "error")) : err);
+			status = 1;
+		} else if (all) {
+			if (o.json)
+				json_array_append(all, rep);
+			else
+				printf("%-20s %8lld %-8s %5lld %8lld %8lld\n", names[i],
+				       (long long)json_integer_value(json_object_get(rep, "pid")),
+				       json_string_value(json_object_get(rep, "state")),
+				       (long long)json_integer_value(json_object_get(rep, "vcpus")),
+				       (long long)json_integer_value(json_object_get(rep, "memory_mib")),
+				       (long long)json_integer_value(json_object_get(rep, "sve_max_vl")));
+		} else {
+			printf("%s: %s\n", names[i], json_string_value(json_object_get(rep, "state")));
+		}
+		json_decref(rep);
+		free(names[i]);
+	}
+	if (all && o.json) {
+		char *s = json_dumps(all, JSON_INDENT(2));
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	json_decref(all);
+	free(names);
+	return status;
+}
