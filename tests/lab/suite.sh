@@ -449,9 +449,10 @@ check "after the bad requests, info still answers" $T/info.out grep -q '"ok":tru
 # Another uid behind open permissions: SO_PEERCRED refuses it.
 mkdir -p /etc
 grep -q '^nobody:' /etc/passwd 2>/dev/null || echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>/etc/passwd
-chmod 755 $CD; chmod 666 $CD/ctl-a.sock
+hm=$(stat -c %a $HOME)
+chmod 755 $HOME $CD; chmod 666 $CD/ctl-a.sock
 su -s /bin/sh nobody -c "$G/ctlsend $CD/ctl-a.sock '{\"cmd\":\"stop\"}'" >$T/other.out 2>&1
-chmod 700 $CD; chmod 600 $CD/ctl-a.sock
+chmod $hm $HOME; chmod 700 $CD; chmod 600 $CD/ctl-a.sock
 check "a client of another uid is refused, the guest runs on" $T/other.out sh -c "grep -q 'not your guest' $T/other.out && kill -0 $cpid"
 armvm pause --name nope >$T/nope.out 2>&1
 rc=$?
