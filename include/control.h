@@ -25,6 +25,7 @@ struct control;
 struct control_client {
 	struct control *owner;
 	int fd;
+	bool refused;	/* another uid: told so, never served */
 	size_t len;
 	char buf[CONTROL_LINE_MAX];
 };

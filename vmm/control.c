@@ -241,6 +241,8 @@ static void client_event(void *opaque, uint32_t events)
 		client_close(c, cl);
 		return;
 	}
+	if (cl->refused)
+		return; /* told already; what it sends is dropped until it goes */
 	cl->len += (size_t)n;
 	cl->buf[cl->len] = '\0';
 	while ((nl = strchr(cl->buf, '\n'))) {
@@ -283,19 +285,22 @@ static void control_accept(void *opaque, uint32_t events)
 	int fd;
 
 	(void)events;
+	bool refused;
+
+	(void)events;
 	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-	    (cred.uid != geteuid() && cred.uid != 0)) {
+	refused = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		  (cred.uid != geteuid() && cred.uid != 0);
+	if (refused) {
 		static const char no[] = "{\"ok\":false,\"error\":\"not your guest\"}\n";
 
 		pr_warn("control: refused a client of uid %d", (int)cred.uid);
 		if (send(fd, no, sizeof(no) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			/* closing anyway */
+			close(fd);
+			return;
 		}
-		close(fd);
-		return;
 	}
 	for (int i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++)
 		if (c->clients[i].fd < 0)
@@ -304,9 +309,13 @@ static void control_accept(void *opaque, uint32_t events)
 		close(fd);
 		return;
 	}
+	/* A refused client stays until it hangs up: closing at once, with
+	 * its request unread, could reset the connection before it read
+	 * the refusal. It is never served. */
 	cl->fd = fd;
 	cl->len = 0;
 	cl->owner = c;
+	cl->refused = refused;
 }
 
 int control_attach(struct control *c, struct vm *vm)
