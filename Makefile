@@ -45,7 +45,7 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(filter-out tests/kvm/hostile_pci.c,$(wildcard tests/kvm/*.c)))
 # Tests of the project's scripts (TAP shell scripts, run on the build host).
-SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t
+SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t tests/unit/cli-control.t
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
 
 .PHONY: all check test demo lab-assets setup format clean install
@@ -85,8 +85,8 @@ $(B)/guest/%: tests/guest/%.c
 setup:
 	$(Q)scripts/setup.sh
 
-check: $(UNIT_TESTS)
-	prove -e tests/run-test $(UNIT_TESTS) $(SCRIPT_TESTS)
+check: $(UNIT_TESTS) $(B)/armvm
+	ARMVM=$(B)/armvm prove -e tests/run-test $(UNIT_TESTS) $(SCRIPT_TESTS)
 
 lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin $(B)/guest/hostile-pci.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
@@ -94,7 +94,7 @@ lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin
 # Everything: unit tests, then the lab suite in one emulated host boot.
 test: setup
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(ASAN_UNIT_TESTS) lab-assets
-	prove -e tests/run-test $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
+	ARMVM=$(B)/armvm prove -e tests/run-test $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
 
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all lab-assets

@@ -2,6 +2,7 @@
 #include "virtio.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,17 @@ void virtio_queue_interrupt(struct virtio_dev *vd, unsigned int q)
 		virtio_queue_signal(vd, q);
 }
 
+struct virtio_dev *virtio_dev_of(struct device *dev)
+{
+	/* The transports name their ops "virtio-pci" and "virtio-mmio". */
+	if (!dev->ops || !dev->ops->type || strncmp(dev->ops->type, "virtio-", 7))
+		return NULL;
+	return (struct virtio_dev *)((char *)dev - offsetof(struct virtio_dev, dev));
+}
+
 void virtio_queue_signal(struct virtio_dev *vd, unsigned int q)
 {
+	vd->stat_irqs++;
 	__atomic_or_fetch(&vd->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
 	if (vd->transport.irq)
 		vd->transport.irq(vd, q, false);

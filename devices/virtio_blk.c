@@ -133,6 +133,12 @@ static void blk_complete(void *opaque, void *tag, ssize_t res)
 
 	(void)bq;
 	*r->status = blk_transfer_status(res, r->expect);
+	if (*r->status == VIRTIO_BLK_S_OK) {
+		if (r->written)
+			r->bq->blk->vd.stat_read_bytes += r->expect;
+		else
+			r->bq->blk->vd.stat_write_bytes += r->expect;
+	}
 	if (res < 0)
 		pr_guest(LOG_WARNING, "%s: I/O error: %s", r->bq->blk->vd.dev.name,
 			 strerror((int)-res));

@@ -20,8 +20,10 @@ static void notify_event(void *opaque, uint32_t events)
 	if (read(c->n->efd[c->q], &v, sizeof(v)) < 0)
 		return;
 	pthread_mutex_lock(&vd->lock);
-	if (virtio_dev_live(vd) && vd->vqs[c->q].ready && !vd->vqs[c->q].broken)
+	if (virtio_dev_live(vd) && vd->vqs[c->q].ready && !vd->vqs[c->q].broken) {
+		vd->stat_notifies++;
 		vd->ops->queue_notify(vd, c->q);
+	}
 	else if (!vd->vqs[c->q].ready)
 		pr_guest(LOG_DEBUG, "%s: notification for queue %u before it is ready",
 			 vd->dev.name, c->q);

@@ -4,8 +4,8 @@
  * DIR/NAME.sock, where DIR is $XDG_RUNTIME_DIR/armvm, else ~/.armvm
  * (made 0700; the socket is 0600 and a peer of another uid, root aside,
  * is refused with SO_PEERCRED). The protocol is one JSON object a line
- * each way (docs/control.md): {"cmd":"info"|"pause"|"resume"|"stop"}.
- * `armvm list|pause|resume|stop` are its clients.
+ * each way (docs/control.md): {"cmd":"info"|"stat"|"pause"|"resume"|"stop"}.
+ * `armvm list|stat|pause|resume|stop` are its clients.
  */
 #ifndef ARMVM_CONTROL_H
 #define ARMVM_CONTROL_H

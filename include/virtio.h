@@ -103,7 +103,14 @@ struct virtio_dev {
 	uint16_t queue_max;
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
 	uint16_t msix_queue[VIRTIO_MAX_QUEUES], msix_config;
+
+	/* For `armvm stat`: notifications served, interrupts raised, and
+	 * for block devices the bytes moved (anyone reads). */
+	_Atomic uint64_t stat_notifies, stat_irqs, stat_read_bytes, stat_write_bytes;
 };
+
+/* The virtio device behind a placed device, or NULL if it is not one. */
+struct virtio_dev *virtio_dev_of(struct device *dev);
 
 void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
 		     const char *name, unsigned int nr_queues,

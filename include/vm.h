@@ -37,6 +37,9 @@ struct vcpu {
 	uint32_t features; /* KVM_ARM_VCPU_INIT features[0] */
 	pthread_t thread;
 	bool started;
+	/* For `armvm stat` (the vCPU thread counts, anyone reads). */
+	_Atomic uint64_t exits, mmio_exits;
+	_Atomic bool parked;
 };
 
 enum vm_exit {

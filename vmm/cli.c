@@ -344,6 +344,7 @@ void cli_print_help(void *fp)
 		   "  run       boot a guest (armvm run --help for its options)\n"
 		   "  info      what this host's KVM offers (--json for machines)\n"
 		   "  list      the running guests (--json): name, pid, state, vCPUs, memory\n"
+		   "  stat      a guest's vCPUs (exits) and devices (I/O) (--name NAME [--json])\n"
 		   "  pause     pause a guest's vCPUs (--name NAME | --all)\n"
 		   "  resume    resume them (--name NAME | --all)\n"
 		   "  stop      end a guest, as Ctrl-a x does (--name NAME | --all)\n"

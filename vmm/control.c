@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "virtio.h"
 #include "vm.h"
 
 /* ---- where the sockets live ------------------------------------------- */
@@ -170,6 +171,39 @@ static const char *vm_state(struct vm *vm)
 	return vm->paused ? "paused" : "running";
 }
 
+/* Memory, each vCPU with its exits, each device with its counters. */
+static json_t *control_stat(struct control *c)
+{
+	struct vm *vm = c->vm;
+	json_t *vcpus = json_array(), *devs = json_array();
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		json_array_append_new(vcpus, json_pack("{s:i, s:s, s:I, s:I}", "id", (int)i,
+						       "state", v->parked ? "paused" : "running",
+						       "exits", (json_int_t)v->exits,
+						       "mmio_exits", (json_int_t)v->mmio_exits));
+	}
+	for (struct device *d = vm->devices.head; d; d = d->next) {
+		struct virtio_dev *vd = virtio_dev_of(d);
+		json_t *j = json_pack("{s:s, s:s}", "name", d->name, "type",
+				      d->ops && d->ops->type ? d->ops->type : "?");
+
+		if (vd) {
+			json_object_set_new(j, "notifies", json_integer((json_int_t)vd->stat_notifies));
+			json_object_set_new(j, "interrupts", json_integer((json_int_t)vd->stat_irqs));
+			json_object_set_new(j, "read_bytes", json_integer((json_int_t)vd->stat_read_bytes));
+			json_object_set_new(j, "write_bytes", json_integer((json_int_t)vd->stat_write_bytes));
+		}
+		json_array_append_new(devs, j);
+	}
+	return json_pack("{s:b, s:s, s:i, s:s, s:I, s:o, s:o}", "ok", 1, "name", c->name,
+			 "pid", (int)getpid(), "state", vm_state(vm),
+			 "memory_mib", (json_int_t)(vm->ram_size >> 20), "vcpus", vcpus,
+			 "devices", devs);
+}
+
 char *control_handle(struct control *c, const char *line)
 {
 	json_error_t jerr;
@@ -199,6 +233,8 @@ char *control_handle(struct control *c, const char *line)
 				"sve", vm->sve, "sve_max_vl",
 				(json_int_t)(vm->sve ? 128 * sve_vls_max_vq(&vm->sve_vls) : 0),
 				"uptime_s", (clock_monotonic_ns() - c->t_start_ns) / 1e9);
+	} else if (!strcmp(cmd, "stat")) {
+		rep = control_stat(c);
 	} else if (!strcmp(cmd, "pause")) {
 		int64_t took = 0;
 		int err = vm_pause(c->vm, &took);
@@ -215,7 +251,7 @@ char *control_handle(struct control *c, const char *line)
 		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped through the control socket");
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "stopping");
 	} else {
-		out = reply_error("unknown command '%s' (info, pause, resume, stop)", cmd);
+		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop)", cmd);
 	}
 	if (rep) {
 		out = json_dumps(rep, JSON_COMPACT);
@@ -397,7 +433,11 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (strcmp(cmd, "list") && !o->name == !o->all) {
+	if (!strcmp(cmd, "stat") && !o->name) {
+		pr_err("stat: say which guest: --name NAME");
+		return -EINVAL;
+	}
+	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && !o->name == !o->all) {
 		pr_err("%s: say which guest: --name NAME, or --all", cmd);
 		return -EINVAL;
 	}
@@ -434,6 +474,50 @@ static int ctl_guests(const char *dir, char ***names, size_t *n)
 	}
 	free(ents);
 	return *names ? 0 : -ENOMEM;
+}
+
+static void ctl_print_stat(json_t *rep, bool as_json)
+{
+	size_t i;
+	json_t *v;
+
+	if (as_json) {
+		char *s = json_dumps(rep, JSON_INDENT(2));
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		return;
+	}
+	printf("%s: %s, pid %lld, %lld MiB\n",
+	       json_string_value(json_object_get(rep, "name")),
+	       json_string_value(json_object_get(rep, "state")),
+	       (long long)json_integer_value(json_object_get(rep, "pid")),
+	       (long long)json_integer_value(json_object_get(rep, "memory_mib")));
+	printf("%-6s %-8s %12s %12s\n", "VCPU", "STATE", "EXITS", "MMIO_EXITS");
+	json_array_foreach(json_object_get(rep, "vcpus"), i, v)
+		printf("%-6lld %-8s %12lld %12lld\n",
+		       (long long)json_integer_value(json_object_get(v, "id")),
+		       json_string_value(json_object_get(v, "state")),
+		       (long long)json_integer_value(json_object_get(v, "exits")),
+		       (long long)json_integer_value(json_object_get(v, "mmio_exits")));
+	printf("%-22s %-12s %10s %10s %12s %12s\n", "DEVICE", "TYPE", "NOTIFIES",
+	       "IRQS", "READ_BYTES", "WRITE_BYTES");
+	json_array_foreach(json_object_get(rep, "devices"), i, v) {
+		if (!json_object_get(v, "notifies")) { /* not a virtio device */
+			printf("%-22s %-12s %10s %10s %12s %12s\n",
+			       json_string_value(json_object_get(v, "name")),
+			       json_string_value(json_object_get(v, "type")), "-", "-", "-", "-");
+			continue;
+		}
+		printf("%-22s %-12s %10lld %10lld %12lld %12lld\n",
+		       json_string_value(json_object_get(v, "name")),
+		       json_string_value(json_object_get(v, "type")),
+		       (long long)json_integer_value(json_object_get(v, "notifies")),
+		       (long long)json_integer_value(json_object_get(v, "interrupts")),
+		       (long long)json_integer_value(json_object_get(v, "read_bytes")),
+		       (long long)json_integer_value(json_object_get(v, "write_bytes")));
+	}
 }
 
 int control_main(const char *cmd, int argc, char **argv)
@@ -486,6 +570,8 @@ int control_main(const char *cmd, int argc, char **argv)
 				pr_err("%s %s: %s", cmd, names[i], rep ?
 				       json_string_value(json_object_get(rep, "error")) : err);
 			status = 1;
+		} else if (!strcmp(cmd, "stat")) {
+			ctl_print_stat(rep, o.json);
 		} else if (all) {
 			if (o.json)
 				json_array_append(all, rep);

@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "info"))
 		return info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "stop"))
+	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat"))
 		return control_main(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);

@@ -103,10 +103,12 @@ void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu)
 {
 	pthread_mutex_lock(&vm->run_lock);
 	vm->parked++;
+	vcpu->parked = true;
 	pthread_cond_broadcast(&vm->run_cond);
 	while (vm->pause_req && !vm->stopping)
 		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
 	vm->parked--;
+	vcpu->parked = false;
 	vcpu->run->immediate_exit = 0;
 	pthread_mutex_unlock(&vm->run_lock);
 }

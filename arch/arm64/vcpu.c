@@ -244,8 +244,10 @@ void *vcpu_thread(void *arg)
 					vcpu->id, strerror(errno));
 			break;
 		}
+		vcpu->exits++;
 		switch (vcpu->run->exit_reason) {
 		case KVM_EXIT_MMIO:
+			vcpu->mmio_exits++;
 			vcpu_handle_mmio(vcpu);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:

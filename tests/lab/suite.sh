@@ -417,7 +417,8 @@ check "--no-seccomp: no thread is filtered (modes: $modes)" $T/nojail.log test "
 # --- Control plane: list, pause, resume, stop over the socket --------------
 CD=$HOME/.armvm
 ticker='i=0; while true; do echo TICK-$i; i=$((i+1)); sleep 0.2; done'
-armvm run --name ctl-a -c 2 -m 256 -p "quiet -- $ticker" </dev/null >$T/ctl.log 2>&1 &
+dd if=/dev/zero of=$T/ctld.img bs=1M count=0 seek=8 2>/dev/null
+armvm run --name ctl-a -c 2 -m 256 -d $T/ctld.img -p "quiet -- dd if=/dev/vda of=/dev/null bs=1M count=4 2>/dev/null; $ticker" </dev/null >$T/ctl.log 2>&1 &
 cpid=$!
 wait_for $T/ctl.log TICK-3 1 240
 armvm list >$T/list.out 2>&1
@@ -425,12 +426,19 @@ check "list: the guest, its pid, running, 2 vCPUs, 256 MiB" $T/list.out grep -q 
 armvm list --json >$T/list.json 2>&1
 check "list --json: a JSON array with the guest" $T/list.json sh -c "grep -q '\"name\": \"ctl-a\"' $T/list.json && head -c 1 $T/list.json | grep -q '\['"
 check "the socket is 0600 in a 0700 directory" $T/list.out sh -c "[ \$(stat -c %a $CD) = 700 ] && [ \$(stat -c %a $CD/ctl-a.sock) = 600 ]"
+armvm stat --name ctl-a >$T/stat.out 2>&1
+check "stat: both vCPUs with their exits, the disk with its reads" $T/stat.out sh -c "grep -q '^0 *running *[1-9]' $T/stat.out && grep -q '^1 *running *[1-9]' $T/stat.out && grep -q '^virtio-blk@00:00.0 *virtio-pci' $T/stat.out"
+armvm stat --name ctl-a --json >$T/stat.json 2>&1
+rb=$(sed -n 's/.*"read_bytes": \([0-9]*\).*/\1/p' $T/stat.json | head -1)
+check "stat --json: the disk read at least the 4 MiB the guest read (${rb:-none} bytes)" $T/stat.json test "${rb:-0}" -ge 4194304
 armvm pause --name ctl-a >$T/pause.out 2>&1
 rc=$?
 n1=$(grep -c TICK $T/ctl.log); sleep 3; n2=$(grep -c TICK $T/ctl.log)
 check "pause: status 0, and the guest makes no progress (ticks $n1 -> $n2 in 3 s)" $T/pause.out sh -c "[ $rc = 0 ] && grep -q 'ctl-a: paused' $T/pause.out && [ $n1 = $n2 ]"
 armvm list >$T/list2.out 2>&1
 check "list: the guest is paused" $T/list2.out grep -q "^ctl-a *$cpid *paused" $T/list2.out
+armvm stat --name ctl-a >$T/stat2.out 2>&1
+check "stat: every vCPU is paused" $T/stat2.out sh -c "grep -q '^ctl-a: paused' $T/stat2.out && [ \$(grep -c '^[01] *paused' $T/stat2.out) = 2 ]"
 armvm resume --name ctl-a >$T/resume.out 2>&1
 rc=$?
 wait_for $T/ctl.log TICK- $((n2 + 5)) 60
