@@ -190,8 +190,6 @@ void virtio_queue_broken(struct virtio_dev *vd, unsigned int q)
 
 static int virtio_dev_save_locked(struct virtio_dev *vd, struct state_buf *sb)
 {
-	if (vd->ops->quiesce)
-		vd->ops->quiesce(vd);
 	state_put_u64(sb, vd->driver_features);
 	state_put_u8(sb, vd->status);
 	state_put_u32(sb, vd->config_gen);
@@ -224,7 +222,11 @@ static int virtio_dev_save_locked(struct virtio_dev *vd, struct state_buf *sb)
 
 static int virtio_dev_save_quiesced(struct virtio_dev *vd, struct state_buf *sb)
 {
-	int err = virtio_dev_save_locked(vd, sb);
+	int err;
+
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
+	err = virtio_dev_save_locked(vd, sb);
 
 	if (vd->ops->resume)
 		vd->ops->resume(vd);
@@ -306,10 +308,30 @@ out:
 	return err;
 }
 
+void virtio_dev_freeze(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	vd->frozen = true;
+	if (vd->ops->quiesce)
+		vd->ops->quiesce(vd);
+}
+
+void virtio_dev_thaw(struct virtio_dev *vd)
+{
+	if (!vd->frozen)
+		return;
+	if (vd->ops->resume)
+		vd->ops->resume(vd);
+	vd->frozen = false;
+	pthread_mutex_unlock(&vd->lock);
+}
+
 int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb)
 {
 	int err;
 
+	if (vd->frozen)
+		return virtio_dev_save_locked(vd, sb);
 	pthread_mutex_lock(&vd->lock);
 	err = virtio_dev_save_quiesced(vd, sb);
 	pthread_mutex_unlock(&vd->lock);

@@ -188,6 +188,20 @@ static void vmmio_reset(struct device *dev)
 	pthread_mutex_unlock(&m->vd->lock);
 }
 
+static void vmmio_freeze(struct device *dev)
+{
+	struct virtio_mmio *m = dev->priv;
+
+	virtio_dev_freeze(m->vd);
+}
+
+static void vmmio_thaw(struct device *dev)
+{
+	struct virtio_mmio *m = dev->priv;
+
+	virtio_dev_thaw(m->vd);
+}
+
 static int vmmio_save(struct device *dev, struct state_buf *sb)
 {
 	struct virtio_mmio *m = dev->priv;
@@ -220,6 +234,8 @@ static const struct device_ops virtio_mmio_ops = {
 	.fdt = vmmio_fdt,
 	.start = vmmio_start,
 	.reset = vmmio_reset,
+	.freeze = vmmio_freeze,
+	.thaw = vmmio_thaw,
 	.save = vmmio_save,
 	.load = vmmio_load,
 	.destroy = vmmio_destroy,

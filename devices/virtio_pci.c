@@ -237,6 +237,20 @@ static void vpci_reset(struct device *dev)
 	pci_intx_set(&p->pd, 0);
 }
 
+static void vpci_freeze(struct device *dev)
+{
+	struct virtio_pci *p = dev->priv;
+
+	virtio_dev_freeze(p->vd);
+}
+
+static void vpci_thaw(struct device *dev)
+{
+	struct virtio_pci *p = dev->priv;
+
+	virtio_dev_thaw(p->vd);
+}
+
 static int vpci_save(struct device *dev, struct state_buf *sb)
 {
 	struct virtio_pci *p = dev->priv;
@@ -313,6 +327,8 @@ static const struct device_ops virtio_pci_ops = {
 	.state_version = 1,
 	.start = vpci_start,
 	.reset = vpci_reset,
+	.freeze = vpci_freeze,
+	.thaw = vpci_thaw,
 	.save = vpci_save,
 	.load = vpci_load,
 	.destroy = vpci_destroy,

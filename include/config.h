@@ -25,6 +25,8 @@ enum irqchip_type {
 enum console_type { CONSOLE_SERIAL, CONSOLE_VIRTIO };
 enum virtio_transport_type { VIRTIO_TRANSPORT_PCI, VIRTIO_TRANSPORT_MMIO };
 
+struct snapshot;
+
 struct vm_config {
 	const char *kernel;	/* NULL: the default guest */
 	const char *initrd;
@@ -42,6 +44,10 @@ struct vm_config {
 #define CONFIG_MAX_DISKS 16
 	struct blk_disk_opts disks[CONFIG_MAX_DISKS];
 	unsigned int nr_disks;
+	/* Owned: each disk's option string (its fields point into it), and a
+	 * path that replaced the option's (a restore's). */
+	char *disk_opt[CONFIG_MAX_DISKS];
+	char *disk_path[CONFIG_MAX_DISKS];
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;
@@ -50,6 +56,12 @@ struct vm_config {
 	enum log_level loglevel;
 	const char *dump_dtb;
 	const char *kvm_dev;	/* /dev/kvm unless overridden */
+	const char *restore;	/* --restore FILE */
+	/* Set by armvm, not options: the `run` arguments (saved in a
+	 * snapshot), and the opened snapshot a restore builds from. */
+	int argc;
+	char **argv;
+	const struct snapshot *snap;
 };
 
 /* Result of cli_parse_run() besides errors. */

@@ -4,8 +4,8 @@
  * DIR/NAME.sock, where DIR is $XDG_RUNTIME_DIR/armvm, else ~/.armvm
  * (made 0700; the socket is 0600 and a peer of another uid, root aside,
  * is refused with SO_PEERCRED). The protocol is one JSON object a line
- * each way (docs/control.md): {"cmd":"info"|"stat"|"pause"|"resume"|"stop"}.
- * `armvm list|stat|pause|resume|stop` are its clients.
+ * each way (docs/control.md): {"cmd":"info"|"stat"|"pause"|"resume"|"stop"|
+ * "snapshot"}. `armvm list|stat|pause|resume|stop|snapshot` are its clients.
  */
 #ifndef ARMVM_CONTROL_H
 #define ARMVM_CONTROL_H
@@ -37,6 +37,8 @@ struct control {
 	struct vm *vm;		/* the machine answering, while attached */
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 	int64_t t_start_ns;
+	int serving_fd;		/* the client being answered (progress lines), or -1 */
+	int64_t last_progress_ns;
 };
 
 /* The directory of the sockets (created 0700 if missing when make). */

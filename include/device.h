@@ -42,6 +42,13 @@ struct device_ops {
 	int (*start)(struct device *dev);
 	/* Back to power-on state (guest reboot, or before a load). */
 	void (*reset)(struct device *dev);
+	/*
+	 * Snapshot: stop all work until thaw (in-flight I/O finished, nothing
+	 * touches guest memory or raises an interrupt), so device state and
+	 * memory saved in between agree. Save works either way.
+	 */
+	void (*freeze)(struct device *dev);
+	void (*thaw)(struct device *dev);
 	int (*save)(struct device *dev, struct state_buf *sb);
 	int (*load)(struct device *dev, struct state_buf *sb, uint32_t version);
 	void (*destroy)(struct device *dev);
@@ -89,5 +96,8 @@ void device_list_destroy(struct device_list *list);
  */
 int device_list_save(struct device_list *list, struct state_buf *sb);
 int device_list_load(struct device_list *list, struct state_buf *sb);
+/* Freeze every device (in list order), thaw them (in reverse order). */
+void device_list_freeze(struct device_list *list);
+void device_list_thaw(struct device_list *list);
 
 #endif

@@ -92,6 +92,7 @@ struct virtio_dev {
 	const struct guest_mem *mem;
 	void *priv;
 	pthread_mutex_t lock;
+	bool frozen; /* virtio_dev_freeze: lock held by the freezer */
 
 	uint64_t host_features, driver_features;
 	uint32_t dfeat_sel, gfeat_sel, queue_sel;
@@ -141,6 +142,13 @@ bool virtio_dev_live(const struct virtio_dev *vd);
 /* Common state for snapshots: features, status, queues, vectors (the
  * device lock is taken here). */
 int virtio_dev_save(struct virtio_dev *vd, struct state_buf *sb);
+/*
+ * For a snapshot: take the device lock and quiesce the device (every
+ * thread that would touch it waits) until thaw, from the same thread.
+ * virtio_dev_save() of a frozen device saves it as it stands.
+ */
+void virtio_dev_freeze(struct virtio_dev *vd);
+void virtio_dev_thaw(struct virtio_dev *vd);
 int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb);
 
 #endif

@@ -40,6 +40,8 @@ struct vcpu {
 	/* For `armvm stat` (the vCPU thread counts, anyone reads). */
 	_Atomic uint64_t exits, mmio_exits;
 	_Atomic bool parked;
+	/* An MMIO exit handled but not yet completed by KVM (vCPU thread). */
+	bool exit_pending;
 };
 
 enum vm_exit {

@@ -41,6 +41,7 @@ enum opt_id {
 	OPT_RNG,
 	OPT_TRANSPORT,
 	OPT_NO_SECCOMP,
+	OPT_RESTORE,
 };
 
 struct opt_desc {
@@ -97,6 +98,10 @@ static const struct opt_desc run_opts[] = {
 	{ "no-seccomp", OPT_NO_SECCOMP, 0, NULL,
 	  "no seccomp filters on armvm's threads (for debugging; by default "
 	  "each thread may make only the system calls it needs)" },
+	{ "restore", OPT_RESTORE, 1, "FILE",
+	  "restore the guest saved in FILE (armvm snapshot) instead of booting "
+	  "one; only --name, --disk, --loglevel, --debug and --no-seccomp may "
+	  "be given with it (see armvm restore)" },
 	{ "help", OPT_HELP, 0, NULL, "show this help" },
 };
 
@@ -111,9 +116,12 @@ void config_init(struct vm_config *cfg)
 
 void config_destroy(struct vm_config *cfg)
 {
-	/* A disk's strings point into one copy of its option, at path. */
-	for (unsigned int i = 0; i < cfg->nr_disks; i++)
-		free((char *)cfg->disks[i].path);
+	/* A disk's strings point into one copy of its option. */
+	for (unsigned int i = 0; i < CONFIG_MAX_DISKS; i++) {
+		free(cfg->disk_opt[i]);
+		free(cfg->disk_path[i]);
+		cfg->disk_opt[i] = cfg->disk_path[i] = NULL;
+	}
 	cfg->nr_disks = 0;
 }
 
@@ -149,7 +157,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 	char shortopts[64];
 	size_t n = 0, s = 0;
 	unsigned long v;
-	int c;
+	int c, bad_with_restore = 0;
 
 	shortopts[s++] = ':'; /* report a missing argument as ':' */
 	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
@@ -171,6 +179,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		/* With --restore the machine is the snapshot's: only these may change. */
+		if (c != OPT_RESTORE && c != OPT_NAME && c != OPT_DISK && c != OPT_LOGLEVEL &&
+		    c != OPT_DEBUG && c != OPT_NO_SECCOMP && c != OPT_KVM_DEV && c != OPT_HELP &&
+		    c != ':' && c != '?' && !bad_with_restore)
+			bad_with_restore = c;
 		switch (c) {
 		case OPT_KERNEL: cfg->kernel = optarg; break;
 		case OPT_INITRD: cfg->initrd = optarg; break;
@@ -233,6 +246,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			if (blk_disk_opts_parse(optarg, &cfg->disks[cfg->nr_disks],
 						err, errlen))
 				return -EINVAL;
+			cfg->disk_opt[cfg->nr_disks] = (char *)cfg->disks[cfg->nr_disks].path;
 			cfg->nr_disks++;
 			break;
 		case OPT_RNG: cfg->rng = true; break;
@@ -284,6 +298,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			cfg->loglevel = LOG_DEBUG;
 			break;
 		case OPT_KVM_DEV: cfg->kvm_dev = optarg; break;
+		case OPT_RESTORE: cfg->restore = optarg; break;
 		case OPT_HELP: return CLI_HELP;
 		case ':':
 			return errmsg(err, errlen, -EINVAL, "option '%s' needs an argument",
@@ -305,6 +320,19 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 	if (cfg->no_sve && cfg->sve.kind != SVE_REQ_HOST)
 		return errmsg(err, errlen, -EINVAL,
 			      "--no-sve cannot be used with --sve-max-vl or --sve-vls");
+	if (cfg->restore && bad_with_restore) {
+		const char *name = "?";
+
+		for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++)
+			if (run_opts[i].id == bad_with_restore) {
+				name = run_opts[i].name;
+				break;
+			}
+		return errmsg(err, errlen, -EINVAL,
+			      "--%s cannot be used with a restore: the machine is the snapshot's "
+			      "(only --name, --disk, --loglevel, --debug and --no-seccomp may be given)",
+			      name);
+	}
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "snapshot.h"
 #include "util.h"
 #include "virtio.h"
 #include "vm.h"
@@ -93,7 +96,7 @@ int control_open(struct control *c, const char *name, char *err, size_t errlen)
 	int fd, ret;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
+	c->fd = c->serving_fd = -1;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
@@ -204,6 +207,70 @@ static json_t *control_stat(struct control *c)
 			 "devices", devs);
 }
 
+/* While a snapshot is written: a progress line to the client, 4 a second. */
+static void snapshot_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct control *c = opaque;
+	int64_t now = clock_monotonic_ns();
+	char line[128];
+	int n;
+
+	if (c->serving_fd < 0 || (now - c->last_progress_ns < 250000000 && done < total))
+		return;
+	c->last_progress_ns = now;
+	n = snprintf(line, sizeof(line), "{\"progress\":{\"done\":%llu,\"total\":%llu}}\n",
+		     (unsigned long long)done, (unsigned long long)total);
+	if (send(c->serving_fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* a slow or gone reader misses a line; the reply still comes */
+	}
+}
+
+/*
+ * {"cmd":"snapshot","path":ABSOLUTE,"then":"pause"|"resume"|"stop"}: the
+ * guest is saved to path and then left paused (the default), resumed or
+ * stopped. A failure leaves it as it was.
+ */
+static json_t *control_snapshot(struct control *c, json_t *req, char **out)
+{
+	const char *path = json_string_value(json_object_get(req, "path"));
+	const char *then = json_string_value(json_object_get(req, "then"));
+	struct snap_result res;
+	char err[512];
+	const char *state;
+	int ret;
+
+	if (!then)
+		then = "pause";
+	if (!path || path[0] != '/') {
+		*out = reply_error("snapshot: \"path\" must be an absolute path");
+		return NULL;
+	}
+	if (strcmp(then, "pause") && strcmp(then, "resume") && strcmp(then, "stop")) {
+		*out = reply_error("snapshot: \"then\" must be pause, resume or stop");
+		return NULL;
+	}
+	c->last_progress_ns = clock_monotonic_ns();
+	ret = vm_snapshot(c->vm, path, snapshot_progress, c, &res, err, sizeof(err));
+	if (ret) {
+		pr_warn("%s", err);
+		*out = reply_error("%s", err);
+		return NULL;
+	}
+	if (!strcmp(then, "resume")) {
+		vm_resume(c->vm);
+		state = "running";
+	} else if (!strcmp(then, "stop")) {
+		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped after a snapshot to %s", path);
+		state = "stopping";
+	} else {
+		state = "paused";
+	}
+	return json_pack("{s:b, s:s, s:s, s:f, s:f, s:I, s:I}", "ok", 1, "path", path,
+			 "state", state, "pause_ms", res.pause_ns / 1e6, "write_ms",
+			 res.write_ns / 1e6, "memory_bytes", (json_int_t)res.mem_bytes,
+			 "file_bytes", (json_int_t)res.file_bytes);
+}
+
 char *control_handle(struct control *c, const char *line)
 {
 	json_error_t jerr;
@@ -247,11 +314,13 @@ char *control_handle(struct control *c, const char *line)
 	} else if (!strcmp(cmd, "resume")) {
 		vm_resume(c->vm);
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "running");
+	} else if (!strcmp(cmd, "snapshot")) {
+		rep = control_snapshot(c, req, &out);
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped through the control socket");
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "stopping");
 	} else {
-		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop)", cmd);
+		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop, snapshot)", cmd);
 	}
 	if (rep) {
 		out = json_dumps(rep, JSON_COMPACT);
@@ -285,7 +354,9 @@ static void client_event(void *opaque, uint32_t events)
 		char *reply;
 
 		*nl = '\0';
+		c->serving_fd = cl->fd;
 		reply = control_handle(c, cl->buf);
+		c->serving_fd = -1;
 		if (reply) {
 			size_t rl = strlen(reply);
 
@@ -373,47 +444,97 @@ void control_detach(struct control *c)
 
 /* ---- the clients --------------------------------------------------------- */
 
-/* One request to the socket at path; the reply object, or NULL with err. */
-static json_t *control_call(const char *path, const char *cmd, char *err, size_t errlen)
+/* Progress of a long request on a terminal: bytes, rate, time left. */
+struct progress {
+	bool on;
+	int64_t t0;
+	bool shown;
+};
+
+static void progress_show(struct progress *p, json_t *prog)
 {
-	char buf[CONTROL_LINE_MAX], req[64];
+	double done = (double)json_integer_value(json_object_get(prog, "done"));
+	double total = (double)json_integer_value(json_object_get(prog, "total"));
+	double secs = (clock_monotonic_ns() - p->t0) / 1e9, rate;
+
+	/* Only for what takes more than a second, and only on a terminal. */
+	if (!p->on || secs < 1.0 || total <= 0)
+		return;
+	rate = done / secs;
+	fprintf(stderr, "\r%.0f/%.0f MiB, %.0f MiB/s, %.0f s left   ", done / 1048576,
+		total / 1048576, rate / 1048576, rate > 0 ? (total - done) / rate : 0);
+	p->shown = true;
+}
+
+/*
+ * One request (a JSON line) to the socket at path; the reply object, or
+ * NULL with err. Progress lines before the reply are shown on a terminal.
+ */
+static json_t *control_request(const char *path, const char *req, int timeout_ms,
+			       char *err, size_t errlen)
+{
+	char buf[CONTROL_LINE_MAX];
 	size_t got = 0;
 	json_error_t jerr;
-	json_t *rep;
+	json_t *rep = NULL;
+	struct progress prog = { .on = isatty(STDERR_FILENO), .t0 = clock_monotonic_ns() };
 	int fd = sock_connect(path);
 
 	if (fd < 0) {
 		errmsg(err, errlen, fd, "%s: %s", path, strerror(-fd));
 		return NULL;
 	}
-	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
-	if (write_full(fd, req, strlen(req))) {
+	if (write_full(fd, req, strlen(req)) || write_full(fd, "\n", 1)) {
 		errmsg(err, errlen, -EIO, "%s: cannot send the request", path);
 		close(fd);
 		return NULL;
 	}
-	while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got)) {
+	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char *nl;
 		ssize_t n;
 
-		if (poll(&pfd, 1, 10000) <= 0)
+		while ((nl = memchr(buf, '\n', got))) {
+			*nl = '\0';
+			rep = json_loads(buf, 0, &jerr);
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got);
+			if (rep && json_object_get(rep, "progress") && !json_object_get(rep, "ok")) {
+				progress_show(&prog, json_object_get(rep, "progress"));
+				json_decref(rep);
+				rep = NULL;
+				continue;
+			}
+			goto done;
+		}
+		if (got == sizeof(buf) - 1 || poll(&pfd, 1, timeout_ms) <= 0)
 			break;
 		n = read(fd, buf + got, sizeof(buf) - 1 - got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
+done:
+	if (prog.shown)
+		fprintf(stderr, "\n");
 	close(fd);
-	buf[got] = '\0';
-	rep = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!rep)
 		errmsg(err, errlen, -EPROTO, "%s: no reply, or not JSON", path);
 	return rep;
 }
 
+static json_t *control_call(const char *path, const char *cmd, char *err, size_t errlen)
+{
+	char req[64];
+
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}", cmd);
+	return control_request(path, req, 10000, err, errlen);
+}
+
 struct ctl_opts {
 	const char *name;
 	bool all, json;
+	const char *output, *then; /* snapshot */
 };
 
 static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
@@ -428,16 +549,27 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 			o->all = true;
 		else if (!strcmp(argv[i], "--json"))
 			o->json = true;
+		else if (!strcmp(cmd, "snapshot") && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
+			 i + 1 < argc)
+			o->output = argv[++i];
+		else if (!strcmp(cmd, "snapshot") && !strncmp(argv[i], "--output=", 9))
+			o->output = argv[i] + 9;
+		else if (!strcmp(cmd, "snapshot") && (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--stop")))
+			o->then = argv[i] + 2;
 		else {
 			pr_err("%s: unknown option '%s' (see armvm help)", cmd, argv[i]);
 			return -EINVAL;
 		}
 	}
-	if (!strcmp(cmd, "stat") && !o->name) {
-		pr_err("stat: say which guest: --name NAME");
+	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot")) && !o->name) {
+		pr_err("%s: say which guest: --name NAME", cmd);
 		return -EINVAL;
 	}
-	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && !o->name == !o->all) {
+	if (!strcmp(cmd, "snapshot") && !o->output) {
+		pr_err("snapshot: say where to: -o FILE");
+		return -EINVAL;
+	}
+	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") && !o->name == !o->all) {
 		pr_err("%s: say which guest: --name NAME, or --all", cmd);
 		return -EINVAL;
 	}
@@ -520,6 +652,79 @@ static void ctl_print_stat(json_t *rep, bool as_json)
 	}
 }
 
+/* The file's absolute path (its directory must exist), for the server. */
+static int abs_path(const char *file, char *out, size_t len)
+{
+	char *copy = strdup(file), *dir, *base, real[4096];
+	int n;
+
+	if (!copy)
+		return -ENOMEM;
+	dir = dirname(copy);
+	if (!realpath(dir, real)) {
+		int e = -errno;
+
+		free(copy);
+		return e;
+	}
+	free(copy);
+	copy = strdup(file);
+	if (!copy)
+		return -ENOMEM;
+	base = basename(copy);
+	n = snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", base);
+	free(copy);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int ctl_snapshot(const struct ctl_opts *o, const char *sock)
+{
+	char path[4096], err[512], *req;
+	json_t *j, *rep;
+	int ret = abs_path(o->output, path, sizeof(path));
+
+	if (ret) {
+		pr_err("snapshot: %s: %s", o->output, strerror(-ret));
+		return 1;
+	}
+	j = json_pack("{s:s, s:s, s:s}", "cmd", "snapshot", "path", path, "then",
+		      o->then ? o->then : "pause");
+	req = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!req)
+		return 1;
+	/* A save writes all of memory: allow it a minute between lines. */
+	rep = control_request(sock, req, 60000, err, sizeof(err));
+	free(req);
+	if (!rep) {
+		if (strstr(err, "No such file") || strstr(err, "refused"))
+			pr_err("snapshot: no running guest named '%s'", o->name);
+		else
+			pr_err("snapshot %s: %s", o->name, err);
+		return 1;
+	}
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		pr_err("%s", json_string_value(json_object_get(rep, "error")));
+		json_decref(rep);
+		return 1;
+	}
+	if (o->json) {
+		char *s = json_dumps(rep, JSON_INDENT(2));
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		printf("%s: saved to %s (%.1f MiB of memory stored, guest paused %.1f ms); %s\n",
+		       o->name, path,
+		       (double)json_integer_value(json_object_get(rep, "memory_bytes")) / 1048576,
+		       json_real_value(json_object_get(rep, "pause_ms")),
+		       json_string_value(json_object_get(rep, "state")));
+	}
+	json_decref(rep);
+	return 0;
+}
+
 int control_main(const char *cmd, int argc, char **argv)
 {
 	struct ctl_opts o;
@@ -536,6 +741,13 @@ int control_main(const char *cmd, int argc, char **argv)
 	} else if (ret) {
 		pr_err("%s: %s", cmd, err);
 		return 1;
+	}
+	if (!strcmp(cmd, "snapshot")) {
+		if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {
+			pr_err("snapshot: no running guest named '%s'", o.name);
+			return 1;
+		}
+		return ctl_snapshot(&o, path);
 	}
 	if (o.name) {
 		names = calloc(2, sizeof(*names));

@@ -144,7 +144,8 @@ int device_list_load(struct device_list *list, struct state_buf *sb)
 		if (state_error(sb) || blen > sb->len - sb->pos)
 			goto out;
 		d = device_list_find(list, name);
-		if (!d || ent[i].version > d->ops->state_version || !d->ops->load)
+		/* A device without state (the PCI host) takes only an empty blob. */
+		if (!d || ent[i].version > d->ops->state_version || (!d->ops->load && blen))
 			goto out;
 		for (uint32_t k = 0; k < i; k++)
 			if (ent[k].dev == d)
@@ -158,6 +159,8 @@ int device_list_load(struct device_list *list, struct state_buf *sb)
 		struct state_buf one;
 
 		d = ent[i].dev;
+		if (!d->ops->load)
+			continue;
 		state_reader_init(&one, sb->data + ent[i].pos, ent[i].len);
 		if (d->ops->reset)
 			d->ops->reset(d);
@@ -174,4 +177,25 @@ int device_list_load(struct device_list *list, struct state_buf *sb)
 out:
 	free(ent);
 	return err;
+}
+
+void device_list_freeze(struct device_list *list)
+{
+	for (struct device *d = list->head; d; d = d->next)
+		if (d->ops->freeze)
+			d->ops->freeze(d);
+}
+
+static void thaw_from(struct device *d)
+{
+	if (!d)
+		return;
+	thaw_from(d->next);
+	if (d->ops->thaw)
+		d->ops->thaw(d);
+}
+
+void device_list_thaw(struct device_list *list)
+{
+	thaw_from(list->head);
 }

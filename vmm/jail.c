@@ -69,7 +69,7 @@ static const char *const jail_main[] = {
 	"wait4", "kill", "prctl", "sysinfo", "uname", "getuid", "geteuid",
 	"getgid", "getegid", "prlimit64", "socket", "io_uring_setup",
 	"io_uring_enter", "io_uring_register", "io_setup", "io_destroy",
-	"io_submit", "io_getevents", "io_pgetevents", "tkill",
+	"io_submit", "io_getevents", "io_pgetevents", "tkill", "ftruncate",
 	"sched_setaffinity", "membarrier",
 	/* threads it starts after a reboot install their own filters */
 	"seccomp",

@@ -17,6 +17,7 @@
 #include "info.h"
 #include "jail.h"
 #include "selftest.h"
+#include "snapshot.h"
 #include "vm.h"
 
 #ifndef ARMVM_VERSION
@@ -73,7 +74,8 @@ static char *build_cmdline(const struct vm_config *cfg)
 
 static int cmd_run(int argc, char **argv, int64_t t_main)
 {
-	struct vm_config cfg;
+	struct vm_config cfg, user;
+	struct snapshot snap = { .img.fd = -1 };
 	struct control ctl = { .fd = -1 };
 	struct boot_files files = { 0 };
 	struct vm vm;
@@ -92,6 +94,32 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	if (ret)
 		return die_usage(err);
 	log_set_level(cfg.loglevel);
+	cfg.argc = argc - 1;
+	cfg.argv = argv + 1;
+	if (cfg.restore) {
+		/*
+		 * The machine is the snapshot's, rebuilt from its saved options
+		 * with what the user may change; checked against this host
+		 * before anything is created.
+		 */
+		user = cfg; /* takes the parse's strings; cfg is rebuilt */
+		config_init(&cfg);
+		ret = snapshot_open(user.restore, &snap, err, sizeof(err));
+		if (!ret)
+			ret = snapshot_config(&snap, &user, &cfg, err, sizeof(err));
+		if (!ret)
+			ret = snapshot_check_host(&snap, &cfg, err, sizeof(err));
+		config_destroy(&user);
+		if (ret) {
+			pr_err("%s", err);
+			snapshot_close(&snap);
+			config_destroy(&cfg);
+			return 1;
+		}
+		log_set_level(cfg.loglevel);
+		cfg.argc = snap.m.argc;
+		cfg.argv = snap.m.argv;
+	}
 
 	if (!cfg.nr_cpus) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -101,7 +129,8 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		cfg.ram_size = config_default_ram(
 			cfg.nr_cpus,
 			sysinfo(&si) ? 0 : (uint64_t)si.totalram * si.mem_unit);
-	if (config_find_default_guest(&cfg, err, sizeof(err)))
+	/* A restored guest needs its kernel only if it reboots. */
+	if (config_find_default_guest(&cfg, err, sizeof(err)) && !cfg.snap)
 		return die_usage(err);
 
 	if (!cfg.no_seccomp && jail_prepare(err, sizeof(err))) {
@@ -118,8 +147,12 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		snprintf(defname, sizeof(defname), "guest-%d", (int)getpid());
 		cfg.name = defname;
 	}
-	pr_info("%s: booting %s with %u vCPU(s), %llu MiB", cfg.name, cfg.kernel,
-		cfg.nr_cpus, (unsigned long long)(cfg.ram_size >> 20));
+	if (cfg.snap)
+		pr_info("%s: restoring %s with %u vCPU(s), %llu MiB", cfg.name, cfg.restore,
+			cfg.nr_cpus, (unsigned long long)(cfg.ram_size >> 20));
+	else
+		pr_info("%s: booting %s with %u vCPU(s), %llu MiB", cfg.name, cfg.kernel,
+			cfg.nr_cpus, (unsigned long long)(cfg.ram_size >> 20));
 	/* Before anything is built: a live guest of this name is refused. A
 	 * missing place for sockets only costs the control plane. */
 	ret = control_open(&ctl, cfg.name, err, sizeof(err));
@@ -136,11 +169,13 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		 * built: they are copied into guest RAM, and a reboot maps
 		 * them again, so armvm holds no second copy while it runs.
 		 */
-		if (map_boot_file("kernel", cfg.kernel, cfg.ram_size,
-				  &files.kernel, &files.kernel_size))
+		if (!cfg.snap && (!cfg.kernel ||
+				  map_boot_file("kernel", cfg.kernel, cfg.ram_size,
+						&files.kernel, &files.kernel_size)))
 			break;
-		if (cfg.initrd && map_boot_file("initrd", cfg.initrd, cfg.ram_size,
-						&files.initrd, &files.initrd_size))
+		if (!cfg.snap && cfg.initrd &&
+		    map_boot_file("initrd", cfg.initrd, cfg.ram_size, &files.initrd,
+				  &files.initrd_size))
 			break;
 		ret = vm_create(&vm, &cfg, &files, err, sizeof(err));
 		unmap_boot_files(&files);
@@ -175,9 +210,16 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 			}
 			break;
 		}
-		/* Reboot: a fresh machine from the same configuration. */
+		/* Reboot: a fresh machine from the same configuration (a
+		 * restored guest boots its kernel now). */
 		pr_info("guest reset: restarting");
 		vm_destroy(&vm);
+		if (cfg.snap && !cfg.kernel) {
+			pr_err("the restored guest reset, and its kernel cannot be found to boot it again");
+			status = 1;
+			break;
+		}
+		cfg.snap = NULL;
 	}
 out:
 	control_close(&ctl);
@@ -185,6 +227,7 @@ out:
 	unmap_boot_files(&files);
 	free(files.cmdline);
 	config_destroy(&cfg);
+	snapshot_close(&snap);
 	return status;
 }
 
@@ -203,10 +246,33 @@ int main(int argc, char **argv)
 		cli_print_help(stdout);
 		return 0;
 	}
+	if (!strcmp(cmd, "restore")) {
+		/* armvm restore FILE [OPTIONS] is armvm run --restore FILE [OPTIONS]. */
+		char **av = calloc((size_t)argc + 2, sizeof(*av));
+		int r;
+
+		if (argc < 3 || argv[2][0] == '-') {
+			free(av);
+			pr_err("restore: say which snapshot: armvm restore FILE [--name NAME] [--disk PATH]...");
+			return 2;
+		}
+		if (!av)
+			return 1;
+		av[0] = "run";
+		av[1] = "--restore";
+		av[2] = argv[2];
+		for (int i = 3; i < argc; i++)
+			av[i] = argv[i];
+		r = cmd_run(argc, av, t_main);
+		free(av);
+		return r;
+	}
+	if (!strcmp(cmd, "snapshot-info"))
+		return snapshot_info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat"))
+	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat") || !strcmp(cmd, "snapshot"))
 		return control_main(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);

@@ -26,6 +26,7 @@
 #include <libfdt.h>
 
 #include "boot.h"
+#include "snapshot.h"
 #include "jail.h"
 #include "virtio_devices.h"
 #include "virtio_transport.h"
@@ -99,8 +100,27 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->run_lock);
 }
 
+/*
+ * KVM completes an MMIO exit (the loaded value into its register, the PC
+ * past the instruction) only on the next KVM_RUN. Before a vCPU parks
+ * (for a snapshot, say) it re-enters once with immediate_exit set: KVM
+ * completes the access and returns EINTR at once, and the saved registers
+ * are final. Otherwise the access would be replayed after a restore.
+ */
+static void vcpu_complete_exit(struct vcpu *vcpu)
+{
+	if (!vcpu->exit_pending)
+		return;
+	vcpu->run->immediate_exit = 1;
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0)
+		pr_warn("vCPU %u: KVM_RUN with immediate_exit ran the guest", vcpu->id);
+	vcpu->run->immediate_exit = 0;
+	vcpu->exit_pending = false;
+}
+
 void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu)
 {
+	vcpu_complete_exit(vcpu);
 	pthread_mutex_lock(&vm->run_lock);
 	vm->parked++;
 	vcpu->parked = true;
@@ -229,8 +249,20 @@ static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
 	struct kvm_userspace_memory_region region;
 	int ret;
 
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->cfg->snap) {
+		/*
+		 * A restore maps the snapshot's memory copy-on-write: the guest
+		 * starts at once and pages come in as it touches them; its
+		 * writes never reach the file (holes read as zeros).
+		 */
+		const struct snap_image *img = &vm->cfg->snap->img;
+
+		vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_NORESERVE, img->fd, (off_t)img->mem_offset);
+	} else {
+		vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
 		return errmsg(err, errlen, -ENOMEM,
@@ -597,11 +629,15 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 		features |= 1u << KVM_ARM_VCPU_SVE;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
-
 		/* Secondaries wait powered off for the guest's PSCI CPU_ON. */
-		ret = vcpu_create(vm, vcpu, i,
-				  features | (i ? 1u << KVM_ARM_VCPU_POWER_OFF : 0),
-				  err, errlen);
+		uint32_t f = features | (i ? 1u << KVM_ARM_VCPU_POWER_OFF : 0);
+
+		/* A restore: exactly the features the vCPU was saved with. */
+		if (vm->cfg->snap && vm->cfg->snap->vcpus[i].features != f)
+			return errmsg(err, errlen, -EINVAL,
+				      "restore: vCPU %u was saved with features 0x%x, this machine's are 0x%x",
+				      i, vm->cfg->snap->vcpus[i].features, f);
+		ret = vcpu_create(vm, vcpu, i, f, err, errlen);
 		if (ret)
 			return ret;
 		if (!vm->sve)
@@ -685,7 +721,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 			goto err_destroy;
 		}
 	}
-	ret = vm_load_boot(vm, files, err, errlen);
+	/* A new guest boots; a restored one takes its saved state. */
+	if (cfg->snap)
+		ret = vm_restore_state(vm, err, errlen);
+	else
+		ret = vm_load_boot(vm, files, err, errlen);
 	if (ret)
 		goto err_destroy;
 	return 0;

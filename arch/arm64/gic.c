@@ -149,6 +149,7 @@ int gic_init(struct gic *gic, unsigned int nr_spis)
 
 	if (nr_irqs < 64)
 		nr_irqs = 64;
+	gic->nr_irqs = nr_irqs;
 	err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
 	if (!err)
 		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_CTRL,

@@ -236,6 +236,7 @@ void *vcpu_thread(void *arg)
 				(clock_monotonic_ns() - vm->t_main_ns) / 1e6);
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			vcpu->exit_pending = false; /* KVM completed it on entry */
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
 				continue;
@@ -245,10 +246,12 @@ void *vcpu_thread(void *arg)
 			break;
 		}
 		vcpu->exits++;
+		vcpu->exit_pending = false;
 		switch (vcpu->run->exit_reason) {
 		case KVM_EXIT_MMIO:
 			vcpu->mmio_exits++;
 			vcpu_handle_mmio(vcpu);
+			vcpu->exit_pending = true;
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			if (!vcpu_handle_system_event(vcpu))

@@ -112,6 +112,10 @@ int vcpu_state_capture(struct vcpu *vcpu, struct vcpu_state *st)
 	free(ids);
 	if (!err && ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0)
 		err = -errno;
+	/* KVM_CAP_VCPU_EVENTS: every arm64 KVM since 4.19 has it. */
+	_Static_assert(sizeof(struct kvm_vcpu_events) == sizeof(st->events), "kvm_vcpu_events");
+	if (!err && ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, st->events) == 0)
+		st->has_events = true;
 	if (err) {
 		vcpu_state_free(st);
 		return err;
@@ -138,15 +142,23 @@ int vcpu_state_apply(struct vcpu *vcpu, const struct vcpu_state *st,
 			return err;
 		}
 	}
-	if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0)
+	if (st->has_events && ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, st->events) < 0) {
+		if (failed_id)
+			*failed_id = 0;
 		return -errno;
+	}
+	if (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0) {
+		if (failed_id)
+			*failed_id = 0;
+		return -errno;
+	}
 	return 0;
 }
 
 /*
  * Serialised form (little-endian): features u32, has_sve u8, VLS 8 x u64,
- * mp_state u32, nr_regs u32, then per register id u64 and its value, whose
- * size comes from the id.
+ * mp_state u32, has_events u8, events 64 bytes, nr_regs u32, then per
+ * register id u64 and its value, whose size comes from the id.
  */
 int vcpu_state_save(const struct vcpu_state *st, struct state_buf *sb)
 {
@@ -155,6 +167,8 @@ int vcpu_state_save(const struct vcpu_state *st, struct state_buf *sb)
 	for (unsigned int i = 0; i < SVE_VLS_WORDS; i++)
 		state_put_u64(sb, st->vls.w[i]);
 	state_put_u32(sb, st->mp_state);
+	state_put_u8(sb, st->has_events);
+	state_put_bytes(sb, st->events, sizeof(st->events));
 	state_put_u32(sb, st->nr_regs);
 	for (uint32_t i = 0; i < st->nr_regs; i++) {
 		state_put_u64(sb, st->ids[i]);
@@ -168,7 +182,7 @@ int vcpu_state_load(struct vcpu_state *st, struct state_buf *sb)
 {
 	uint32_t n;
 	size_t start, bytes = 0, off = 0;
-	uint8_t has_sve;
+	uint8_t has_sve, has_events;
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -181,6 +195,11 @@ int vcpu_state_load(struct vcpu_state *st, struct state_buf *sb)
 	for (unsigned int i = 0; i < SVE_VLS_WORDS; i++)
 		st->vls.w[i] = state_get_u64(sb);
 	st->mp_state = state_get_u32(sb);
+	has_events = state_get_u8(sb);
+	if (has_events > 1)
+		return -EINVAL;
+	st->has_events = has_events;
+	state_get_bytes(sb, st->events, sizeof(st->events));
 	n = state_get_u32(sb);
 	if (state_error(sb))
 		return state_error(sb);

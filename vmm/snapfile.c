@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The snapshot file format: see snapfile.h and docs/snapshot-format.md.
+ */
+#include "snapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "util.h"
+
+static const char *const sec_names[] = {
+	[SNAP_SEC_HOST] = "host",	[SNAP_SEC_MACHINE] = "machine",
+	[SNAP_SEC_VCPU] = "vcpu",	[SNAP_SEC_GIC] = "gic",
+	[SNAP_SEC_DEVICES] = "devices", [SNAP_SEC_MEMORY] = "memory",
+};
+
+const char *snap_sec_name(uint32_t type)
+{
+	return type < ARRAY_SIZE(sec_names) && sec_names[type] ? sec_names[type]
+								: "unknown";
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* The position a type may take: sections come in enum order. */
+static int sec_rank(uint32_t type)
+{
+	return type >= SNAP_SEC_HOST && type <= SNAP_SEC_MEMORY ? (int)type : -1;
+}
+
+static int parse_memory(struct snap_image *img, const struct snap_section *s,
+			char *err, size_t errlen)
+{
+	struct snap_memory *m = &img->mem;
+	uint64_t want;
+
+	if (s->len < 32)
+		return errmsg(err, errlen, -EINVAL, "snapshot: memory section too short (%llu bytes)",
+			      (unsigned long long)s->len);
+	m->gpa = get64(s->data);
+	m->size = get64(s->data + 8);
+	m->data_pages = get64(s->data + 16);
+	if (get32(s->data + 24) != SNAP_CHUNK_SHIFT)
+		return errmsg(err, errlen, -EINVAL, "snapshot: memory chunk size 2^%u, want 2^%u",
+			      get32(s->data + 24), SNAP_CHUNK_SHIFT);
+	m->nr_chunks = get32(s->data + 28);
+	m->crcs = s->data + 32;
+	want = (m->size + (1ull << SNAP_CHUNK_SHIFT) - 1) >> SNAP_CHUNK_SHIFT;
+	if (m->size != img->mem_size || m->nr_chunks != want ||
+	    s->len != 32 + 4ull * m->nr_chunks || m->data_pages > m->size / SNAP_PAGE)
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot: memory section does not match the header (%llu bytes, %u chunks)",
+			      (unsigned long long)m->size, m->nr_chunks);
+	return 0;
+}
+
+int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
+	       char *err, size_t errlen)
+{
+	uint64_t state_size, pos, end;
+	uint32_t version, hsize, nsec;
+	int rank = 0, ret;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	if (len < SNAP_HEADER_SIZE || memcmp(buf, SNAP_MAGIC, 8))
+		return errmsg(err, errlen, -EINVAL, "not an armvm snapshot (no ARMVMSNP magic)");
+	if (crc32c(0, buf, 60) != get32(buf + 60))
+		return errmsg(err, errlen, -EINVAL, "snapshot header is corrupt (checksum mismatch)");
+	version = get32(buf + 8);
+	hsize = get32(buf + 12);
+	if (version > SNAP_VERSION)
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot format version %u is newer than this armvm reads (%u): restore it with a newer armvm",
+			      version, SNAP_VERSION);
+	if (version < 1)
+		return errmsg(err, errlen, -EINVAL, "snapshot format version %u is not valid", version);
+	state_size = get64(buf + 16);
+	img->mem_offset = get64(buf + 24);
+	img->mem_size = get64(buf + 32);
+	nsec = get32(buf + 40);
+	if (hsize != SNAP_HEADER_SIZE || state_size > SNAP_MAX_STATE ||
+	    nsec > SNAP_MAX_SECTIONS || get32(buf + 44) != 0 ||
+	    img->mem_offset % SNAP_MEM_ALIGN || img->mem_size % SNAP_PAGE ||
+	    img->mem_offset < SNAP_HEADER_SIZE + state_size)
+		return errmsg(err, errlen, -EINVAL, "snapshot header is inconsistent (sizes or offsets out of range)");
+	end = SNAP_HEADER_SIZE + state_size;
+	if (len < end)
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot is truncated: %zu bytes, its sections end at %llu",
+			      len, (unsigned long long)end);
+	img->version = version;
+	img->state_size = (size_t)end;
+	img->sec = calloc(nsec ? nsec : 1, sizeof(*img->sec));
+	if (!img->sec)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	pos = SNAP_HEADER_SIZE;
+	for (uint32_t i = 0; i < nsec; i++) {
+		struct snap_section *s = &img->sec[img->nr_sections];
+		const uint8_t *h = buf + pos;
+		int r;
+
+		if (end - pos < SNAP_SECTION_HDR) {
+			ret = errmsg(err, errlen, -EINVAL, "snapshot: section %u of %u is cut off", i + 1, nsec);
+			goto fail;
+		}
+		s->type = get32(h);
+		s->version = get32(h + 4);
+		s->len = get64(h + 8);
+		s->crc = get32(h + 16);
+		s->flags = get32(h + 20);
+		s->offset = pos + SNAP_SECTION_HDR;
+		if (s->len > end - s->offset || ALIGN_UP(s->len, 8) > end - s->offset) {
+			ret = errmsg(err, errlen, -EINVAL,
+				     "snapshot: %s section (%u of %u) runs past the end of the state",
+				     snap_sec_name(s->type), i + 1, nsec);
+			goto fail;
+		}
+		s->data = buf + s->offset;
+		if (crc32c(0, s->data, s->len) != s->crc) {
+			ret = errmsg(err, errlen, -EINVAL,
+				     "snapshot: %s section (%u of %u) is corrupt (checksum mismatch)",
+				     snap_sec_name(s->type), i + 1, nsec);
+			goto fail;
+		}
+		pos = s->offset + ALIGN_UP(s->len, 8);
+		r = sec_rank(s->type);
+		if (r < 0) {
+			if (s->flags & SNAP_SEC_F_OPTIONAL)
+				continue; /* a later armvm's extra: skipped */
+			ret = errmsg(err, errlen, -EINVAL,
+				     "snapshot: section type %u (%u of %u) is unknown to this armvm",
+				     s->type, i + 1, nsec);
+			goto fail;
+		}
+		/* In order, each once, but for one VCPU section per vCPU. */
+		if (r < rank || (r == rank && r != SNAP_SEC_VCPU)) {
+			ret = errmsg(err, errlen, -EINVAL,
+				     "snapshot: %s section (%u of %u) is out of order or repeated",
+				     snap_sec_name(s->type), i + 1, nsec);
+			goto fail;
+		}
+		for (int m = rank + 1; m < r; m++) {
+			ret = errmsg(err, errlen, -EINVAL, "snapshot: the %s section is missing",
+				     snap_sec_name((uint32_t)m));
+			goto fail;
+		}
+		rank = r;
+		img->nr_vcpus += s->type == SNAP_SEC_VCPU;
+		img->nr_sections++;
+	}
+	if (pos != end) {
+		ret = errmsg(err, errlen, -EINVAL, "snapshot: %llu stray bytes after the last section",
+			     (unsigned long long)(end - pos));
+		goto fail;
+	}
+	if (rank != SNAP_SEC_MEMORY) {
+		ret = errmsg(err, errlen, -EINVAL, "snapshot: the %s section is missing",
+			     snap_sec_name((uint32_t)rank + 1));
+		goto fail;
+	}
+	ret = parse_memory(img, snap_find(img, SNAP_SEC_MEMORY, 0), err, errlen);
+	if (ret)
+		goto fail;
+	img->state = (uint8_t *)buf;
+	return 0;
+fail:
+	free(img->sec);
+	img->sec = NULL;
+	img->nr_sections = 0;
+	return ret;
+}
+
+int snap_open(const char *path, struct snap_image *img, char *err, size_t errlen)
+{
+	uint8_t head[SNAP_HEADER_SIZE], *buf;
+	struct stat st;
+	uint64_t state_size;
+	ssize_t n;
+	int fd, ret;
+
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	fd = file_open_stat(path, O_RDONLY | O_CLOEXEC, &st);
+	if (fd == -EINVAL)
+		return errmsg(err, errlen, fd, "snapshot '%s' is not a regular file", path);
+	if (fd < 0)
+		return errmsg(err, errlen, fd, "cannot open snapshot '%s': %s", path, strerror(-fd));
+	n = pread(fd, head, sizeof(head), 0);
+	if (n != (ssize_t)sizeof(head)) {
+		close(fd);
+		if (n < 0)
+			return errmsg(err, errlen, -errno, "cannot read snapshot '%s': %s", path, strerror(errno));
+		return errmsg(err, errlen, -EINVAL, "'%s' is not an armvm snapshot (%lld bytes)", path,
+			      (long long)st.st_size);
+	}
+	/* Header first: a bogus size must not make us read gigabytes. */
+	ret = snap_parse(head, sizeof(head), img, err, errlen);
+	if (ret && memcmp(head, SNAP_MAGIC, 8) == 0 && crc32c(0, head, 60) == get32(head + 60) &&
+	    get32(head + 8) <= SNAP_VERSION && get64(head + 16) <= SNAP_MAX_STATE) {
+		state_size = SNAP_HEADER_SIZE + get64(head + 16);
+		buf = malloc(state_size);
+		if (!buf) {
+			close(fd);
+			return errmsg(err, errlen, -ENOMEM, "out of memory");
+		}
+		n = pread(fd, buf, state_size, 0);
+		if (n < 0) {
+			ret = errmsg(err, errlen, -errno, "cannot read snapshot '%s': %s", path, strerror(errno));
+		} else {
+			ret = snap_parse(buf, (size_t)n, img, err, errlen);
+		}
+		if (ret) {
+			free(buf);
+			close(fd);
+			return ret;
+		}
+	} else {
+		close(fd);
+		return ret ? ret : errmsg(err, errlen, -EINVAL, "snapshot '%s' has no sections", path);
+	}
+	img->fd = fd;
+	img->file_size = (uint64_t)st.st_size;
+	if (img->file_size < img->mem_offset + img->mem_size) {
+		uint64_t want = img->mem_offset + img->mem_size;
+
+		snap_close(img);
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot '%s' is truncated: %llu bytes, its memory ends at %llu",
+			      path, (unsigned long long)st.st_size, (unsigned long long)want);
+	}
+	return 0;
+}
+
+void snap_close(struct snap_image *img)
+{
+	if (img->fd >= 0) {
+		close(img->fd);
+		free(img->state); /* ours only when we read it */
+	}
+	free(img->sec);
+	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+}
+
+const struct snap_section *snap_find(const struct snap_image *img, uint32_t type,
+				     unsigned int nth)
+{
+	for (unsigned int i = 0; i < img->nr_sections; i++)
+		if (img->sec[i].type == type && nth-- == 0)
+			return &img->sec[i];
+	return NULL;
+}
+
+bool snap_page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+
+	/* Touched pages rarely start with zeros: a quick look first. */
+	if (w[0] | w[1] | w[SNAP_PAGE / 16] | w[SNAP_PAGE / 8 - 1])
+		return false;
+	for (size_t i = 0; i < SNAP_PAGE / 8; i += 8) {
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	}
+	return true;
+}
+
+/* A chunk's checksum: CRC32C of its non-zero pages, in order. */
+static uint32_t chunk_crc(const uint8_t *p, uint64_t len, uint64_t *data_pages)
+{
+	uint32_t crc = 0;
+
+	for (uint64_t off = 0; off < len; off += SNAP_PAGE) {
+		if (snap_page_is_zero(p + off))
+			continue;
+		crc = crc32c(crc, p + off, SNAP_PAGE);
+		if (data_pages)
+			(*data_pages)++;
+	}
+	return crc;
+}
+
+int snap_verify_memory(const struct snap_image *img, snap_progress_fn progress,
+		       void *opaque, char *err, size_t errlen)
+{
+	const uint64_t csize = 1ull << SNAP_CHUNK_SHIFT;
+	uint8_t *buf = aligned_alloc(SNAP_PAGE, csize);
+	int ret = 0;
+
+	if (!buf)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	for (uint32_t c = 0; c < img->mem.nr_chunks && !ret; c++) {
+		uint64_t off = (uint64_t)c << SNAP_CHUNK_SHIFT;
+		uint64_t len = MIN(csize, img->mem_size - off), got = 0;
+
+		while (got < len) {
+			ssize_t n = pread(img->fd, buf + got, len - got, (off_t)(img->mem_offset + off + got));
+
+			if (n <= 0) {
+				ret = errmsg(err, errlen, n < 0 ? -errno : -EIO,
+					     "snapshot memory at guest 0x%llx: %s",
+					     (unsigned long long)(img->mem.gpa + off),
+					     n < 0 ? strerror(errno) : "file too short");
+				break;
+			}
+			got += (uint64_t)n;
+		}
+		if (!ret && chunk_crc(buf, len, NULL) != get32(img->mem.crcs + 4 * c))
+			ret = errmsg(err, errlen, -EIO,
+				     "snapshot memory is corrupt: checksum mismatch in the MiB at guest 0x%llx",
+				     (unsigned long long)(img->mem.gpa + off));
+		if (progress)
+			progress(opaque, off + len, img->mem_size);
+	}
+	free(buf);
+	return ret;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+void snapw_init(struct snap_writer *w)
+{
+	memset(w, 0, sizeof(*w));
+	state_writer_init(&w->sb);
+}
+
+void snapw_free(struct snap_writer *w)
+{
+	state_free(&w->sb);
+}
+
+void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version,
+		   uint32_t flags, const void *data, size_t len)
+{
+	static const uint8_t pad[8];
+	uint8_t h[SNAP_SECTION_HDR];
+
+	if (type < w->last_type || (type == w->last_type && type != SNAP_SEC_VCPU))
+		w->err = -EINVAL; /* a bug of ours: the reader would refuse it */
+	w->last_type = type;
+	put32(h, type);
+	put32(h + 4, version);
+	put64(h + 8, len);
+	put32(h + 16, crc32c(0, data, len));
+	put32(h + 20, flags);
+	state_put_bytes(&w->sb, h, sizeof(h));
+	state_put_bytes(&w->sb, data, len);
+	state_put_bytes(&w->sb, pad, ALIGN_UP(len, 8) - len);
+	w->nr_sections++;
+}
+
+/* Write the non-zero pages of [p, p + len) at file offset off. */
+static int write_chunk(int fd, const uint8_t *p, uint64_t len, uint64_t off,
+		       uint64_t *stored)
+{
+	uint64_t run = 0, start = 0;
+
+	for (uint64_t o = 0; o <= len; o += SNAP_PAGE) {
+		bool data = o < len && !snap_page_is_zero(p + o);
+
+		if (data) {
+			if (!run)
+				start = o;
+			run += SNAP_PAGE;
+			continue;
+		}
+		while (run) {
+			ssize_t n = pwrite(fd, p + start, run, (off_t)(off + start));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -ENOSPC;
+			*stored += (uint64_t)n;
+			start += (uint64_t)n;
+			run -= (uint64_t)n;
+		}
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0 && errno != EINVAL)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int snap_write(struct snap_writer *w, const char *path, const uint8_t *mem,
+	       uint64_t gpa, uint64_t mem_size, snap_progress_fn progress,
+	       void *opaque, uint64_t *bytes_out, char *err, size_t errlen)
+{
+	const uint64_t csize = 1ull << SNAP_CHUNK_SHIFT;
+	uint32_t nchunks = (uint32_t)((mem_size + csize - 1) >> SNAP_CHUNK_SHIFT);
+	size_t msec_len = 32 + 4ull * nchunks;
+	uint64_t state_size, mem_off, stored = 0, data_pages = 0;
+	uint8_t head[SNAP_HEADER_SIZE] = { 0 }, *msec = NULL;
+	char tmp[PATH_MAX], *copy = NULL;
+	int fd = -1, ret;
+
+	if (w->err || state_error(&w->sb))
+		return errmsg(err, errlen, w->err ? w->err : state_error(&w->sb),
+			      "snapshot: cannot assemble the state: %s",
+			      strerror(-(w->err ? w->err : state_error(&w->sb))));
+	if (mem_size % SNAP_PAGE)
+		return errmsg(err, errlen, -EINVAL, "snapshot: memory size not a multiple of 4 KiB");
+	copy = strdup(path);
+	if (!copy)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	ret = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%d", dirname(copy), basename((char *)path),
+		       (int)getpid());
+	free(copy);
+	if (ret < 0 || (size_t)ret >= sizeof(tmp))
+		return errmsg(err, errlen, -ENAMETOOLONG, "snapshot path too long: %s", path);
+	state_size = w->sb.len + SNAP_SECTION_HDR + ALIGN_UP(msec_len, 8);
+	mem_off = ALIGN_UP(SNAP_HEADER_SIZE + state_size, (uint64_t)SNAP_MEM_ALIGN);
+	msec = calloc(1, msec_len);
+	if (!msec)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = errmsg(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
+		free(msec);
+		return ret;
+	}
+	/* Memory first: its checksums go in the MEMORY section. */
+	for (uint32_t c = 0; c < nchunks; c++) {
+		uint64_t off = (uint64_t)c << SNAP_CHUNK_SHIFT, len = MIN(csize, mem_size - off);
+
+		put32(msec + 32 + 4 * c, chunk_crc(mem + off, len, &data_pages));
+		ret = write_chunk(fd, mem + off, len, mem_off + off, &stored);
+		if (ret) {
+			errmsg(err, errlen, ret, "cannot write snapshot %s: %s", path, strerror(-ret));
+			goto fail;
+		}
+		if (progress)
+			progress(opaque, off + len, mem_size);
+	}
+	put64(msec, gpa);
+	put64(msec + 8, mem_size);
+	put64(msec + 16, data_pages);
+	put32(msec + 24, SNAP_CHUNK_SHIFT);
+	put32(msec + 28, nchunks);
+	snapw_section(w, SNAP_SEC_MEMORY, 1, 0, msec, msec_len);
+	if (w->err || state_error(&w->sb) || w->sb.len != state_size) {
+		ret = errmsg(err, errlen, -EINVAL, "snapshot: internal error assembling the sections");
+		goto fail;
+	}
+	memcpy(head, SNAP_MAGIC, 8);
+	put32(head + 8, SNAP_VERSION);
+	put32(head + 12, SNAP_HEADER_SIZE);
+	put64(head + 16, state_size);
+	put64(head + 24, mem_off);
+	put64(head + 32, mem_size);
+	put32(head + 40, w->nr_sections);
+	put32(head + 60, crc32c(0, head, 60));
+	errno = 0;
+	if (pwrite(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    pwrite(fd, w->sb.data, w->sb.len, SNAP_HEADER_SIZE) != (ssize_t)w->sb.len) {
+		ret = errmsg(err, errlen, errno ? -errno : -ENOSPC, "cannot write snapshot %s: %s", path,
+			     strerror(errno ? errno : ENOSPC));
+		goto fail;
+	}
+	/* The holes: the file ends where memory ends. */
+	if (ftruncate(fd, (off_t)(mem_off + mem_size)) < 0 || fsync(fd) < 0) {
+		ret = errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = errmsg(err, errlen, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	ret = fsync_dir_of(path);
+	if (ret)
+		pr_warn("snapshot %s: cannot sync its directory: %s", path, strerror(-ret));
+	free(msec);
+	if (bytes_out)
+		*bytes_out = stored;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(msec);
+	return ret;
+}
