@@ -147,6 +147,10 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
 			goto fail;
 		}
 		s->data = buf + s->offset;
+		/* The padding is zeros: no byte before memory escapes a check. */
+		for (uint64_t k = s->len; k < ALIGN_UP(s->len, 8); k++)
+			if (s->data[k])
+				s->crc = ~crc32c(0, s->data, s->len);
 		if (crc32c(0, s->data, s->len) != s->crc) {
 			ret = errmsg(err, errlen, -EINVAL,
 				     "snapshot: %s section (%u of %u) is corrupt (checksum mismatch)",
@@ -251,6 +255,28 @@ int snap_open(const char *path, struct snap_image *img, char *err, size_t errlen
 	}
 	img->fd = fd;
 	img->file_size = (uint64_t)st.st_size;
+	/* Between the sections and memory: zeros, or the file is corrupt. */
+	{
+		uint8_t gap[4096];
+		uint64_t off = img->state_size;
+
+		while (off < img->mem_offset && off < img->file_size) {
+			size_t len = (size_t)MIN((uint64_t)sizeof(gap), img->mem_offset - off);
+
+			n = pread(fd, gap, len, (off_t)off);
+			if (n <= 0)
+				break;
+			for (ssize_t k = 0; k < n; k++) {
+				if (gap[k]) {
+					snap_close(img);
+					return errmsg(err, errlen, -EINVAL,
+						      "snapshot '%s' is corrupt: stray bytes at %llu, between its sections and its memory",
+						      path, (unsigned long long)(off + (uint64_t)k));
+				}
+			}
+			off += (uint64_t)n;
+		}
+	}
 	if (img->file_size < img->mem_offset + img->mem_size) {
 		uint64_t want = img->mem_offset + img->mem_size;
 

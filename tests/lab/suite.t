@@ -57,13 +57,19 @@ lab_suite() {
 	fi
 }
 
+rm -f "$L/vls.snap.head" "$L/vls.snap.size"
 lab_suite "" "$lab" run --add "$L/Image.gz:/lab/Image.gz" \
-	--fetch "/tmp/guest.dtb:$L/guest.dtb" -- 'sh /lab/suite.sh'
+	--fetch "/tmp/guest.dtb:$L/guest.dtb" --fetch "/tmp/vls.snap.head:$L/vls.snap.head" \
+	--fetch "/tmp/vls.snap.size:$L/vls.snap.size" -- 'sh /lab/suite.sh'
 
 # The SVE tests again on a lab host with a smaller, non-power-of-two set of
 # vector lengths (128, 256, 384: QEMU's sve-max-vq=3).
 if [ "$emulated" = 1 ]; then
-	LAB_QEMU_CPU="max,sve-max-vq=3" lab_suite "sve-max-vq=3" "$lab" run -- 'sh /lab/suite.sh sve-only'
+	# ...and a snapshot from the first run must be refused there.
+	vls_add=()
+	[ -f "$L/vls.snap.head" ] && [ -f "$L/vls.snap.size" ] &&
+		vls_add=(--add "$L/vls.snap.head:/lab/vls.snap.head" --add "$L/vls.snap.size:/lab/vls.snap.size")
+	LAB_QEMU_CPU="max,sve-max-vq=3" lab_suite "sve-max-vq=3" "$lab" run ${vls_add[@]+"${vls_add[@]}"} -- 'sh /lab/suite.sh sve-only'
 fi
 
 dts=$L/guest.dts
