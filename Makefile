@@ -2,6 +2,7 @@
 # (cross-compiled with CROSS_COMPILE=aarch64-linux-gnu- on x86_64).
 #   make check   unit tests only        make test   every test, unit and lab
 #   make demo    boot the default guest in the lab
+#   make test-long  the long lab sweeps (snapshot at every SVE length)
 #   make format  clang-format           make V=1    verbose
 
 ARCH := $(shell uname -m)
@@ -48,7 +49,7 @@ KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(filter-out tests/kvm/ho
 SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t tests/unit/cli-control.t
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
 
-.PHONY: all check test demo lab-assets setup format clean install
+.PHONY: all check test test-long demo lab-assets setup format clean install
 all: $(B)/armvm
 
 $(B)/armvm: $(CORE_OBJS) $(KVM_OBJS) $(MAIN_OBJS)
@@ -95,6 +96,12 @@ lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin
 test: setup
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(ASAN_UNIT_TESTS) lab-assets
 	ARMVM=$(B)/armvm prove -e tests/run-test $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
+
+# Long sweeps (not in make test): snapshot and restore of SVE guests at
+# every vector length the lab host offers, with 1 and 2 vCPUs.
+test-long: setup
+	$(Q)$(MAKE) --no-print-directory all lab-assets
+	tests/lab/lab run -- 'SNAP_LONG=1 sh /lab/suite.sh snapshot-only'
 
 demo: setup
 	$(Q)$(MAKE) --no-print-directory all lab-assets

@@ -50,6 +50,15 @@ static void put64(uint8_t *p, uint64_t v)
 	put32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* A section's checksum covers its header (but the checksum) and payload. */
+static uint32_t section_crc(const uint8_t *h, const uint8_t *payload, uint64_t len)
+{
+	uint32_t c = crc32c(0, h, 16);
+
+	c = crc32c(c, h + 20, 4);
+	return crc32c(c, payload, len);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 /* The position a type may take: sections come in enum order. */
@@ -150,8 +159,8 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
 		/* The padding is zeros: no byte before memory escapes a check. */
 		for (uint64_t k = s->len; k < ALIGN_UP(s->len, 8); k++)
 			if (s->data[k])
-				s->crc = ~crc32c(0, s->data, s->len);
-		if (crc32c(0, s->data, s->len) != s->crc) {
+				s->crc = ~section_crc(h, s->data, s->len);
+		if (section_crc(h, s->data, s->len) != s->crc) {
 			ret = errmsg(err, errlen, -EINVAL,
 				     "snapshot: %s section (%u of %u) is corrupt (checksum mismatch)",
 				     snap_sec_name(s->type), i + 1, nsec);
@@ -398,8 +407,8 @@ void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version,
 	put32(h, type);
 	put32(h + 4, version);
 	put64(h + 8, len);
-	put32(h + 16, crc32c(0, data, len));
 	put32(h + 20, flags);
+	put32(h + 16, section_crc(h, data, len));
 	state_put_bytes(&w->sb, h, sizeof(h));
 	state_put_bytes(&w->sb, data, len);
 	state_put_bytes(&w->sb, pad, ALIGN_UP(len, 8) - len);

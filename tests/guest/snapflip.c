@@ -24,9 +24,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static uint32_t crc32c(const uint8_t *p, size_t n)
+static uint32_t g32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t g64(const uint8_t *p) { return g32(p) | (uint64_t)g32(p + 4) << 32; }
+
+static uint32_t crc32c_cont(uint32_t c, const uint8_t *p, size_t n)
 {
-	uint32_t c = ~0u;
+	c = ~c;
 
 	while (n--) {
 		c ^= *p++;
@@ -36,8 +39,20 @@ static uint32_t crc32c(const uint8_t *p, size_t n)
 	return ~c;
 }
 
-static uint32_t g32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t g64(const uint8_t *p) { return g32(p) | (uint64_t)g32(p + 4) << 32; }
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+	return crc32c_cont(0, p, n);
+}
+
+/* A section's: its header but the checksum field, then its payload. */
+static uint32_t section_crc(const uint8_t *h)
+{
+	uint32_t c = crc32c_cont(0, h, 16);
+
+	c = crc32c_cont(c, h + 20, 4);
+	return crc32c_cont(c, h + 24, g64(h + 8));
+}
+
 static void p32(uint8_t *p, uint32_t v) { p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24; }
 static void p64(uint8_t *p, uint64_t v) { p32(p, (uint32_t)v), p32(p + 4, (uint32_t)(v >> 32)); }
 
@@ -198,7 +213,7 @@ int main(int argc, char **argv)
 		p += 4 + 8 + 4 + 4 + 4 + 1 + 1;
 		for (uint64_t vq = max_vq + 1; vq <= 512; vq++)
 			st[p + (vq - 1) / 8] &= (uint8_t)~(1u << ((vq - 1) % 8));
-		p32(st + s + 16, crc32c(st + s + 24, g64(st + s + 8)));
+		p32(st + s + 16, section_crc(st + s));
 		store();
 		return 0;
 	}
