@@ -117,7 +117,9 @@ format:
 clean:
 	rm -rf $(B)/obj $(B)/tests $(B)/guest $(B)/armvm
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+# Header dependencies of every object set (sanitized ones too: a struct
+# that grew must rebuild them, or the tests run stale layouts).
+-include $(shell find $(B)/obj $(B)/san $(B)/asan -name '*.d' 2>/dev/null)
 
 # A bare-metal payload for the flat-binary loading test.
 $(B)/guest/flat.bin: tests/guest/flat.S
@@ -161,7 +163,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(SAN_OBJS)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \
 		-o $@ $< $(SAN_OBJS) $(HOST_LIBS)
-$(B)/fuzz/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(SAN_OBJS) arch/arm64/vcpu_state.c tests/fuzz/kvm_stubs.c
+$(B)/fuzz/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(SAN_OBJS) arch/arm64/vcpu_state.c tests/fuzz/kvm_stubs.c $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \
@@ -169,7 +171,7 @@ $(B)/fuzz/fuzz_vcpu_state: tests/fuzz/fuzz_vcpu_state.c $(SAN_OBJS) arch/arm64/v
 # The PCI and virtio transport register files, over stubbed KVM calls.
 FUZZ_PCI_SRCS := vmm/pci.c devices/virtio_pci.c devices/virtio_mmio.c \
 	devices/virtio_transport.c vmm/iothread.c tests/fuzz/kvm_stubs.c
-$(B)/fuzz/fuzz_pci: tests/fuzz/fuzz_pci.c $(SAN_OBJS) $(FUZZ_PCI_SRCS)
+$(B)/fuzz/fuzz_pci: tests/fuzz/fuzz_pci.c $(SAN_OBJS) $(FUZZ_PCI_SRCS) $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)$(FUZZ_CC) $(SAN_FLAGS) -fsanitize=fuzzer,address,undefined \

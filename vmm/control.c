@@ -23,7 +23,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
+
+#include "minivm.h"
 #include "snapshot.h"
+#include "vcpu_state.h"
 #include "util.h"
 #include "virtio.h"
 #include "vm.h"
@@ -271,6 +275,120 @@ static json_t *control_snapshot(struct control *c, json_t *req, char **out)
 			 "file_bytes", (json_int_t)res.file_bytes);
 }
 
+/* A register's value as hex, most significant byte first. */
+static json_t *reg_hex(const struct vcpu_state *st, uint64_t id, size_t bytes)
+{
+	const uint8_t *v = vcpu_state_value(st, id);
+	char buf[2 + 2 * 256 + 1];
+	size_t n = 2;
+
+	if (!v)
+		return json_null();
+	buf[0] = '0', buf[1] = 'x';
+	for (size_t i = bytes; i-- > 0;)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%02x", v[i]);
+	return json_string(buf);
+}
+
+#define CORE_ID(x) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
+
+/* One vCPU's registers: core, and with SVE Z/P/FFR at the guest's VL. */
+static json_t *vcpu_regs_json(struct vm *vm, unsigned int i, char *err, size_t errlen)
+{
+	struct vcpu_state st;
+	json_t *core, *j;
+	char name[16];
+	int ret = vcpu_state_capture(&vm->vcpus[i], &st);
+
+	if (ret) {
+		errmsg(err, errlen, ret, "debug: cannot read vCPU %u's registers: %s", i, strerror(-ret));
+		return NULL;
+	}
+	core = json_object();
+	for (unsigned int r = 0; r < 31; r++) {
+		snprintf(name, sizeof(name), "x%u", r);
+		json_object_set_new(core, name, reg_hex(&st, arm64_core_xreg_id(r), 8));
+	}
+	json_object_set_new(core, "sp", reg_hex(&st, CORE_ID(regs.sp), 8));
+	json_object_set_new(core, "pc", reg_hex(&st, CORE_ID(regs.pc), 8));
+	json_object_set_new(core, "pstate", reg_hex(&st, CORE_ID(regs.pstate), 8));
+	json_object_set_new(core, "sp_el1", reg_hex(&st, CORE_ID(sp_el1), 8));
+	json_object_set_new(core, "elr_el1", reg_hex(&st, CORE_ID(elr_el1), 8));
+	json_object_set_new(core, "fpsr", reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
+						  KVM_REG_ARM_CORE_REG(fp_regs.fpsr), 4));
+	json_object_set_new(core, "fpcr", reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
+						  KVM_REG_ARM_CORE_REG(fp_regs.fpcr), 4));
+	j = json_pack("{s:i, s:s, s:o}", "id", (int)i, "mp_state",
+		      st.mp_state == KVM_MP_STATE_STOPPED ? "stopped" : "runnable", "core", core);
+	if (st.has_sve) {
+		unsigned int vq = sve_vls_max_vq(&st.vls);
+		json_t *z = json_array(), *p = json_array();
+
+		/* Slice 0 holds every bit up to 2048; the guest's VL is vq * 128. */
+		for (unsigned int r = 0; r < SVE_NR_ZREGS; r++)
+			json_array_append_new(z, reg_hex(&st, sve_zreg_id(r, 0), vq * 16));
+		for (unsigned int r = 0; r < SVE_NR_PREGS; r++)
+			json_array_append_new(p, reg_hex(&st, sve_preg_id(r, 0), vq * 2));
+		json_object_set_new(j, "sve", json_pack("{s:i, s:o, s:o, s:o, s:o}", "vl", (int)vq * 128,
+							"z", z, "p", p, "ffr", reg_hex(&st, sve_ffr_id(0), vq * 2),
+							"zcr_el1", reg_hex(&st, ARM64_ZCR_EL1, 8)));
+	} else {
+		json_t *v = json_array();
+
+		for (unsigned int r = 0; r < 32; r++)
+			json_array_append_new(v, reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U128 |
+							     KVM_REG_ARM_CORE |
+							     KVM_REG_ARM_CORE_REG(fp_regs.vregs[r]), 16));
+		json_object_set_new(j, "v", v);
+	}
+	vcpu_state_free(&st);
+	return j;
+}
+
+/*
+ * {"cmd":"debug","regs":true[,"vcpu":N]}: the vCPUs' registers, read
+ * while they are paused (a running guest is paused for the read and
+ * resumed after).
+ */
+static json_t *control_debug(struct control *c, json_t *req, char **out)
+{
+	struct vm *vm = c->vm;
+	json_t *jv = json_object_get(req, "vcpu"), *arr, *one;
+	bool was_paused = vm->paused;
+	char err[256];
+	int ret;
+
+	if (!json_is_true(json_object_get(req, "regs"))) {
+		*out = reply_error("debug: say what to show: \"regs\":true");
+		return NULL;
+	}
+	if (jv && (!json_is_integer(jv) || json_integer_value(jv) < 0 ||
+		   json_integer_value(jv) >= (json_int_t)vm->nr_vcpus)) {
+		*out = reply_error("debug: \"vcpu\" must be 0 to %u", vm->nr_vcpus - 1);
+		return NULL;
+	}
+	if (!was_paused && (ret = vm_pause(vm, NULL))) {
+		*out = reply_error("debug: cannot pause the guest: %s", strerror(-ret));
+		return NULL;
+	}
+	arr = json_array();
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (jv && (json_int_t)i != json_integer_value(jv))
+			continue;
+		one = vcpu_regs_json(vm, i, err, sizeof(err));
+		if (!one) {
+			json_decref(arr);
+			arr = NULL;
+			*out = reply_error("%s", err);
+			break;
+		}
+		json_array_append_new(arr, one);
+	}
+	if (!was_paused)
+		vm_resume(vm);
+	return arr ? json_pack("{s:b, s:o}", "ok", 1, "vcpus", arr) : NULL;
+}
+
 char *control_handle(struct control *c, const char *line)
 {
 	json_error_t jerr;
@@ -314,13 +432,15 @@ char *control_handle(struct control *c, const char *line)
 	} else if (!strcmp(cmd, "resume")) {
 		vm_resume(c->vm);
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "running");
+	} else if (!strcmp(cmd, "debug")) {
+		rep = control_debug(c, req, &out);
 	} else if (!strcmp(cmd, "snapshot")) {
 		rep = control_snapshot(c, req, &out);
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped through the control socket");
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "stopping");
 	} else {
-		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop, snapshot)", cmd);
+		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop, snapshot, debug)", cmd);
 	}
 	if (rep) {
 		out = json_dumps(rep, JSON_COMPACT);
@@ -473,20 +593,24 @@ static void progress_show(struct progress *p, json_t *prog)
 static json_t *control_request(const char *path, const char *req, int timeout_ms,
 			       char *err, size_t errlen)
 {
-	char buf[CONTROL_LINE_MAX];
-	size_t got = 0;
+	size_t got = 0, cap = CONTROL_LINE_MAX;
+	char *buf = malloc(cap), *nb;
 	json_error_t jerr;
 	json_t *rep = NULL;
 	struct progress prog = { .on = isatty(STDERR_FILENO), .t0 = clock_monotonic_ns() };
 	int fd = sock_connect(path);
 
-	if (fd < 0) {
-		errmsg(err, errlen, fd, "%s: %s", path, strerror(-fd));
+	if (fd < 0 || !buf) {
+		errmsg(err, errlen, fd < 0 ? fd : -ENOMEM, "%s: %s", path, strerror(fd < 0 ? -fd : ENOMEM));
+		if (fd >= 0)
+			close(fd);
+		free(buf);
 		return NULL;
 	}
 	if (write_full(fd, req, strlen(req)) || write_full(fd, "\n", 1)) {
 		errmsg(err, errlen, -EIO, "%s: cannot send the request", path);
 		close(fd);
+		free(buf);
 		return NULL;
 	}
 	for (;;) {
@@ -507,9 +631,16 @@ static json_t *control_request(const char *path, const char *req, int timeout_ms
 			}
 			goto done;
 		}
-		if (got == sizeof(buf) - 1 || poll(&pfd, 1, timeout_ms) <= 0)
+		/* Replies may be long (debug --regs): up to 16 MiB. */
+		if (got == cap - 1) {
+			if (cap >= (16u << 20) || !(nb = realloc(buf, cap * 2)))
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0)
 			break;
-		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		n = read(fd, buf + got, cap - 1 - got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
@@ -518,6 +649,7 @@ done:
 	if (prog.shown)
 		fprintf(stderr, "\n");
 	close(fd);
+	free(buf);
 	if (!rep)
 		errmsg(err, errlen, -EPROTO, "%s: no reply, or not JSON", path);
 	return rep;
@@ -535,11 +667,14 @@ struct ctl_opts {
 	const char *name;
 	bool all, json;
 	const char *output, *then; /* snapshot */
+	bool regs;		   /* debug */
+	int vcpu;		   /* debug: -1 for all */
 };
 
 static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->vcpu = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--name") && i + 1 < argc)
 			o->name = argv[++i];
@@ -556,12 +691,28 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 			o->output = argv[i] + 9;
 		else if (!strcmp(cmd, "snapshot") && (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--stop")))
 			o->then = argv[i] + 2;
+		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--regs"))
+			o->regs = true;
+		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--vcpu") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+
+			if (*end || v < 0 || v > 4095) {
+				pr_err("debug: --vcpu wants a vCPU number, not '%s'", argv[i]);
+				return -EINVAL;
+			}
+			o->vcpu = (int)v;
+		}
 		else {
 			pr_err("%s: unknown option '%s' (see armvm help)", cmd, argv[i]);
 			return -EINVAL;
 		}
 	}
-	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot")) && !o->name) {
+	if (!strcmp(cmd, "debug") && !o->regs) {
+		pr_err("debug: say what to show: --regs");
+		return -EINVAL;
+	}
+	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") || !strcmp(cmd, "debug")) && !o->name) {
 		pr_err("%s: say which guest: --name NAME", cmd);
 		return -EINVAL;
 	}
@@ -569,7 +720,8 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 		pr_err("snapshot: say where to: -o FILE");
 		return -EINVAL;
 	}
-	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") && !o->name == !o->all) {
+	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") && strcmp(cmd, "debug") &&
+	    !o->name == !o->all) {
 		pr_err("%s: say which guest: --name NAME, or --all", cmd);
 		return -EINVAL;
 	}
@@ -677,9 +829,100 @@ static int abs_path(const char *file, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2));
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+}
+
+/* A request whose reply must say ok: the reply, or NULL with the reason said. */
+static json_t *ctl_request_ok(const char *cmd, const struct ctl_opts *o, const char *sock,
+			      const char *req, int timeout_ms)
+{
+	char err[512];
+	json_t *rep = control_request(sock, req, timeout_ms, err, sizeof(err));
+
+	if (!rep) {
+		if (strstr(err, "No such file") || strstr(err, "refused"))
+			pr_err("%s: no running guest named '%s'", cmd, o->name);
+		else
+			pr_err("%s %s: %s", cmd, o->name, err);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		pr_err("%s", json_string_value(json_object_get(rep, "error")));
+		json_decref(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+static void print_hex_field(const char *label, json_t *v)
+{
+	printf("  %-6s %s\n", label, json_is_string(v) ? json_string_value(v) : "-");
+}
+
+static int ctl_debug(const struct ctl_opts *o, const char *sock)
+{
+	char req[96];
+	json_t *rep, *v, *core;
+	size_t i, k;
+
+	if (o->vcpu >= 0)
+		snprintf(req, sizeof(req), "{\"cmd\":\"debug\",\"regs\":true,\"vcpu\":%d}", o->vcpu);
+	else
+		snprintf(req, sizeof(req), "{\"cmd\":\"debug\",\"regs\":true}");
+	rep = ctl_request_ok("debug", o, sock, req, 10000);
+	if (!rep)
+		return 1;
+	if (o->json) {
+		print_json(rep);
+		json_decref(rep);
+		return 0;
+	}
+	json_array_foreach(json_object_get(rep, "vcpus"), i, v) {
+		json_t *sve = json_object_get(v, "sve"), *r;
+		static const char *const named[] = { "pc", "sp", "pstate", "sp_el1", "elr_el1", "fpsr", "fpcr" };
+		char label[32];
+
+		core = json_object_get(v, "core");
+		printf("vCPU %lld (%s)\n", (long long)json_integer_value(json_object_get(v, "id")),
+		       json_string_value(json_object_get(v, "mp_state")));
+		for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
+			print_hex_field(named[k], json_object_get(core, named[k]));
+		for (k = 0; k < 31; k++) {
+			snprintf(label, sizeof(label), "x%zu", k);
+			print_hex_field(label, json_object_get(core, label));
+		}
+		if (sve) {
+			printf("  SVE, vector length %lld bits\n", (long long)json_integer_value(json_object_get(sve, "vl")));
+			print_hex_field("zcr", json_object_get(sve, "zcr_el1"));
+			json_array_foreach(json_object_get(sve, "z"), k, r) {
+				snprintf(label, sizeof(label), "z%zu", k);
+				print_hex_field(label, r);
+			}
+			json_array_foreach(json_object_get(sve, "p"), k, r) {
+				snprintf(label, sizeof(label), "p%zu", k);
+				print_hex_field(label, r);
+			}
+			print_hex_field("ffr", json_object_get(sve, "ffr"));
+		} else {
+			json_array_foreach(json_object_get(v, "v"), k, r) {
+				snprintf(label, sizeof(label), "v%zu", k);
+				print_hex_field(label, r);
+			}
+		}
+	}
+	json_decref(rep);
+	return 0;
+}
+
 static int ctl_snapshot(const struct ctl_opts *o, const char *sock)
 {
-	char path[4096], err[512], *req;
+	char path[4096], *req;
 	json_t *j, *rep;
 	int ret = abs_path(o->output, path, sizeof(path));
 
@@ -694,26 +937,12 @@ static int ctl_snapshot(const struct ctl_opts *o, const char *sock)
 	if (!req)
 		return 1;
 	/* A save writes all of memory: allow it a minute between lines. */
-	rep = control_request(sock, req, 60000, err, sizeof(err));
+	rep = ctl_request_ok("snapshot", o, sock, req, 60000);
 	free(req);
-	if (!rep) {
-		if (strstr(err, "No such file") || strstr(err, "refused"))
-			pr_err("snapshot: no running guest named '%s'", o->name);
-		else
-			pr_err("snapshot %s: %s", o->name, err);
+	if (!rep)
 		return 1;
-	}
-	if (!json_is_true(json_object_get(rep, "ok"))) {
-		pr_err("%s", json_string_value(json_object_get(rep, "error")));
-		json_decref(rep);
-		return 1;
-	}
 	if (o->json) {
-		char *s = json_dumps(rep, JSON_INDENT(2));
-
-		if (s)
-			printf("%s\n", s);
-		free(s);
+		print_json(rep);
 	} else {
 		printf("%s: saved to %s (%.1f MiB of memory stored, guest paused %.1f ms); %s\n",
 		       o->name, path,
@@ -742,12 +971,12 @@ int control_main(const char *cmd, int argc, char **argv)
 		pr_err("%s: %s", cmd, err);
 		return 1;
 	}
-	if (!strcmp(cmd, "snapshot")) {
+	if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "debug")) {
 		if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {
-			pr_err("snapshot: no running guest named '%s'", o.name);
+			pr_err("%s: no running guest named '%s'", cmd, o.name);
 			return 1;
 		}
-		return ctl_snapshot(&o, path);
+		return !strcmp(cmd, "debug") ? ctl_debug(&o, path) : ctl_snapshot(&o, path);
 	}
 	if (o.name) {
 		names = calloc(2, sizeof(*names));

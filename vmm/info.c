@@ -5,6 +5,8 @@
  * created with the SVE feature; GICs are probed with KVM_CREATE_DEVICE_TEST).
  */
 #include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "info.h"
 #include "minivm.h"
 #include "guest_code.h"
+#include "snapshot.h"
 
 #ifndef KVM_CAP_COUNTER_OFFSET
 #define KVM_CAP_COUNTER_OFFSET 227
@@ -123,8 +126,8 @@ int info_main(int argc, char **argv)
 		for (size_t i = 0, n = 0; i < ARRAY_SIZE(gics); i++)
 			if (gic_ok[i])
 				printf("%s\"%s\"", n++ ? ", " : "", gic_type_name(gics[i]));
-		printf("],\n  \"max_vcpus\": %d,\n  \"max_ipa_bits\": %d\n}\n",
-		       max_vcpus, ipa);
+		printf("],\n  \"max_vcpus\": %d,\n  \"max_ipa_bits\": %d,\n  \"cntfrq\": %llu\n}\n",
+		       max_vcpus, ipa, (unsigned long long)host_cntfrq());
 		return 0;
 	}
 	printf("KVM API version:      %d\n", api);
@@ -135,8 +138,139 @@ int info_main(int argc, char **argv)
 			printf(" %s", gic_type_name(gics[i]));
 	printf("\nmaximum vCPUs:        %d\n", max_vcpus);
 	printf("maximum IPA size:     %d bits\n", ipa);
+	printf("counter frequency:    %llu Hz\n", (unsigned long long)host_cntfrq());
 	printf("capabilities:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(caps); i++)
 		printf("  %-30s %d\n", caps[i].name, capv[i]);
 	return 0;
+}
+
+/* ---- armvm vls-common ------------------------------------------------------ */
+
+/*
+ * What every host of a fleet can honour, from each host's `armvm info
+ * --json`: the largest SVE maximum up to which all their sets agree (a
+ * guest run with it has the same set everywhere, so its snapshots restore
+ * on any of them), and the best GIC all of them offer.
+ */
+int vls_common_main(int argc, char **argv)
+{
+	struct sve_vls sets[64];
+	bool has_gic[3][64], json = false;
+	const char *files[64];
+	unsigned long long frq = 0;
+	int n = 0, common = 0, gic = -1;
+	bool frq_differs = false, no_sve = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-') {
+			pr_err("vls-common: unknown option '%s' (armvm vls-common HOST.json... [--json])", argv[i]);
+			return 2;
+		} else if (n == 64) {
+			pr_err("vls-common: at most 64 hosts");
+			return 2;
+		} else {
+			files[n++] = argv[i];
+		}
+	}
+	if (n < 1) {
+		pr_err("vls-common: name each host's `armvm info --json` output: armvm vls-common A.json B.json ...");
+		return 2;
+	}
+	for (int h = 0; h < n; h++) {
+		json_error_t jerr;
+		json_t *j = json_load_file(files[h], JSON_REJECT_DUPLICATES, &jerr), *v;
+		size_t k;
+
+		memset(&sets[h], 0, sizeof(sets[h]));
+		if (!j || !json_is_array(json_object_get(j, "sve_vector_lengths")) ||
+		    !json_is_array(json_object_get(j, "gic"))) {
+			pr_err("vls-common: %s is not the output of armvm info --json%s%s", files[h],
+			       j ? "" : ": ", j ? "" : jerr.text);
+			json_decref(j);
+			return 1;
+		}
+		json_array_foreach(json_object_get(j, "sve_vector_lengths"), k, v) {
+			json_int_t bits = json_integer_value(v);
+
+			if (bits < 128 || bits > 128 * SVE_VQ_MAX_UAPI || bits % 128) {
+				pr_err("vls-common: %s: %lld is not an SVE vector length", files[h], (long long)bits);
+				json_decref(j);
+				return 1;
+			}
+			sve_vls_add(&sets[h], (unsigned int)(bits / 128));
+		}
+		no_sve |= sve_vls_count(&sets[h]) == 0;
+		for (size_t g = 0; g < ARRAY_SIZE(gics); g++) {
+			has_gic[g][h] = false;
+			json_array_foreach(json_object_get(j, "gic"), k, v)
+				if (json_is_string(v) && !strcmp(json_string_value(v), gic_type_name(gics[g])))
+					has_gic[g][h] = true;
+		}
+		v = json_object_get(j, "cntfrq");
+		if (json_is_integer(v)) {
+			if (frq && frq != (unsigned long long)json_integer_value(v))
+				frq_differs = true;
+			frq = (unsigned long long)json_integer_value(v);
+		}
+		json_decref(j);
+	}
+	/* Walk up the lengths while every host agrees on each one. */
+	for (unsigned int vq = 1; !no_sve && vq <= SVE_VQ_MAX_UAPI; vq++) {
+		bool all = true, any = false;
+
+		for (int h = 0; h < n; h++) {
+			all &= sve_vls_has(&sets[h], vq);
+			any |= sve_vls_has(&sets[h], vq);
+		}
+		if (all)
+			common = (int)vq;
+		else if (any)
+			break;
+	}
+	for (size_t g = 0; g < ARRAY_SIZE(gics) && gic < 0; g++) {
+		bool all = true;
+
+		for (int h = 0; h < n; h++)
+			all &= has_gic[g][h];
+		if (all)
+			gic = (int)g;
+	}
+	if (json) {
+		json_t *vl = json_array(), *out;
+		char *s;
+
+		for (int vq = 1; vq <= common; vq++)
+			if (sve_vls_has(&sets[0], (unsigned int)vq))
+				json_array_append_new(vl, json_integer(vq * 128));
+		out = json_pack("{s:i, s:o, s:s?, s:b}", "sve_max_vl", common * 128, "sve_vector_lengths", vl,
+				"irqchip", gic >= 0 ? gic_type_name(gics[gic]) : NULL,
+				"counter_frequencies_agree", !frq_differs);
+		s = out ? json_dumps(out, JSON_INDENT(2)) : NULL;
+		if (s)
+			printf("%s\n", s);
+		free(s);
+		json_decref(out);
+	} else {
+		struct sve_vls cut;
+		char list[160];
+
+		sve_vls_cut(&sets[0], (unsigned int)common, &cut);
+		sve_vls_format(&cut, list, sizeof(list));
+		if (common)
+			printf("--sve-max-vl %d    (vector lengths %s on all %d hosts)\n", common * 128, list, n);
+		else
+			printf("--no-sve    (no SVE vector-length set is common to all %d hosts)\n", n);
+		if (gic >= 0)
+			printf("--irqchip %s\n", gic_type_name(gics[gic]));
+		else
+			printf("no GIC is common to all %d hosts: no snapshot moves between all of them\n", n);
+	}
+	if (frq_differs) {
+		pr_err("vls-common: the hosts' counter frequencies differ: a snapshot restores only where CNTFRQ is the one it was taken with");
+		return 1;
+	}
+	return gic >= 0 ? 0 : 1;
 }

@@ -267,12 +267,15 @@ int main(int argc, char **argv)
 		free(av);
 		return r;
 	}
+	if (!strcmp(cmd, "vls-common"))
+		return vls_common_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "snapshot-info"))
 		return snapshot_info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat") || !strcmp(cmd, "snapshot"))
+	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") ||
+	    !strcmp(cmd, "debug"))
 		return control_main(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);

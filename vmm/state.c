@@ -31,7 +31,7 @@ int state_error(const struct state_buf *sb)
 
 void state_put_bytes(struct state_buf *sb, const void *p, size_t n)
 {
-	if (sb->err)
+	if (sb->err || !n)
 		return;
 	if (n > sb->cap - sb->len) {
 		size_t cap = sb->cap ? sb->cap : 256;
@@ -76,6 +76,8 @@ void state_put_u64(struct state_buf *sb, uint64_t v)
 
 void state_get_bytes(struct state_buf *sb, void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (!sb->err && n > sb->len - sb->pos)
 		sb->err = -EINVAL;
 	if (sb->err) {

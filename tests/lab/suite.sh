@@ -31,9 +31,12 @@ vm() {
 }
 
 # wait_for LOG PATTERN COUNT SECS: until LOG has COUNT lines with PATTERN.
+# LOG may not exist yet: a background job's redirection is made in the
+# child, which can run after the parent is already here (that race once
+# ended the wait at once, as grep -c printed nothing and the test broke).
 wait_for() {
 	i=0
-	while [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -lt "$3" ] && [ $i -lt $(($4 * 5)) ]; do
+	while c=$(grep -c -- "$2" "$1" 2>/dev/null); [ "${c:-0}" -lt "$3" ] && [ $i -lt $(($4 * 5)) ]; do
 		sleep 0.2; i=$((i + 1))
 	done
 }
@@ -208,6 +211,14 @@ snapshot_suite() {
 	armvm restore $T/twice-a.snap --name twice-r1 </dev/null >$T/twice-r1.log 2>&1 &
 	sp=$!
 	wait_for $T/twice-r1.log 'SVEHOLD.*round=6 ' 1 240
+	armvm debug --name twice-r1 --regs --vcpu 0 >$T/debug.out 2>&1
+	drc=$?
+	zlen=$(sed -n 's/^  z31 *0x\([0-9a-f]*\)$/\1/p' $T/debug.out | tr -d '\n' | wc -c)
+	check "debug --regs on a restored SVE guest: status $drc, pc, x0..x30, and Z/P/FFR at VL $maxvl (z31 has $zlen hex digits)" $T/debug.out \
+		sh -c "[ $drc = 0 ] && grep -q '^  pc  *0x' $T/debug.out && grep -q '^  x30 *0x' $T/debug.out && grep -q 'SVE, vector length $maxvl bits' $T/debug.out && [ $zlen = $((maxvl / 4)) ] && grep -q '^  p15 *0x' $T/debug.out && grep -q '^  ffr *0x' $T/debug.out"
+	armvm debug --name twice-r1 --regs --vcpu 7 >$T/debug2.out 2>&1
+	drc=$?
+	check "debug --regs --vcpu out of range: status 1, one line" $T/debug2.out sh -c "[ $drc = 1 ] && [ \$(wc -l <$T/debug2.out) = 1 ] && grep -q 'must be 0 to 0' $T/debug2.out"
 	armvm snapshot --name twice-r1 -o $T/twice-b.snap --stop >$T/twice-b.out 2>&1
 	wait $sp
 	r1=$?
@@ -273,6 +284,48 @@ snapshot_suite() {
 	done
 	wait $sp
 	check "pause and resume five times under load: the registers held, status $prc" $T/pr.log sh -c "[ $prc = 0 ] && [ \$(grep -c 'GUESTTEST ok - sve hold' $T/pr.log) = 2 ]"
+
+	# Guest time across a restore: the counter goes on from the saved value
+	# (docs/snapshot-format.md): never backwards, and the 5 s the guest
+	# spent saved are not seen as elapsed time.
+	armvm run --name time -c 1 -m 256 -p "quiet -- while true; do echo UP \$(cut -d' ' -f1 /proc/uptime); sleep 0.2; done" </dev/null >$T/time.log 2>&1 &
+	sp=$!
+	wait_for $T/time.log '^UP ' 5 240
+	armvm pause --name time >/dev/null 2>&1
+	armvm snapshot --name time -o $T/time.snap >$T/time.out 2>&1
+	check "snapshot of a paused guest: saved, and it stays paused" $T/time.out sh -c "grep -q 'saved to .*; paused' $T/time.out && armvm list | grep -q '^time .* paused'"
+	kill -9 $sp; wait $sp 2>/dev/null
+	t1=$(grep '^UP ' $T/time.log | tail -1 | cut -d' ' -f2 | tr -d '\r')
+	sleep 5
+	armvm restore $T/time.snap --name time-r </dev/null >$T/time-r.log 2>&1 &
+	sp=$!
+	wait_for $T/time-r.log '^UP ' 3 120
+	armvm stop --name time-r >/dev/null 2>&1; wait $sp
+	t2=$(grep '^UP ' $T/time-r.log | head -1 | cut -d' ' -f2 | tr -d '\r')
+	rm -f $T/time.snap
+	check "guest time across save, 5 s away and restore: uptime goes on from ${t1:-?} to ${t2:-?}, not backwards, not 5 s on" $T/time-r.log \
+		awk -v a="${t1:-x}" -v b="${t2:-y}" 'BEGIN { exit !(a + 0 > 0 && b + 0 >= a + 0 && b - a < 3) }'
+
+	# The other machine shapes: virtio-mmio, a GIC without ITS (INTx-style
+	# level SPIs restored through LEVEL_INFO), the virtio console, a PMU.
+	dd if=/dev/zero of=$T/shape.img bs=1M count=0 seek=8 2>/dev/null
+	armvm run --name shape -c 2 -m 256 --virtio-transport mmio --irqchip gicv3 --console virtio --pmu --rng -d $T/shape.img \
+		-p "quiet -- $ticker" </dev/null >$T/shape.log 2>&1 &
+	sp=$!
+	wait_for $T/shape.log TICK-3 1 240
+	armvm snapshot --name shape -o $T/shape.snap >$T/shape.out 2>&1
+	src=$?
+	kill -9 $sp; wait $sp 2>/dev/null
+	n1=$(grep -c TICK $T/shape.log)
+	armvm restore $T/shape.snap --name shape-r </dev/null >$T/shape-r.log 2>&1 &
+	sp=$!
+	wait_for $T/shape-r.log TICK- 10 120
+	armvm stop --name shape-r >/dev/null 2>&1; wait $sp
+	first=$(grep -m1 -o 'TICK-[0-9]*' $T/shape-r.log)
+	first=${first:-TICK-none}
+	check "virtio-mmio, GICv3 without ITS, virtio console, PMU, rng: saved (status $src), restored, the guest goes on from $first (after TICK-$((n1 - 1)))" $T/shape-r.log \
+		sh -c "[ $src = 0 ] && [ ${first#TICK-} -ge $((n1 - 1)) ] && [ ${first#TICK-} -le $((n1 + 1)) ] && [ \$(grep -c TICK $T/shape-r.log) -ge 10 ]"
+	rm -f $T/shape.snap $T/shape.img
 
 	# A disk full during the save: no partial file, the old snapshot intact,
 	# the guest still running.

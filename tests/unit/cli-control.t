@@ -37,4 +37,45 @@ ok "$([ $rc = 1 ] && echo "$out" | grep -q 'owned by you and writable by nobody 
 chmod 700 "$h/.armvm"
 out=$(XDG_RUNTIME_DIR=$h/xdg $run "$armvm" list 2>&1); rc=$?
 ok "$([ $rc = 0 ]; echo $?)" "XDG_RUNTIME_DIR without an armvm directory: list is empty, status 0"
+
+# Snapshots, with no guest: what the user can get wrong.
+out=$(a snapshot --name x); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say where to: -o FILE'; echo $?)" "snapshot without -o: status 2, says what is missing"
+out=$(a snapshot -o "$h/s.snap"); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say which guest: --name NAME'; echo $?)" "snapshot without --name: status 2"
+out=$(a snapshot --name ghost -o "$h/s.snap"); rc=$?
+ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "no running guest named 'ghost'" && [ ! -e "$h/s.snap" ]; echo $?)" \
+	"snapshot of a guest that does not exist: one line, status 1, no file"
+out=$(a snapshot-info); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say which file'; echo $?)" "snapshot-info without a file: status 2"
+out=$(a snapshot-info "$h/none.snap"); rc=$?
+ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "cannot open snapshot"; echo $?)" "snapshot-info of a missing file: one line, status 1"
+out=$(a restore); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say which snapshot'; echo $?)" "restore without a file: status 2"
+out=$(a restore "$h/none.snap"); rc=$?
+ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "cannot open snapshot '$h/none.snap'"; echo $?)" "restore of a missing file: one line, status 1 ($out)"
+printf 'hello, not a snapshot, but long enough to have a header: 0123456789abcdef0123456789abcdef\n' >"$h/text"
+out=$(a restore "$h/text"); rc=$?
+ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "not an armvm snapshot"; echo $?)" "restore of a text file: one line, status 1 ($out)"
+out=$(a run --restore "$h/text" -m 512); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q -- "--mem cannot be used with a restore"; echo $?)" "run --restore with -m: refused, status 2"
+
+# vls-common: the lengths and GIC a fleet shares, from `armvm info --json`.
+echo '{"sve_vector_lengths": [128, 256, 384, 512, 640, 768, 896, 1024, 1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048], "gic": ["gicv3-its", "gicv3"], "cntfrq": 1000000000}' >"$h/a.json"
+echo '{"sve_vector_lengths": [128, 256, 512], "gic": ["gicv3-its", "gicv3"], "cntfrq": 1000000000}' >"$h/b.json"
+echo '{"sve_vector_lengths": [128, 256, 384], "gic": ["gicv3"], "cntfrq": 1000000000}' >"$h/c.json"
+echo '{"sve_vector_lengths": [128, 256, 384], "gic": ["gicv3"], "cntfrq": 25000000}' >"$h/d.json"
+echo '{"sve_vector_lengths": [], "gic": ["gicv2"]}' >"$h/e.json"
+out=$(a vls-common "$h/a.json" "$h/c.json"); rc=$?
+ok "$([ $rc = 0 ] && echo "$out" | grep -q '^--sve-max-vl 384 .*128,256,384 on all 2 hosts' && echo "$out" | grep -q '^--irqchip gicv3$'; echo $?)" "vls-common: 2048-bit and 384-bit hosts share --sve-max-vl 384 and gicv3"
+out=$(a vls-common "$h/a.json" "$h/b.json" "$h/c.json"); rc=$?
+ok "$([ $rc = 0 ] && echo "$out" | grep -q '^--sve-max-vl 256 '; echo $?)" "vls-common: a host without 384 cuts the fleet at 256"
+out=$(a vls-common "$h/a.json" "$h/b.json" --json); rc=$?
+ok "$([ $rc = 0 ] && echo "$out" | grep -q '"sve_max_vl": 256' && echo "$out" | grep -q '"irqchip": "gicv3-its"'; echo $?)" "vls-common --json"
+out=$(a vls-common "$h/c.json" "$h/d.json"); rc=$?
+ok "$([ $rc = 1 ] && echo "$out" | grep -q 'counter frequencies differ'; echo $?)" "vls-common: hosts with other counter frequencies: status 1, said"
+out=$(a vls-common "$h/a.json" "$h/e.json"); rc=$?
+ok "$([ $rc = 1 ] && echo "$out" | grep -q '^--no-sve' && echo "$out" | grep -q 'no GIC is common'; echo $?)" "vls-common: a host without SVE or a common GIC"
+out=$(a vls-common "$h/a.json" "$h/text"); rc=$?
+ok "$([ $rc = 1 ] && echo "$out" | grep -q "is not the output of armvm info --json"; echo $?)" "vls-common: a file that is not info --json: status 1, named"
 echo "1..$n"
