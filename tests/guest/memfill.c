@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * For bench/snapshot, in the guest: memfill MIB
+ * For bench/snapshot, in the guest: memfill MIB (and on the lab host,
+ * `memfill now`: CLOCK_MONOTONIC in ms, for the script's timings)
  * Touch MIB MiB of memory with non-zero data (the guest's "used" memory a
  * snapshot must store), print "MEMFILL ready", then a "BEAT n gap_ms" line
  * every 50 ms, where gap_ms is the longest time between two beats so far
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,10 +24,17 @@ static double now_ms(void)
 
 int main(int argc, char **argv)
 {
-	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64, n = mib << 20;
-	uint64_t *p = malloc(n), x = 88172645463325252ull;
+	size_t mib, n;
+	uint64_t *p, x = 88172645463325252ull;
 	double last, gap = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "now")) {
+		printf("%.0f\n", now_ms());
+		return 0;
+	}
+	mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
+	n = mib << 20;
+	p = malloc(n);
 	if (!p)
 		return 1;
 	for (size_t i = 0; i < n / 8; i++) {
