@@ -26,6 +26,7 @@ struct control_client {
 	struct control *owner;
 	int fd;
 	bool refused;	/* another uid: told so, never served */
+	bool waiting;	/* owed a reply that comes later (a background save) */
 	size_t len;
 	char buf[CONTROL_LINE_MAX];
 };
@@ -38,7 +39,15 @@ struct control {
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 	int64_t t_start_ns;
 	int serving_fd;		/* the client being answered (progress lines), or -1 */
+	struct control_client *serving;
 	int64_t last_progress_ns;
+	/* A `snapshot --resume` whose memory a child process is writing. */
+	struct {
+		int pid, fd;
+		int64_t t0, pause_ns;
+		struct control_client *client;
+		char path[4096];
+	} bg;
 };
 
 /* The directory of the sockets (created 0700 if missing when make). */

@@ -115,6 +115,31 @@ int snap_write(struct snap_writer *w, const char *path, const uint8_t *mem,
 	       uint64_t gpa, uint64_t mem_size, snap_progress_fn progress,
 	       void *opaque, uint64_t *bytes_out, char *err, size_t errlen);
 
+/*
+ * snap_write() in three steps, for a save whose memory is written by a
+ * forked child while the guest runs on: begin (every allocation, the
+ * temporary file created), finish (no allocation: memory, header,
+ * sections, fsync, rename, directory fsync), free (closes, and removes the
+ * temporary file unless it was renamed).
+ */
+struct snap_job {
+	struct snap_writer *w;
+	int fd;
+	char path[4096], tmp[4096 + 64], dir[4096];
+	uint64_t gpa, mem_size, mem_off, state_size, stored;
+	uint32_t nchunks;
+	uint8_t *msec;
+	size_t msec_len, msec_at;
+	bool renamed;
+	int dir_sync_errno;
+};
+
+int snap_write_begin(struct snap_writer *w, struct snap_job *job, const char *path,
+		     uint64_t gpa, uint64_t mem_size, char *err, size_t errlen);
+int snap_write_finish(struct snap_job *job, const uint8_t *mem, snap_progress_fn progress,
+		      void *opaque, char *err, size_t errlen);
+void snap_write_free(struct snap_job *job);
+
 /* Is this 4 KiB page all zero? */
 bool snap_page_is_zero(const uint8_t *p);
 

@@ -85,14 +85,37 @@ struct snap_result {
 	uint64_t file_bytes, mem_bytes;
 };
 
+/* A save whose memory a child process writes while the guest runs on. */
+struct snap_bg {
+	int pid;
+	int fd;		/* the child's result arrives here (struct snap_bg_result) */
+	int64_t t0;
+};
+
+struct snap_bg_result {
+	int32_t ret;
+	uint64_t stored;
+	int64_t write_ns;
+	char err[400];
+};
+
 /*
  * Save the guest to path: pause it (if it runs), complete pending exits,
  * freeze the devices, capture vCPUs, GIC and devices, write the file with
  * memory; thaw the devices. The vCPUs stay paused: the caller resumes or
  * stops the guest. 0, or -errno with one line in err and no file.
+ *
+ * With bg: once the state is captured, a forked child (a copy-on-write
+ * view of guest memory as it was) writes memory and the file, and this
+ * returns 1 at once with bg filled in: the caller resumes the guest and
+ * later reads the child's struct snap_bg_result from bg->fd and reaps it
+ * (snapshot_bg_collect). The guest's pause is then the state capture only.
  */
 int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
-		void *opaque, struct snap_result *res, char *err, size_t errlen);
+		void *opaque, struct snap_result *res, struct snap_bg *bg,
+		char *err, size_t errlen);
+/* The background save's result (waits for the child). 0 or -errno with err. */
+int snapshot_bg_collect(struct snap_bg *bg, struct snap_result *res, char *err, size_t errlen);
 
 /* After vm_create() built the machine of cfg->snap: load its state. */
 int vm_restore_state(struct vm *vm, char *err, size_t errlen);

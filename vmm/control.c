@@ -100,7 +100,7 @@ int control_open(struct control *c, const char *name, char *err, size_t errlen)
 	int fd, ret;
 
 	memset(c, 0, sizeof(*c));
-	c->fd = c->serving_fd = -1;
+	c->fd = c->serving_fd = c->bg.fd = -1;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i].fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
@@ -147,6 +147,7 @@ void control_close(struct control *c)
 
 static void client_close(struct control *c, struct control_client *cl)
 {
+	cl->waiting = false;
 	if (cl->fd < 0)
 		return;
 	if (c->vm)
@@ -229,6 +230,58 @@ static void snapshot_progress(void *opaque, uint64_t done, uint64_t total)
 	}
 }
 
+/* Send a reply line to a client, if it is still there. */
+static void client_reply(struct control_client *cl, char *reply)
+{
+	size_t rl;
+
+	if (!reply || cl->fd < 0)
+		return;
+	rl = strlen(reply);
+	reply[rl] = '\n'; /* json_dumps leaves room: we own its buffer */
+	if (send(cl->fd, reply, rl + 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rl + 1) {
+		/* it went away, or reads nothing: it loses the reply */
+	}
+}
+
+/* The child writing a background save is done (or died): reply. */
+static void snapshot_bg_done(void *opaque, uint32_t events)
+{
+	struct control *c = opaque;
+	struct snap_bg bg = { .pid = c->bg.pid, .fd = c->bg.fd, .t0 = c->bg.t0 };
+	struct snap_result res = { .pause_ns = c->bg.pause_ns };
+	struct control_client *cl = c->bg.client;
+	char err[512], *reply;
+	json_t *j;
+	int ret;
+
+	(void)events;
+	if (c->vm)
+		evloop_del(&c->vm->loop, c->bg.fd);
+	ret = snapshot_bg_collect(&bg, &res, err, sizeof(err));
+	c->bg.pid = 0;
+	c->bg.fd = -1;
+	if (ret) {
+		pr_warn("%s", err);
+		reply = reply_error("%s", err);
+	} else {
+		pr_info("snapshot %s: %llu MiB of memory stored in %.1f ms while the guest ran", c->bg.path,
+			(unsigned long long)(res.mem_bytes >> 20), res.write_ns / 1e6);
+		j = json_pack("{s:b, s:s, s:s, s:f, s:f, s:I, s:I}", "ok", 1, "path", c->bg.path,
+			      "state", "running", "pause_ms", res.pause_ns / 1e6, "write_ms",
+			      res.write_ns / 1e6, "memory_bytes", (json_int_t)res.mem_bytes,
+			      "file_bytes", (json_int_t)res.mem_bytes);
+		reply = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+	}
+	if (cl && cl->waiting) {
+		cl->waiting = false;
+		client_reply(cl, reply);
+	}
+	c->bg.client = NULL;
+	free(reply);
+}
+
 /*
  * {"cmd":"snapshot","path":ABSOLUTE,"then":"pause"|"resume"|"stop"}: the
  * guest is saved to path and then left paused (the default), resumed or
@@ -253,8 +306,33 @@ static json_t *control_snapshot(struct control *c, json_t *req, char **out)
 		*out = reply_error("snapshot: \"then\" must be pause, resume or stop");
 		return NULL;
 	}
+	if (c->bg.pid) {
+		*out = reply_error("snapshot: another snapshot of this guest is being written");
+		return NULL;
+	}
 	c->last_progress_ns = clock_monotonic_ns();
-	ret = vm_snapshot(c->vm, path, snapshot_progress, c, &res, err, sizeof(err));
+	/* --resume: memory is written by a child while the guest runs on. */
+	if (!strcmp(then, "resume")) {
+		struct snap_bg bg = { 0 };
+
+		ret = vm_snapshot(c->vm, path, snapshot_progress, c, &res, &bg, err, sizeof(err));
+		if (ret == 1) {
+			vm_resume(c->vm);
+			c->bg.pid = bg.pid;
+			c->bg.fd = bg.fd;
+			c->bg.t0 = bg.t0;
+			c->bg.pause_ns = res.pause_ns;
+			c->bg.client = c->serving;
+			c->serving->waiting = true;
+			snprintf(c->bg.path, sizeof(c->bg.path), "%s", path);
+			if (evloop_add(&c->vm->loop, bg.fd, EPOLLIN, snapshot_bg_done, c) == 0)
+				return NULL; /* the reply comes when the child is done */
+			snapshot_bg_done(c, 0);
+			return NULL;
+		}
+	} else {
+		ret = vm_snapshot(c->vm, path, snapshot_progress, c, &res, NULL, err, sizeof(err));
+	}
 	if (ret) {
 		pr_warn("%s", err);
 		*out = reply_error("%s", err);
@@ -475,8 +553,10 @@ static void client_event(void *opaque, uint32_t events)
 
 		*nl = '\0';
 		c->serving_fd = cl->fd;
+		c->serving = cl;
 		reply = control_handle(c, cl->buf);
 		c->serving_fd = -1;
+		c->serving = NULL;
 		if (reply) {
 			size_t rl = strlen(reply);
 
@@ -555,6 +635,10 @@ void control_detach(struct control *c)
 {
 	if (!c->vm)
 		return;
+	/* A background save still being written: the file is finished (or
+	 * not) before the machine goes, and its client gets its reply. */
+	if (c->bg.pid)
+		snapshot_bg_done(c, 0);
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		client_close(c, &c->clients[i]);
 	if (c->fd >= 0)

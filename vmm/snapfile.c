@@ -445,124 +445,141 @@ static int write_chunk(int fd, const uint8_t *p, uint64_t len, uint64_t off,
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
+int snap_write_begin(struct snap_writer *w, struct snap_job *job, const char *path,
+		     uint64_t gpa, uint64_t mem_size, char *err, size_t errlen)
 {
-	char *copy = strdup(path);
-	int fd, ret = 0;
+	const uint64_t csize = 1ull << SNAP_CHUNK_SHIFT;
+	char *copy;
+	int ret, werr = w->err ? w->err : state_error(&w->sb);
 
+	memset(job, 0, sizeof(*job));
+	job->fd = -1;
+	job->w = w;
+	if (werr)
+		return errmsg(err, errlen, werr, "snapshot: cannot assemble the state: %s", strerror(-werr));
+	if (mem_size % SNAP_PAGE)
+		return errmsg(err, errlen, -EINVAL, "snapshot: memory size not a multiple of 4 KiB");
+	job->gpa = gpa;
+	job->mem_size = mem_size;
+	job->nchunks = (uint32_t)((mem_size + csize - 1) >> SNAP_CHUNK_SHIFT);
+	if (snprintf(job->path, sizeof(job->path), "%s", path) >= (int)sizeof(job->path))
+		return errmsg(err, errlen, -ENAMETOOLONG, "snapshot path too long: %s", path);
+	copy = strdup(path);
 	if (!copy)
-		return -ENOMEM;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	snprintf(job->dir, sizeof(job->dir), "%s", dirname(copy));
 	free(copy);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0 && errno != EINVAL)
-		ret = -errno;
-	close(fd);
-	return ret;
+	ret = snprintf(job->tmp, sizeof(job->tmp), "%s/.%s.tmp-%d", job->dir,
+		       basename(job->path), (int)getpid());
+	if (ret < 0 || (size_t)ret >= sizeof(job->tmp))
+		return errmsg(err, errlen, -ENAMETOOLONG, "snapshot path too long: %s", path);
+	/* The MEMORY section now, its checksums filled in by the finish:
+	 * from here on nothing is allocated (a forked child may finish). */
+	job->msec_len = 32 + 4ull * job->nchunks;
+	job->msec = calloc(1, job->msec_len);
+	if (!job->msec)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	job->msec_at = w->sb.len + SNAP_SECTION_HDR;
+	snapw_section(w, SNAP_SEC_MEMORY, 1, 0, job->msec, job->msec_len);
+	if (w->err || state_error(&w->sb)) {
+		snap_write_free(job);
+		return errmsg(err, errlen, -ENOMEM, "snapshot: cannot assemble the state");
+	}
+	job->state_size = w->sb.len;
+	job->mem_off = ALIGN_UP(SNAP_HEADER_SIZE + job->state_size, (uint64_t)SNAP_MEM_ALIGN);
+	job->fd = open(job->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (job->fd < 0) {
+		ret = errmsg(err, errlen, -errno, "cannot create %s: %s", job->tmp, strerror(errno));
+		snap_write_free(job);
+		return ret;
+	}
+	return 0;
+}
+
+int snap_write_finish(struct snap_job *job, const uint8_t *mem, snap_progress_fn progress,
+		      void *opaque, char *err, size_t errlen)
+{
+	const uint64_t csize = 1ull << SNAP_CHUNK_SHIFT;
+	uint8_t head[SNAP_HEADER_SIZE] = { 0 }, *sec = job->w->sb.data + job->msec_at;
+	uint64_t data_pages = 0;
+	int ret, dfd;
+
+	/* Memory first: its checksums go in the MEMORY section. */
+	for (uint32_t c = 0; c < job->nchunks; c++) {
+		uint64_t off = (uint64_t)c << SNAP_CHUNK_SHIFT, len = MIN(csize, job->mem_size - off);
+
+		put32(sec + 32 + 4 * c, chunk_crc(mem + off, len, &data_pages));
+		ret = write_chunk(job->fd, mem + off, len, job->mem_off + off, &job->stored);
+		if (ret)
+			return errmsg(err, errlen, ret, "cannot write snapshot %s: %s", job->path, strerror(-ret));
+		if (progress)
+			progress(opaque, off + len, job->mem_size);
+	}
+	put64(sec, job->gpa);
+	put64(sec + 8, job->mem_size);
+	put64(sec + 16, data_pages);
+	put32(sec + 24, SNAP_CHUNK_SHIFT);
+	put32(sec + 28, job->nchunks);
+	put32(sec - SNAP_SECTION_HDR + 16, section_crc(sec - SNAP_SECTION_HDR, sec, job->msec_len));
+	memcpy(head, SNAP_MAGIC, 8);
+	put32(head + 8, SNAP_VERSION);
+	put32(head + 12, SNAP_HEADER_SIZE);
+	put64(head + 16, job->state_size);
+	put64(head + 24, job->mem_off);
+	put64(head + 32, job->mem_size);
+	put32(head + 40, job->w->nr_sections);
+	put32(head + 60, crc32c(0, head, 60));
+	errno = 0;
+	if (pwrite(job->fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
+	    pwrite(job->fd, job->w->sb.data, job->state_size, SNAP_HEADER_SIZE) != (ssize_t)job->state_size)
+		return errmsg(err, errlen, errno ? -errno : -ENOSPC, "cannot write snapshot %s: %s", job->path,
+			      strerror(errno ? errno : ENOSPC));
+	/* The holes: the file ends where memory ends. */
+	if (ftruncate(job->fd, (off_t)(job->mem_off + job->mem_size)) < 0 || fsync(job->fd) < 0)
+		return errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", job->path, strerror(errno));
+	ret = close(job->fd);
+	job->fd = -1;
+	if (ret < 0)
+		return errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", job->path, strerror(errno));
+	if (rename(job->tmp, job->path) < 0)
+		return errmsg(err, errlen, -errno, "cannot rename %s to %s: %s", job->tmp, job->path,
+			      strerror(errno));
+	job->renamed = true;
+	/* The rename is durable once the directory is. */
+	dfd = open(job->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || (fsync(dfd) < 0 && errno != EINVAL))
+		job->dir_sync_errno = errno;
+	if (dfd >= 0)
+		close(dfd);
+	return 0;
+}
+
+void snap_write_free(struct snap_job *job)
+{
+	if (job->fd >= 0)
+		close(job->fd);
+	job->fd = -1;
+	if (job->tmp[0] && !job->renamed)
+		unlink(job->tmp);
+	job->tmp[0] = '\0';
+	free(job->msec);
+	job->msec = NULL;
 }
 
 int snap_write(struct snap_writer *w, const char *path, const uint8_t *mem,
 	       uint64_t gpa, uint64_t mem_size, snap_progress_fn progress,
 	       void *opaque, uint64_t *bytes_out, char *err, size_t errlen)
 {
-	const uint64_t csize = 1ull << SNAP_CHUNK_SHIFT;
-	uint32_t nchunks = (uint32_t)((mem_size + csize - 1) >> SNAP_CHUNK_SHIFT);
-	size_t msec_len = 32 + 4ull * nchunks;
-	uint64_t state_size, mem_off, stored = 0, data_pages = 0;
-	uint8_t head[SNAP_HEADER_SIZE] = { 0 }, *msec = NULL;
-	char tmp[PATH_MAX], *copy = NULL;
-	int fd = -1, ret;
+	struct snap_job job;
+	int ret = snap_write_begin(w, &job, path, gpa, mem_size, err, errlen);
 
-	if (w->err || state_error(&w->sb))
-		return errmsg(err, errlen, w->err ? w->err : state_error(&w->sb),
-			      "snapshot: cannot assemble the state: %s",
-			      strerror(-(w->err ? w->err : state_error(&w->sb))));
-	if (mem_size % SNAP_PAGE)
-		return errmsg(err, errlen, -EINVAL, "snapshot: memory size not a multiple of 4 KiB");
-	copy = strdup(path);
-	if (!copy)
-		return errmsg(err, errlen, -ENOMEM, "out of memory");
-	ret = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%d", dirname(copy), basename((char *)path),
-		       (int)getpid());
-	free(copy);
-	if (ret < 0 || (size_t)ret >= sizeof(tmp))
-		return errmsg(err, errlen, -ENAMETOOLONG, "snapshot path too long: %s", path);
-	state_size = w->sb.len + SNAP_SECTION_HDR + ALIGN_UP(msec_len, 8);
-	mem_off = ALIGN_UP(SNAP_HEADER_SIZE + state_size, (uint64_t)SNAP_MEM_ALIGN);
-	msec = calloc(1, msec_len);
-	if (!msec)
-		return errmsg(err, errlen, -ENOMEM, "out of memory");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = errmsg(err, errlen, -errno, "cannot create %s: %s", tmp, strerror(errno));
-		free(msec);
-		return ret;
-	}
-	/* Memory first: its checksums go in the MEMORY section. */
-	for (uint32_t c = 0; c < nchunks; c++) {
-		uint64_t off = (uint64_t)c << SNAP_CHUNK_SHIFT, len = MIN(csize, mem_size - off);
-
-		put32(msec + 32 + 4 * c, chunk_crc(mem + off, len, &data_pages));
-		ret = write_chunk(fd, mem + off, len, mem_off + off, &stored);
-		if (ret) {
-			errmsg(err, errlen, ret, "cannot write snapshot %s: %s", path, strerror(-ret));
-			goto fail;
-		}
-		if (progress)
-			progress(opaque, off + len, mem_size);
-	}
-	put64(msec, gpa);
-	put64(msec + 8, mem_size);
-	put64(msec + 16, data_pages);
-	put32(msec + 24, SNAP_CHUNK_SHIFT);
-	put32(msec + 28, nchunks);
-	snapw_section(w, SNAP_SEC_MEMORY, 1, 0, msec, msec_len);
-	if (w->err || state_error(&w->sb) || w->sb.len != state_size) {
-		ret = errmsg(err, errlen, -EINVAL, "snapshot: internal error assembling the sections");
-		goto fail;
-	}
-	memcpy(head, SNAP_MAGIC, 8);
-	put32(head + 8, SNAP_VERSION);
-	put32(head + 12, SNAP_HEADER_SIZE);
-	put64(head + 16, state_size);
-	put64(head + 24, mem_off);
-	put64(head + 32, mem_size);
-	put32(head + 40, w->nr_sections);
-	put32(head + 60, crc32c(0, head, 60));
-	errno = 0;
-	if (pwrite(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
-	    pwrite(fd, w->sb.data, w->sb.len, SNAP_HEADER_SIZE) != (ssize_t)w->sb.len) {
-		ret = errmsg(err, errlen, errno ? -errno : -ENOSPC, "cannot write snapshot %s: %s", path,
-			     strerror(errno ? errno : ENOSPC));
-		goto fail;
-	}
-	/* The holes: the file ends where memory ends. */
-	if (ftruncate(fd, (off_t)(mem_off + mem_size)) < 0 || fsync(fd) < 0) {
-		ret = errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = errmsg(err, errlen, -errno, "cannot write snapshot %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		ret = errmsg(err, errlen, -errno, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto fail;
-	}
-	ret = fsync_dir_of(path);
 	if (ret)
-		pr_warn("snapshot %s: cannot sync its directory: %s", path, strerror(-ret));
-	free(msec);
-	if (bytes_out)
-		*bytes_out = stored;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	free(msec);
+		return ret;
+	ret = snap_write_finish(&job, mem, progress, opaque, err, errlen);
+	if (!ret && job.dir_sync_errno)
+		pr_warn("snapshot %s: cannot sync its directory: %s", path, strerror(job.dir_sync_errno));
+	if (!ret && bytes_out)
+		*bytes_out = job.stored;
+	snap_write_free(&job);
 	return ret;
 }

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -453,9 +454,57 @@ int snapshot_config(const struct snapshot *s, struct vm_config *user,
 
 /* ---- save --------------------------------------------------------------------- */
 
-int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
-		void *opaque, struct snap_result *res, char *err, size_t errlen)
+/* The child of a background save: finish the file, report, exit. Nothing
+ * here allocates or takes a lock another thread could have held. */
+static void __attribute__((noreturn)) snapshot_child(struct snap_job *job, const uint8_t *mem,
+						     snap_progress_fn progress, void *opaque, int out)
 {
+	struct snap_bg_result r;
+	int64_t t0 = clock_monotonic_ns();
+
+	memset(&r, 0, sizeof(r));
+	r.ret = snap_write_finish(job, mem, progress, opaque, r.err, sizeof(r.err));
+	if (r.ret) {
+		if (job->fd >= 0)
+			close(job->fd);
+		if (!job->renamed)
+			unlink(job->tmp);
+	}
+	r.stored = job->stored;
+	r.write_ns = clock_monotonic_ns() - t0;
+	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r)) {
+		/* the parent is gone; the file is what it is */
+	}
+	_exit(0);
+}
+
+int snapshot_bg_collect(struct snap_bg *bg, struct snap_result *res, char *err, size_t errlen)
+{
+	struct snap_bg_result r;
+	ssize_t n = read(bg->fd, &r, sizeof(r));
+	int status;
+
+	close(bg->fd);
+	bg->fd = -1;
+	waitpid(bg->pid, &status, 0);
+	bg->pid = 0;
+	if (n != (ssize_t)sizeof(r))
+		return errmsg(err, errlen, -EIO, "snapshot: the process writing it died (%s)",
+			      WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no result");
+	res->write_ns = r.write_ns;
+	res->mem_bytes = r.stored;
+	if (r.ret) {
+		r.err[sizeof(r.err) - 1] = '\0';
+		return errmsg(err, errlen, r.ret, "%s", r.err);
+	}
+	return 0;
+}
+
+int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
+		void *opaque, struct snap_result *res, struct snap_bg *bg,
+		char *err, size_t errlen)
+{
+	struct snap_job job = { .fd = -1 };
 	struct snap_writer w;
 	struct state_buf sb;
 	uint64_t *mpidr = NULL;
@@ -526,20 +575,55 @@ int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
 		goto out;
 	}
 	t1 = clock_monotonic_ns();
-	ret = snap_write(&w, path, vm->ram, LAYOUT_RAM_BASE, vm->ram_size, progress, opaque,
-			 &res->mem_bytes, err, errlen);
+	ret = snap_write_begin(&w, &job, path, LAYOUT_RAM_BASE, vm->ram_size, err, errlen);
+	if (ret)
+		goto out;
+	if (bg) {
+		int pfd[2];
+		pid_t pid;
+
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			ret = errmsg(err, errlen, -errno, "snapshot: %s", strerror(errno));
+			goto out;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(pfd[0]);
+			snapshot_child(&job, vm->ram, progress, opaque, pfd[1]);
+		}
+		close(pfd[1]);
+		if (pid < 0) {
+			ret = errmsg(err, errlen, -errno, "snapshot: cannot start the writer: %s", strerror(errno));
+			close(pfd[0]);
+			goto out;
+		}
+		/* The child owns the temporary file now. */
+		close(job.fd);
+		job.fd = -1;
+		job.tmp[0] = '\0';
+		bg->pid = pid;
+		bg->fd = pfd[0];
+		bg->t0 = t1;
+		ret = 1;
+		goto out;
+	}
+	ret = snap_write_finish(&job, vm->ram, progress, opaque, err, errlen);
 	res->write_ns = clock_monotonic_ns() - t1;
+	res->mem_bytes = job.stored;
+	if (!ret && job.dir_sync_errno)
+		pr_warn("snapshot %s: cannot sync its directory: %s", path, strerror(job.dir_sync_errno));
 	if (!ret) {
-		res->file_bytes = w.sb.len + SNAP_HEADER_SIZE + res->mem_bytes;
+		res->file_bytes = job.mem_off + res->mem_bytes;
 		pr_info("snapshot %s: %llu MiB of memory stored in %.1f ms", path,
 			(unsigned long long)(res->mem_bytes >> 20), res->write_ns / 1e6);
 	}
 out:
+	snap_write_free(&job);
 	device_list_thaw(&vm->devices);
 	snapw_free(&w);
 	free(mpidr);
 	res->pause_ns = clock_monotonic_ns() - t0;
-	if (ret && !was_paused)
+	if (ret < 0 && !was_paused)
 		vm_resume(vm); /* a failed snapshot leaves the guest as it was */
 	return ret;
 }
