@@ -230,16 +230,36 @@ static void snapshot_progress(void *opaque, uint64_t done, uint64_t total)
 	}
 }
 
+/*
+ * Send a reply line whole. Most fit the socket buffer at once; a long one
+ * (debug --regs of many vCPUs) waits for the client to read, up to 5 s
+ * without progress. 0, or -1 if the client is gone or stuck.
+ */
+static int send_line(int fd, char *reply)
+{
+	size_t len = strlen(reply) + 1, done = 0;
+
+	reply[len - 1] = '\n'; /* json_dumps leaves room: we own its buffer */
+	while (done < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		ssize_t n = send(fd, reply + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Send a reply line to a client, if it is still there. */
 static void client_reply(struct control_client *cl, char *reply)
 {
-	size_t rl;
-
-	if (!reply || cl->fd < 0)
-		return;
-	rl = strlen(reply);
-	reply[rl] = '\n'; /* json_dumps leaves room: we own its buffer */
-	if (send(cl->fd, reply, rl + 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rl + 1) {
+	if (reply && cl->fd >= 0 && send_line(cl->fd, reply)) {
 		/* it went away, or reads nothing: it loses the reply */
 	}
 }
@@ -558,10 +578,7 @@ static void client_event(void *opaque, uint32_t events)
 		c->serving_fd = -1;
 		c->serving = NULL;
 		if (reply) {
-			size_t rl = strlen(reply);
-
-			reply[rl] = '\n'; /* json_dumps leaves room: we own its buffer */
-			if (send(cl->fd, reply, rl + 1, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)rl + 1) {
+			if (send_line(cl->fd, reply)) {
 				free(reply);
 				client_close(c, cl);
 				return;

@@ -284,6 +284,72 @@ static const char *gic_name(uint32_t t)
 	return gic_type_name(t <= IRQCHIP_GICV3_ITS ? (enum irqchip_type)t : IRQCHIP_AUTO);
 }
 
+/* A register a host may refuse: firmware (SMCCC, PSCI) or a CPU ID register. */
+static bool reg_is_host_bound(uint64_t id, const char **what)
+{
+	uint64_t coproc = id & KVM_REG_ARM_COPROC_MASK;
+
+	if (coproc == KVM_REG_ARM_FW || coproc == KVM_REG_ARM_FW_FEAT_BMAP) {
+		*what = id == KVM_REG_ARM_PSCI_VERSION		     ? "PSCI version"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1 ? "SMCCC workaround 1 (Spectre-v2) level"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_2 ? "SMCCC workaround 2 (SSBD) level"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3 ? "SMCCC workaround 3 (Spectre-BHB) level"
+			: coproc == KVM_REG_ARM_FW_FEAT_BMAP	     ? "firmware feature bitmap"
+								     : "firmware register";
+		return true;
+	}
+	/* ID registers: op0 3, op1 0, CRn 0 (the feature ID space). */
+	if (coproc == KVM_REG_ARM64_SYSREG &&
+	    ((id & KVM_REG_ARM64_SYSREG_OP0_MASK) >> KVM_REG_ARM64_SYSREG_OP0_SHIFT) == 3 &&
+	    ((id & KVM_REG_ARM64_SYSREG_OP1_MASK) >> KVM_REG_ARM64_SYSREG_OP1_SHIFT) == 0 &&
+	    ((id & KVM_REG_ARM64_SYSREG_CRN_MASK) >> KVM_REG_ARM64_SYSREG_CRN_SHIFT) == 0) {
+		*what = "CPU ID register";
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The registers whose values depend on the host (firmware levels, CPU
+ * features) written into a throwaway vCPU with the guest's features: what
+ * KVM refuses there it would refuse in the restore, after the guest's
+ * machine was built. Refused now instead, naming the register.
+ */
+static int check_cpu_regs(const struct snapshot *s, const struct vm_config *cfg,
+			  char *err, size_t errlen)
+{
+	const struct vcpu_state *st = &s->vcpus[0];
+	struct minivm mv;
+	char e2[256];
+	int ret;
+
+	(void)cfg;
+	ret = minivm_create(&mv, st->features & ~(1u << KVM_ARM_VCPU_POWER_OFF), true,
+			    st->has_sve ? &st->vls : NULL, guest_idle,
+			    (size_t)(guest_idle_end - guest_idle), e2, sizeof(e2));
+	if (ret)
+		return errmsg(err, errlen, ret, "cannot restore %s: this host cannot create its vCPUs: %s",
+			      s->path, e2);
+	for (uint32_t i = 0; i < st->nr_regs; i++) {
+		const char *what;
+		uint64_t v = 0;
+
+		if (!reg_is_host_bound(st->ids[i], &what))
+			continue;
+		memcpy(&v, st->data + st->offsets[i], MIN(sizeof(v), kvm_reg_size(st->ids[i])));
+		ret = vcpu_set_reg(mv.vcpu, st->ids[i], st->data + st->offsets[i]);
+		if (ret) {
+			minivm_destroy(&mv);
+			return errmsg(err, errlen, ret,
+				      "cannot restore %s: this host's KVM refuses its guest's %s (register 0x%llx = 0x%llx): %s; the snapshot comes from a host with other CPU features or firmware",
+				      s->path, what, (unsigned long long)st->ids[i], (unsigned long long)v,
+				      strerror(-ret));
+		}
+	}
+	minivm_destroy(&mv);
+	return 0;
+}
+
 int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 			char *err, size_t errlen)
 {
@@ -364,6 +430,9 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 		}
 	}
 disks:
+	if (ret)
+		return ret;
+	ret = check_cpu_regs(s, cfg, err, errlen);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < m->nr_disks && i < cfg->nr_disks; i++) {

@@ -13,6 +13,8 @@
  *   snapflip drop FILE K              remove section K, header fixed
  *   snapflip vls FILE MAXBITS         cut the machine section's SVE set at
  *        MAXBITS, its checksum fixed (the vCPU sections disagree then)
+ *   snapflip setreg FILE IDHEX VALUE   set a 64-bit register of the first
+ *        vCPU section to VALUE, its checksum fixed
  *   snapflip info FILE                header fields, one per line
  */
 #include <errno.h>
@@ -216,6 +218,34 @@ int main(int argc, char **argv)
 		p32(st + s + 16, section_crc(st + s));
 		store();
 		return 0;
+	}
+	if (!strcmp(argv[1], "setreg") && argc == 5) {
+		/* VCPU: features u32, sve u8, VLS 64, mp u32, events u8 + 64,
+		 * count u32, then per register its u64 id and value. */
+		uint64_t s = 0, p, id = strtoull(argv[3], NULL, 16), val = strtoull(argv[4], NULL, 0);
+		uint32_t n;
+
+		for (unsigned int i = 0; i < g32(st + 40) && !s; i++)
+			if (g32(st + section(i)) == 3)
+				s = section(i);
+		if (!s)
+			return 2;
+		p = s + 24 + 4 + 1 + 64 + 4 + 1 + 64;
+		n = g32(st + p);
+		p += 4;
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t rid = g64(st + p), size = 1ull << ((rid >> 52) & 0xf);
+
+			if (rid == id && size == 8) {
+				p64(st + p + 8, val);
+				p32(st + s + 16, section_crc(st + s));
+				store();
+				return 0;
+			}
+			p += 8 + size;
+		}
+		fprintf(stderr, "snapflip: no register %llx\n", (unsigned long long)id);
+		return 1;
 	}
 	if (!strcmp(argv[1], "info")) {
 		printf("version %u\nstate_end %llu\nmem_offset %llu\nmem_size %llu\nsections %u\n", g32(st + 8),

@@ -281,6 +281,10 @@ snapshot_suite() {
 	armvm run --name pr -c 2 -m 256 -p "quiet -- sve hold 8 2" </dev/null >$T/pr.log 2>&1 &
 	sp=$!
 	wait_for $T/pr.log 'SVEHOLD.*round=1 ' 2 240
+	armvm debug --name pr --regs >$T/debug3.out 2>&1
+	drc=$?
+	check "debug --regs of every vCPU (2 at VL $maxvl, a reply of $(wc -c <$T/debug3.out) bytes): status $drc, both shown whole" $T/debug3.out \
+		sh -c "[ $drc = 0 ] && [ \$(grep -c '^vCPU ' $T/debug3.out) = 2 ] && [ \$(grep -c '^  ffr ' $T/debug3.out) = 2 ]"
 	prc=0
 	for k in 1 2 3 4 5; do
 		armvm pause --name pr >/dev/null 2>&1 || prc=1
@@ -386,6 +390,8 @@ snapshot_suite() {
 	refuse_restore "sections out of order (devices before the GIC)" "the gic section is missing"
 	mkcopy && $G/snapflip vls $T/c.snap 512
 	refuse_restore "a wrong SVE vector-length set in the machine" "SVE state does not match the machine"
+	mkcopy && $G/snapflip setreg $T/c.snap 6030000000140001 5
+	refuse_restore "an SMCCC workaround level this host does not offer" "KVM refuses its guest.s SMCCC workaround 1 (Spectre-v2) level (register 0x6030000000140001 = 0x5)"
 	mkcopy
 	$G/snapflip flip $T/c.snap 1000 7 armvm restore $T/c.snap --name flip >$T/flip.out 2>&1
 	check "1000 random bit flips before memory: armvm restore refuses each with one line, never a crash" $T/flip.out has $T/flip.out "SNAPFLIP ok 1000"
