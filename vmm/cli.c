@@ -376,6 +376,11 @@ void cli_print_help(void *fp)
 		   "  pause     pause a guest's vCPUs (--name NAME | --all)\n"
 		   "  resume    resume them (--name NAME | --all)\n"
 		   "  stop      end a guest, as Ctrl-a x does (--name NAME | --all)\n"
+		   "  snapshot  save a guest to a file (--name NAME -o FILE [--resume|--stop] [--json])\n"
+		   "  restore   run a saved guest again (FILE [--name NAME] [--disk PATH]... [--loglevel L])\n"
+		   "  snapshot-info  what a snapshot holds (FILE [--json] [--verify])\n"
+		   "  debug     a guest's registers, SVE Z/P/FFR included (--name NAME --regs [--vcpu N] [--json])\n"
+		   "  vls-common  the --sve-max-vl and --irqchip every host honours (HOST.json... from info --json)\n"
 		   "  selftest  check this host's FPSIMD/SVE state switching\n"
 		   "  version   print armvm's version\n"
 		   "  help      show this help\n\n");

@@ -78,4 +78,7 @@ out=$(a vls-common "$h/a.json" "$h/e.json"); rc=$?
 ok "$([ $rc = 1 ] && echo "$out" | grep -q '^--no-sve' && echo "$out" | grep -q 'no GIC is common'; echo $?)" "vls-common: a host without SVE or a common GIC"
 out=$(a vls-common "$h/a.json" "$h/text"); rc=$?
 ok "$([ $rc = 1 ] && echo "$out" | grep -q "is not the output of armvm info --json"; echo $?)" "vls-common: a file that is not info --json: status 1, named"
+out=$(a help); rc=$?
+ok "$([ $rc = 0 ] && for c in snapshot restore snapshot-info debug vls-common; do echo "$out" | grep -q "^  $c " || exit 1; done; echo $?)" \
+	"armvm help lists snapshot, restore, snapshot-info, debug, vls-common"
 echo "1..$n"
