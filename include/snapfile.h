@@ -72,6 +72,12 @@ struct snap_image {
  */
 int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
 	       char *err, size_t errlen);
+/*
+ * The header alone (magic, checksum, version, sizes): 0 with
+ * img->state_size (header and sections) and the claimed section count.
+ */
+int snap_parse_header(const uint8_t *buf, size_t len, struct snap_image *img,
+		      char *err, size_t errlen);
 /* Open and parse a file; checks its size holds the memory too. */
 int snap_open(const char *path, struct snap_image *img, char *err,
 	      size_t errlen);

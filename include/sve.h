@@ -36,6 +36,12 @@ bool sve_vls_equal(const struct sve_vls *a, const struct sve_vls *b);
 /* The set cut at max_vq: every vq <= max_vq. */
 void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq,
 		 struct sve_vls *out);
+/*
+ * The largest vq up to which all n sets agree (each length present in
+ * every set or in none), counting only lengths all have; 0 if none. A
+ * guest run with that maximum has the same set on every host.
+ */
+unsigned int sve_vls_common_max(const struct sve_vls *sets, unsigned int n);
 /* "128,256,512" (bits), or "none". */
 void sve_vls_format(const struct sve_vls *v, char *buf, size_t len);
 

@@ -129,6 +129,9 @@ void vm_resume(struct vm *vm);
 /* A vCPU thread at the top of its loop: park while a pause holds. */
 void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu);
 
+/* KVM_CHECK_EXTENSION on /dev/kvm's fd: the value, 0 if absent. */
+int kvm_check_cap(int kvm_fd, long cap);
+
 /* Hand out the next free SPI (0-based). */
 uint32_t vm_alloc_spi(struct vm *vm);
 

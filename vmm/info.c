@@ -217,19 +217,8 @@ int vls_common_main(int argc, char **argv)
 		}
 		json_decref(j);
 	}
-	/* Walk up the lengths while every host agrees on each one. */
-	for (unsigned int vq = 1; !no_sve && vq <= SVE_VQ_MAX_UAPI; vq++) {
-		bool all = true, any = false;
-
-		for (int h = 0; h < n; h++) {
-			all &= sve_vls_has(&sets[h], vq);
-			any |= sve_vls_has(&sets[h], vq);
-		}
-		if (all)
-			common = (int)vq;
-		else if (any)
-			break;
-	}
+	if (!no_sve)
+		common = (int)sve_vls_common_max(sets, (unsigned int)n);
 	for (size_t g = 0; g < ARRAY_SIZE(gics) && gic < 0; g++) {
 		bool all = true;
 

@@ -93,12 +93,11 @@ static int parse_memory(struct snap_image *img, const struct snap_section *s,
 	return 0;
 }
 
-int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
-	       char *err, size_t errlen)
+int snap_parse_header(const uint8_t *buf, size_t len, struct snap_image *img,
+		      char *err, size_t errlen)
 {
-	uint64_t state_size, pos, end;
+	uint64_t state_size;
 	uint32_t version, hsize, nsec;
-	int rank = 0, ret;
 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
@@ -123,13 +122,28 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
 	    img->mem_offset % SNAP_MEM_ALIGN || img->mem_size % SNAP_PAGE ||
 	    img->mem_offset < SNAP_HEADER_SIZE + state_size)
 		return errmsg(err, errlen, -EINVAL, "snapshot header is inconsistent (sizes or offsets out of range)");
-	end = SNAP_HEADER_SIZE + state_size;
+	img->version = version;
+	img->state_size = (size_t)(SNAP_HEADER_SIZE + state_size);
+	img->nr_sections = nsec; /* claimed; snap_parse counts the known ones */
+	return 0;
+}
+
+int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
+	       char *err, size_t errlen)
+{
+	uint64_t pos, end;
+	uint32_t nsec;
+	int rank = 0, ret = snap_parse_header(buf, len, img, err, errlen);
+
+	if (ret)
+		return ret;
+	end = img->state_size;
+	nsec = img->nr_sections;
+	img->nr_sections = 0;
 	if (len < end)
 		return errmsg(err, errlen, -EINVAL,
 			      "snapshot is truncated: %zu bytes, its sections end at %llu",
 			      len, (unsigned long long)end);
-	img->version = version;
-	img->state_size = (size_t)end;
 	img->sec = calloc(nsec ? nsec : 1, sizeof(*img->sec));
 	if (!img->sec)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
@@ -218,7 +232,6 @@ int snap_open(const char *path, struct snap_image *img, char *err, size_t errlen
 {
 	uint8_t head[SNAP_HEADER_SIZE], *buf;
 	struct stat st;
-	uint64_t state_size;
 	ssize_t n;
 	int fd, ret;
 
@@ -238,29 +251,25 @@ int snap_open(const char *path, struct snap_image *img, char *err, size_t errlen
 			      (long long)st.st_size);
 	}
 	/* Header first: a bogus size must not make us read gigabytes. */
-	ret = snap_parse(head, sizeof(head), img, err, errlen);
-	if (ret && memcmp(head, SNAP_MAGIC, 8) == 0 && crc32c(0, head, 60) == get32(head + 60) &&
-	    get32(head + 8) <= SNAP_VERSION && get64(head + 16) <= SNAP_MAX_STATE) {
-		state_size = SNAP_HEADER_SIZE + get64(head + 16);
-		buf = malloc(state_size);
-		if (!buf) {
-			close(fd);
-			return errmsg(err, errlen, -ENOMEM, "out of memory");
-		}
-		n = pread(fd, buf, state_size, 0);
-		if (n < 0) {
-			ret = errmsg(err, errlen, -errno, "cannot read snapshot '%s': %s", path, strerror(errno));
-		} else {
-			ret = snap_parse(buf, (size_t)n, img, err, errlen);
-		}
-		if (ret) {
-			free(buf);
-			close(fd);
-			return ret;
-		}
-	} else {
+	ret = snap_parse_header(head, sizeof(head), img, err, errlen);
+	if (ret) {
 		close(fd);
-		return ret ? ret : errmsg(err, errlen, -EINVAL, "snapshot '%s' has no sections", path);
+		return ret;
+	}
+	buf = malloc(img->state_size);
+	if (!buf) {
+		close(fd);
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	}
+	n = pread(fd, buf, img->state_size, 0);
+	if (n < 0)
+		ret = errmsg(err, errlen, -errno, "cannot read snapshot '%s': %s", path, strerror(errno));
+	else
+		ret = snap_parse(buf, (size_t)n, img, err, errlen);
+	if (ret) {
+		free(buf);
+		close(fd);
+		return ret;
 	}
 	img->fd = fd;
 	img->file_size = (uint64_t)st.st_size;

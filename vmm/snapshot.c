@@ -94,13 +94,6 @@ static uint64_t disk_size(const char *path)
 	return end < 0 ? 0 : (uint64_t)end;
 }
 
-static int kvm_cap(int kvm_fd, long cap)
-{
-	int r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap);
-
-	return r < 0 ? 0 : r;
-}
-
 /* ---- sections ------------------------------------------------------------ */
 
 static void put_host(struct state_buf *sb, struct vm *vm, int64_t pause_ns)
@@ -116,7 +109,7 @@ static void put_host(struct state_buf *sb, struct vm *vm, int64_t pause_ns)
 	state_put_u64(sb, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 	state_put_u64(sb, host_cntfrq());
 	state_put_u32(sb, (uint32_t)sysconf(_SC_PAGESIZE));
-	state_put_u32(sb, (uint32_t)kvm_cap(vm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE));
+	state_put_u32(sb, (uint32_t)kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE));
 	put_vls(sb, &vm->sve_vls); /* the guest's; the host's may be more */
 	state_put_u64(sb, (uint64_t)pause_ns);
 }
@@ -310,26 +303,65 @@ static bool reg_is_host_bound(uint64_t id, const char **what)
 }
 
 /*
- * The registers whose values depend on the host (firmware levels, CPU
- * features) written into a throwaway vCPU with the guest's features: what
- * KVM refuses there it would refuse in the restore, after the guest's
- * machine was built. Refused now instead, naming the register.
+ * One throwaway VM and vCPU with the guest's features answer what only
+ * KVM can: the GIC it can create, its SVE set (read before FINALIZE), and
+ * the registers whose values depend on the host (firmware levels, CPU
+ * features), written after FINALIZE with the guest's set: what KVM
+ * refuses there it would refuse in the restore, after the guest's machine
+ * was built. Refused now instead, naming what.
  */
-static int check_cpu_regs(const struct snapshot *s, const struct vm_config *cfg,
-			  char *err, size_t errlen)
+static int check_probe_vcpu(const struct snapshot *s, char *err, size_t errlen)
 {
 	const struct vcpu_state *st = &s->vcpus[0];
+	const struct snap_machine *m = &s->m;
 	struct minivm mv;
 	char e2[256];
 	int ret;
 
-	(void)cfg;
-	ret = minivm_create(&mv, st->features & ~(1u << KVM_ARM_VCPU_POWER_OFF), true,
-			    st->has_sve ? &st->vls : NULL, guest_idle,
-			    (size_t)(guest_idle_end - guest_idle), e2, sizeof(e2));
+	ret = minivm_create(&mv, st->features & ~(1u << KVM_ARM_VCPU_POWER_OFF), false, NULL,
+			    guest_idle, (size_t)(guest_idle_end - guest_idle), e2, sizeof(e2));
 	if (ret)
 		return errmsg(err, errlen, ret, "cannot restore %s: this host cannot create its vCPUs: %s",
 			      s->path, e2);
+	if (!gic_host_supports(mv.vm.vm_fd, (enum irqchip_type)m->gic)) {
+		ret = errmsg(err, errlen, -EINVAL,
+			     "cannot restore %s: its guest has a %s, which this host's KVM cannot create",
+			     s->path, gic_name(m->gic));
+		goto out;
+	}
+	if (st->has_sve) {
+		/* The host's set up to the guest's maximum must be the guest's set. */
+		struct sve_vls sets[2] = { { { 0 } }, m->vls }, cut;
+		char hs[160], gs[160];
+		unsigned int common;
+
+		ret = vcpu_sve_get_vls(mv.vcpu, &sets[0]);
+		if (ret) {
+			errmsg(err, errlen, ret, "cannot read this host's SVE vector lengths: %s", strerror(-ret));
+			goto out;
+		}
+		sve_vls_cut(&sets[0], sve_vls_max_vq(&m->vls), &cut);
+		if (!sve_vls_equal(&cut, &m->vls)) {
+			sve_vls_format(&sets[0], hs, sizeof(hs));
+			sve_vls_format(&m->vls, gs, sizeof(gs));
+			common = sve_vls_common_max(sets, 2);
+			if (common)
+				ret = errmsg(err, errlen, -EINVAL,
+					     "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s; take the snapshot from a guest run with --sve-max-vl %u",
+					     s->path, gs, hs, common * 128);
+			else
+				ret = errmsg(err, errlen, -EINVAL,
+					     "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s, and no common maximum exists",
+					     s->path, gs, hs);
+			goto out;
+		}
+		ret = vcpu_sve_finalize(mv.vcpu, &st->vls);
+		if (ret) {
+			errmsg(err, errlen, ret, "cannot restore %s: KVM refuses its SVE vector lengths: %s",
+			       s->path, strerror(-ret));
+			goto out;
+		}
+	}
 	for (uint32_t i = 0; i < st->nr_regs; i++) {
 		const char *what;
 		uint64_t v = 0;
@@ -339,15 +371,16 @@ static int check_cpu_regs(const struct snapshot *s, const struct vm_config *cfg,
 		memcpy(&v, st->data + st->offsets[i], MIN(sizeof(v), kvm_reg_size(st->ids[i])));
 		ret = vcpu_set_reg(mv.vcpu, st->ids[i], st->data + st->offsets[i]);
 		if (ret) {
-			minivm_destroy(&mv);
-			return errmsg(err, errlen, ret,
-				      "cannot restore %s: this host's KVM refuses its guest's %s (register 0x%llx = 0x%llx): %s; the snapshot comes from a host with other CPU features or firmware",
-				      s->path, what, (unsigned long long)st->ids[i], (unsigned long long)v,
-				      strerror(-ret));
+			errmsg(err, errlen, ret,
+			       "cannot restore %s: this host's KVM refuses its guest's %s (register 0x%llx = 0x%llx): %s; the snapshot comes from a host with other CPU features or firmware",
+			       s->path, what, (unsigned long long)st->ids[i], (unsigned long long)v,
+			       strerror(-ret));
+			goto out;
 		}
 	}
+out:
 	minivm_destroy(&mv);
-	return 0;
+	return ret;
 }
 
 int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
@@ -355,7 +388,7 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 {
 	const struct snap_machine *m = &s->m;
 	uint64_t frq = host_cntfrq();
-	int kvm, vmfd, max_vcpus, ipa, ret = 0;
+	int kvm, max_vcpus, ipa, ret = 0;
 
 	if (s->host.cntfrq && frq && s->host.cntfrq != frq)
 		return errmsg(err, errlen, -EINVAL,
@@ -364,8 +397,8 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 	kvm = open(cfg->kvm_dev, O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		return errmsg(err, errlen, -errno, "cannot open %s: %s", cfg->kvm_dev, strerror(errno));
-	max_vcpus = kvm_cap(kvm, KVM_CAP_MAX_VCPUS);
-	ipa = kvm_cap(kvm, KVM_CAP_ARM_VM_IPA_SIZE);
+	max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
+	ipa = kvm_check_cap(kvm, KVM_CAP_ARM_VM_IPA_SIZE);
 	if (max_vcpus > 0 && m->nr_vcpus > (uint32_t)max_vcpus)
 		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: it has %u vCPUs, this host's KVM allows %d",
 			     s->path, m->nr_vcpus, max_vcpus);
@@ -373,66 +406,15 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 		ret = errmsg(err, errlen, -EINVAL,
 			     "cannot restore %s: its guest needs a %u-bit address space, this host offers %d bits",
 			     s->path, m->ipa_bits, ipa);
-	else if (m->pmu && !kvm_cap(kvm, KVM_CAP_ARM_PMU_V3))
+	else if (m->pmu && !kvm_check_cap(kvm, KVM_CAP_ARM_PMU_V3))
 		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: its guest has a PMU, this host's KVM offers none",
 			     s->path);
-	else if (m->sve && kvm_cap(kvm, KVM_CAP_ARM_SVE) <= 0)
+	else if (m->sve && kvm_check_cap(kvm, KVM_CAP_ARM_SVE) <= 0)
 		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: its guest has SVE, this host's KVM offers none",
 			     s->path);
-	if (!ret) {
-		vmfd = ioctl(kvm, KVM_CREATE_VM, 0);
-		if (vmfd >= 0) {
-			if (!gic_host_supports(vmfd, (enum irqchip_type)m->gic))
-				ret = errmsg(err, errlen, -EINVAL,
-					     "cannot restore %s: its guest has a %s, which this host's KVM cannot create",
-					     s->path, gic_name(m->gic));
-			close(vmfd);
-		}
-	}
 	close(kvm);
-	if (ret || !m->sve)
-		goto disks;
-	{
-		/* The host's set up to the guest's maximum must be the guest's set. */
-		struct minivm mv;
-		struct sve_vls host = { 0 }, cut;
-		char hs[160], gs[160], e2[256];
-
-		ret = minivm_create(&mv, 1u << KVM_ARM_VCPU_SVE, false, NULL, guest_idle,
-				    (size_t)(guest_idle_end - guest_idle), e2, sizeof(e2));
-		if (ret)
-			return errmsg(err, errlen, ret, "cannot read this host's SVE vector lengths: %s", e2);
-		ret = vcpu_sve_get_vls(mv.vcpu, &host);
-		minivm_destroy(&mv);
-		if (ret)
-			return errmsg(err, errlen, ret, "cannot read this host's SVE vector lengths: %s",
-				      strerror(-ret));
-		sve_vls_cut(&host, sve_vls_max_vq(&m->vls), &cut);
-		if (!sve_vls_equal(&cut, &m->vls)) {
-			unsigned int common = 0;
-
-			sve_vls_format(&host, hs, sizeof(hs));
-			sve_vls_format(&m->vls, gs, sizeof(gs));
-			/* The largest maximum both sets agree up to. */
-			for (unsigned int vq = 1; vq <= SVE_VQ_MAX_UAPI; vq++) {
-				if (sve_vls_has(&host, vq) != sve_vls_has(&m->vls, vq))
-					break;
-				if (sve_vls_has(&host, vq))
-					common = vq;
-			}
-			if (common)
-				return errmsg(err, errlen, -EINVAL,
-					      "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s; take the snapshot from a guest run with --sve-max-vl %u",
-					      s->path, gs, hs, common * 128);
-			return errmsg(err, errlen, -EINVAL,
-				      "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s, and no common maximum exists",
-				      s->path, gs, hs);
-		}
-	}
-disks:
-	if (ret)
-		return ret;
-	ret = check_cpu_regs(s, cfg, err, errlen);
+	if (!ret)
+		ret = check_probe_vcpu(s, err, errlen);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < m->nr_disks && i < cfg->nr_disks; i++) {

@@ -148,7 +148,7 @@ static void vm_irq_set(void *opaque, uint32_t spi, int level)
 			 strerror(-err));
 }
 
-static int kvm_check_cap(int kvm_fd, long cap)
+int kvm_check_cap(int kvm_fd, long cap)
 {
 	int r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap);
 

@@ -65,6 +65,23 @@ void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq,
 	*out = r;
 }
 
+unsigned int sve_vls_common_max(const struct sve_vls *sets, unsigned int n)
+{
+	unsigned int common = 0;
+
+	for (unsigned int vq = 1; n && vq <= SVE_VQ_MAX_UAPI; vq++) {
+		unsigned int have = 0;
+
+		for (unsigned int h = 0; h < n; h++)
+			have += sve_vls_has(&sets[h], vq);
+		if (have == n)
+			common = vq;
+		else if (have)
+			break;
+	}
+	return common;
+}
+
 void sve_vls_format(const struct sve_vls *v, char *buf, size_t len)
 {
 	size_t off = 0;

@@ -159,9 +159,24 @@ static void test_ids(void)
 	ok(!sve_reg_is_sve(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE), "core registers are not SVE");
 }
 
+static void test_common_max(void)
+{
+	struct sve_vls s[3] = { vls_of("128,256,384,512,640,768,896,1024,1152,1280,1408,1536,1664,1792,1920,2048"),
+				vls_of("128,256,512"), vls_of("128,256,384") };
+
+	is_int(sve_vls_common_max(s, 1), 16, "one host: its own maximum");
+	is_int(sve_vls_common_max(s, 2), 2, "2048 and {128,256,512}: they part at 384, so 256");
+	is_int(sve_vls_common_max((struct sve_vls[]){ s[0], s[2] }, 2), 3, "2048 and 384-bit hosts: 384");
+	is_int(sve_vls_common_max(s, 3), 2, "all three: 256");
+	s[1] = vls_of("256");
+	is_int(sve_vls_common_max(s, 2), 0, "a host without 128: nothing common");
+	is_int(sve_vls_common_max(s, 0), 0, "no host: 0");
+}
+
 int main(void)
 {
 	test_vls();
+	test_common_max();
 	test_negotiate();
 	test_parse();
 	test_ids();
