@@ -36,7 +36,7 @@ CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc3
 	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c vmm/jail.c \
-	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
+	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c devices/vfio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \
 	arch/arm64/gic.c arch/arm64/gic_state.c arch/arm64/guest_code.S vmm/snapshot.c
 MAIN_SRCS := vmm/main.c vmm/info.c vmm/selftest.c vmm/selftest_a32.c vmm/control.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)

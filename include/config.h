@@ -14,6 +14,7 @@
 #include "virtio_blk.h"
 #include "virtio_devices.h"
 #include "util.h"
+#include "vfio.h"
 
 enum irqchip_type {
 	IRQCHIP_AUTO,	   /* GICv3 with ITS, else GICv3, else GICv2 */
@@ -48,6 +49,9 @@ struct vm_config {
 	 * path that replaced the option's (a restore's). */
 	char *disk_opt[CONFIG_MAX_DISKS];
 	char *disk_path[CONFIG_MAX_DISKS];
+#define CONFIG_MAX_VFIO 8
+	struct pci_bdf vfio[CONFIG_MAX_VFIO]; /* --vfio-pci */
+	unsigned int nr_vfio;
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;

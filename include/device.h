@@ -36,6 +36,8 @@ static inline void irq_line_set(const struct irq_line *irq, int level)
 struct device_ops {
 	const char *type;
 	uint32_t state_version;
+	/* Why a snapshot cannot hold this device (NULL: it can). */
+	const char *unsaveable;
 	/* Add the device's node under the FDT root (sequential-write API). */
 	int (*fdt)(struct device *dev, void *fdt);
 	/* After the GIC is initialised: irqfds, MSI routes (may be NULL). */

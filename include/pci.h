@@ -28,6 +28,7 @@ struct pci_dev;
 struct pci_bar {
 	uint64_t size; /* power of two, >= 4 KiB; 0: unused */
 	uint64_t addr; /* as programmed */
+	bool is64;	/* 64-bit memory BAR: the next BAR is its upper half */
 	bool mapped;
 	bool pending; /* decoding, but its range was taken: mapped when free */
 	uint64_t mapped_addr;
@@ -39,6 +40,10 @@ struct pci_dev_ops {
 	/* A BAR was mapped at addr (mapped) or unmapped from old. */
 	void (*bar_moved)(struct pci_dev *pd, int bar, bool mapped,
 			  uint64_t addr, uint64_t old);
+	/* The guest wrote config space at off (pd lock held). */
+	void (*cfg_written)(struct pci_dev *pd, uint32_t off, unsigned int len);
+	/* The guest turned MSI-X on or off, before any vector is bound. */
+	void (*msix_enable)(struct pci_dev *pd, bool on);
 };
 
 struct pci_msix_entry {
@@ -95,11 +100,29 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 /* A 32-bit memory BAR of size bytes (power of two) with its handler. */
 int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
 		 bus_access_fn fn, void *opaque);
+/* The same with PCI_BAR_* flags: a 64-bit BAR takes bar and bar + 1 (it
+ * is still placed below 4 GiB, in the 32-bit window). */
+#define PCI_BAR_64 1u
+#define PCI_BAR_PREFETCH 2u
+int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
+		       unsigned int flags, bus_access_fn fn, void *opaque);
 /* Reserve len bytes of capability list; returns its offset (0: full). */
 uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len);
 /* An MSI-X capability with nr vectors, table and PBA in BAR `bar`
  * (which must be one the caller did not otherwise claim). */
 int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar);
+/*
+ * An MSI-X capability whose table and PBA sit at the given offsets of BARs
+ * the caller owns (a passed-through function's layout); the caller's BAR
+ * handler sends accesses there to pci_msix_table_access/pba_access, with
+ * offsets relative to the table and the PBA.
+ */
+int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar,
+		     uint32_t table_off, int pba_bar, uint32_t pba_off);
+void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
+			   unsigned int len, bool is_write);
+void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
+			 unsigned int len, bool is_write);
 /* After the GIC exists: eventfds, GSIs and irqfds for the vectors. */
 int pci_dev_start(struct pci_dev *pd);
 void pci_dev_destroy(struct pci_dev *pd);

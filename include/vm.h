@@ -27,6 +27,7 @@
 
 struct kvm_run;
 struct vm;
+struct vfio_group;
 
 struct vcpu {
 	struct vm *vm;
@@ -106,6 +107,8 @@ struct vm {
 	unsigned int parked;		/* vCPU threads parked (run_lock) */
 	bool paused;
 
+	struct vfio_group *vfio_groups; /* passed-through functions' groups */
+	uint64_t memslots[4];		/* KVM memory slots in use (bitmap) */
 	int64_t t_main_ns;		/* armvm's main() entry, for timing */
 	_Atomic int first_run_logged;
 };
@@ -132,6 +135,9 @@ void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu);
 /* KVM_CHECK_EXTENSION on /dev/kvm's fd: the value, 0 if absent. */
 int kvm_check_cap(int kvm_fd, long cap);
 
+/* A free KVM memory slot number (slot 0 is RAM), or -ENOSPC; give back. */
+int vm_memslot_alloc(struct vm *vm);
+void vm_memslot_free(struct vm *vm, int slot);
 /* Hand out the next free SPI (0-based). */
 uint32_t vm_alloc_spi(struct vm *vm);
 

@@ -42,6 +42,7 @@ enum opt_id {
 	OPT_TRANSPORT,
 	OPT_NO_SECCOMP,
 	OPT_RESTORE,
+	OPT_VFIO_PCI,
 };
 
 struct opt_desc {
@@ -83,6 +84,9 @@ static const struct opt_desc run_opts[] = {
 	{ "network", OPT_NETWORK, 1, "mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]",
 	  "guest networking: a virtio-net on a tap device, vhost-net when usable (default: none)" },
 	{ "rng", OPT_RNG, 0, NULL, "a virtio-rng device (entropy from the host)" },
+	{ "vfio-pci", OPT_VFIO_PCI, 1, "[DOMAIN:]BUS:DEV.FN",
+	  "pass the host PCI function through with VFIO (bound to vfio-pci; "
+	  "repeatable)" },
 	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
 	  "how virtio devices attach (default: pci)" },
 	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
@@ -250,6 +254,18 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			cfg->nr_disks++;
 			break;
 		case OPT_RNG: cfg->rng = true; break;
+		case OPT_VFIO_PCI:
+			if (cfg->nr_vfio == CONFIG_MAX_VFIO)
+				return errmsg(err, errlen, -EINVAL, "--vfio-pci: at most %d functions",
+					      CONFIG_MAX_VFIO);
+			if (vfio_bdf_parse(optarg, &cfg->vfio[cfg->nr_vfio], err, errlen))
+				return -EINVAL;
+			for (unsigned int i = 0; i < cfg->nr_vfio; i++)
+				if (!memcmp(&cfg->vfio[i], &cfg->vfio[cfg->nr_vfio], sizeof(cfg->vfio[i])))
+					return errmsg(err, errlen, -EINVAL, "--vfio-pci %s: given twice",
+						      optarg);
+			cfg->nr_vfio++;
+			break;
 		case OPT_TRANSPORT:
 			if (!strcmp(optarg, "pci"))
 				cfg->transport = VIRTIO_TRANSPORT_PCI;

@@ -92,23 +92,34 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 	return 0;
 }
 
-int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
-		 bus_access_fn fn, void *opaque)
+int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
+		       unsigned int flags, bus_access_fn fn, void *opaque)
 {
 	struct pci_bus *bus = &pd->vm->pci;
 	uint64_t addr = ALIGN_UP(bus->mmio_next, size);
+	bool is64 = flags & PCI_BAR_64;
 
-	if (bar < 0 || bar >= PCI_NR_BARS || size < 4096 || (size & (size - 1)))
+	if (bar < 0 || bar + is64 >= PCI_NR_BARS || size < 4096 || (size & (size - 1)) ||
+	    size > LAYOUT_PCI_MMIO_SIZE || (flags & ~(PCI_BAR_64 | PCI_BAR_PREFETCH)))
 		return -EINVAL;
 	if (addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
 		return -ENOSPC;
 	bus->mmio_next = addr + size;
-	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr,
+	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr, .is64 = is64,
 					  .access = fn, .opaque = opaque };
-	/* 32-bit non-prefetchable memory: type bits 0. */
-	put32(pd->cfg + PCI_BAR0 + 4 * bar, (uint32_t)addr);
+	/* Memory BAR: bit 0 clear, type 2 for 64-bit, bit 3 prefetchable. */
+	put32(pd->cfg + PCI_BAR0 + 4 * bar, (uint32_t)addr | (is64 ? 0x4 : 0) |
+					      (flags & PCI_BAR_PREFETCH ? 0x8 : 0));
 	put32(pd->wmask + PCI_BAR0 + 4 * bar, ~(uint32_t)(size - 1));
+	if (is64) /* the upper half: the guest may write it, we decode below 4 GiB */
+		put32(pd->wmask + PCI_BAR0 + 4 * (bar + 1), 0xffffffff);
 	return 0;
+}
+
+int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
+		 bus_access_fn fn, void *opaque)
+{
+	return pci_bar_init_flags(pd, bar, size, 0, fn, opaque);
 }
 
 uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len)
@@ -311,13 +322,9 @@ void pci_msix_notify(struct pci_dev *pd, uint16_t v)
 	pthread_mutex_unlock(&pd->lock);
 }
 
-/* The MSI-X table (at 0) and PBA (at 0x800) in their BAR. */
-static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
-			    unsigned int len, bool is_write)
+void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
+			   unsigned int len, bool is_write)
 {
-	struct pci_dev *pd = opaque;
-	const uint64_t pba = 0x800;
-
 	pthread_mutex_lock(&pd->lock);
 	if (off < 16ULL * pd->msix_nr && (len == 4 || len == 8) && !(off % 4)) {
 		uint16_t v = (uint16_t)(off / 16);
@@ -333,36 +340,74 @@ static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
 			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
 				bus_data_set(data + 4 * i, 4, words[w + i]);
 		}
-	} else if (!is_write && off >= pba && off < pba + 8 && len <= 8) {
-		msix_collect_pending(pd);
-		bus_data_set(data, len, pd->msix_pba >> (8 * (off - pba)));
+	} else if (!is_write) {
+		memset(data, 0, len);
 	}
 	pthread_mutex_unlock(&pd->lock);
 }
 
-int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar)
+void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
+			 unsigned int len, bool is_write)
+{
+	if (is_write)
+		return;
+	pthread_mutex_lock(&pd->lock);
+	if (off < 8 && len <= 8 - off) {
+		msix_collect_pending(pd);
+		bus_data_set(data, len, pd->msix_pba >> (8 * off));
+	} else {
+		memset(data, 0, len);
+	}
+	pthread_mutex_unlock(&pd->lock);
+}
+
+/* The MSI-X table (at 0) and PBA (at 0x800) in their own BAR. */
+static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
+			    unsigned int len, bool is_write)
+{
+	struct pci_dev *pd = opaque;
+	const uint64_t pba = 0x800;
+
+	if (off >= pba)
+		pci_msix_pba_access(pd, off - pba, data, len, is_write);
+	else
+		pci_msix_table_access(pd, off, data, len, is_write);
+}
+
+int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar,
+		     uint32_t table_off, int pba_bar, uint32_t pba_off)
 {
 	uint8_t cap;
-	int err;
 
-	if (!nr || nr > PCI_MSIX_MAX)
+	if (!nr || nr > PCI_MSIX_MAX || (table_off | pba_off) & 7 || table_bar < 0 ||
+	    table_bar >= PCI_NR_BARS || pba_bar < 0 || pba_bar >= PCI_NR_BARS)
 		return -EINVAL;
 	cap = pci_cap_add(pd, 0x11, 12);
 	if (!cap)
 		return -ENOSPC;
-	err = pci_bar_init(pd, bar, 4096, msix_bar_access, pd);
-	if (err)
-		return err;
 	pd->msix_cap = cap;
 	pd->msix_nr = nr;
-	pd->msix_bar = bar;
+	pd->msix_bar = table_bar;
 	put16(pd->cfg + cap + 2, nr - 1);
-	put32(pd->cfg + cap + 4, 0x000 | (uint32_t)bar);   /* table at 0 */
-	put32(pd->cfg + cap + 8, 0x800 | (uint32_t)bar);   /* PBA at 2 KiB */
+	put32(pd->cfg + cap + 4, table_off | (uint32_t)table_bar);
+	put32(pd->cfg + cap + 8, pba_off | (uint32_t)pba_bar);
 	put16(pd->wmask + cap + 2, PCI_MSIX_ENABLE | PCI_MSIX_MASKALL);
 	for (uint16_t v = 0; v < nr; v++)
 		pd->msix[v].ctrl = MSIX_ENTRY_MASKED;
 	return 0;
+}
+
+int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar)
+{
+	int err;
+
+	if (!nr || nr > PCI_MSIX_MAX)
+		return -EINVAL;
+	err = pci_bar_init(pd, bar, 4096, msix_bar_access, pd);
+	if (err)
+		return err;
+	/* Table at 0, PBA at 2 KiB. */
+	return pci_msix_init_at(pd, nr, bar, 0, bar, 0x800);
 }
 
 int pci_dev_start(struct pci_dev *pd)
@@ -455,18 +500,30 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 	}
 	/* BARs as programmed (the low bits read back as the size mask). */
 	for (int b = 0; b < PCI_NR_BARS; b++)
-		if (pd->bars[b].size)
+		if (pd->bars[b].size) {
 			pd->bars[b].addr = get32(pd->cfg + PCI_BAR0 + 4 * b) &
 					   ~(uint32_t)(pd->bars[b].size - 1);
+			if (pd->bars[b].is64)
+				pd->bars[b].addr |= (uint64_t)get32(pd->cfg + PCI_BAR0 + 4 * b + 4) << 32;
+		}
 	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
 		freed = bars_update(pd);
 	if (pd->msix_cap && off <= pd->msix_cap + 3u && off + len > pd->msix_cap + 2u) {
 		uint16_t now = get16(pd->cfg + pd->msix_cap + 2);
 
-		if (now != msix_before)
+		if (now != msix_before) {
+			bool on = now & PCI_MSIX_ENABLE;
+
+			/* A function whose vectors come from elsewhere (VFIO)
+			 * switches them on before they may be bound. */
+			if (on != !!(msix_before & PCI_MSIX_ENABLE) && pd->ops && pd->ops->msix_enable)
+				pd->ops->msix_enable(pd, on);
 			for (uint16_t v = 0; v < pd->msix_nr; v++)
 				msix_update(pd, v);
+		}
 	}
+	if (pd->ops && pd->ops->cfg_written)
+		pd->ops->cfg_written(pd, off, len);
 	pthread_mutex_unlock(&pd->lock);
 	if (freed)
 		pci_bus_remap(&pd->vm->pci, pd);

@@ -564,6 +564,10 @@ int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
 	int ret;
 
 	memset(res, 0, sizeof(*res));
+	for (struct device *d = vm->devices.head; d; d = d->next)
+		if (d->ops->unsaveable)
+			return errmsg(err, errlen, -ENOTSUP, "snapshot: %s is %s; a guest with it cannot be saved",
+				      d->name, d->ops->unsaveable);
 	if (!was_paused) {
 		ret = vm_pause(vm, &took);
 		if (ret)

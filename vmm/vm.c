@@ -30,6 +30,7 @@
 #include "jail.h"
 #include "virtio_devices.h"
 #include "virtio_transport.h"
+#include "vfio_pci.h"
 #include "devtree.h"
 #include "layout.h"
 
@@ -131,6 +132,22 @@ void vm_vcpu_park(struct vm *vm, struct vcpu *vcpu)
 	vcpu->parked = false;
 	vcpu->run->immediate_exit = 0;
 	pthread_mutex_unlock(&vm->run_lock);
+}
+
+int vm_memslot_alloc(struct vm *vm)
+{
+	for (int s = 1; s < 64 * (int)ARRAY_SIZE(vm->memslots); s++)
+		if (!(vm->memslots[s / 64] & (1ULL << (s % 64)))) {
+			vm->memslots[s / 64] |= 1ULL << (s % 64);
+			return s;
+		}
+	return -ENOSPC;
+}
+
+void vm_memslot_free(struct vm *vm, int slot)
+{
+	if (slot > 0 && slot < 64 * (int)ARRAY_SIZE(vm->memslots))
+		vm->memslots[slot / 64] &= ~(1ULL << (slot % 64));
 }
 
 uint32_t vm_alloc_spi(struct vm *vm)
@@ -418,6 +435,8 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 				      err, errlen);
 	if (!ret && vm->cfg->rng)
 		ret = vm_place_virtio(vm, virtio_rng_new(&vm->mem), err, errlen);
+	for (unsigned int i = 0; !ret && i < vm->cfg->nr_vfio; i++)
+		ret = vfio_pci_create(vm, &vm->cfg->vfio[i], false, err, errlen);
 	if (ret)
 		return ret;
 	return 0;

@@ -85,6 +85,9 @@ static void test_good(void)
 	ok(cfg.no_sve, "--no-sve recorded");
 	is_int(P("--disable-sve"), 0, "--disable-sve (kvmtool's name)");
 	ok(cfg.no_sve, "--disable-sve recorded");
+	is_int(P("--vfio-pci", "00:02.0", "--vfio-pci=0001:03:1f.7"), 0, "--vfio-pci twice, kvmtool's syntax");
+	ok(cfg.nr_vfio == 2 && cfg.vfio[0].bus == 0 && cfg.vfio[0].dev == 2 && cfg.vfio[1].domain == 1 &&
+	   cfg.vfio[1].bus == 3 && cfg.vfio[1].dev == 0x1f && cfg.vfio[1].fn == 7, "--vfio-pci functions recorded");
 	is_int(P("-c", "1"), 0, "defaults");
 	is_int(cfg.sve.kind, SVE_REQ_HOST, "SVE default: the host's set");
 	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO && cfg.console == CONSOLE_SERIAL, "unset options keep defaults");
@@ -140,6 +143,8 @@ static void test_bad(void)
 		{ "stray", NULL, "unexpected argument 'stray'" },
 		{ "--sve-max-vl", "big", "expected a vector length in bits" },
 		{ "--sve-vls", "128,,256", "expected vector lengths in bits" },
+		{ "--vfio-pci", "00:20.0", "expected a PCI address" },
+		{ "--vfio-pci", "1:2", "expected a PCI address" },
 	};
 	struct vm_config cfg = { 0 };
 	char err[256];
