@@ -33,7 +33,7 @@ LIBS := -lfdt -luring -laio -lz -lseccomp -ljansson -lpthread
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
-	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
+	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_iommu.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
 KVM_SRCS := vmm/vm.c vmm/minivm.c vmm/irq.c vmm/iothread.c vmm/jail.c \
 	devices/virtio_transport.c devices/virtio_mmio.c devices/virtio_pci.c devices/vfio_pci.c vmm/pci.c arch/arm64/vcpu.c arch/arm64/vcpu_state.c \

@@ -39,7 +39,9 @@
 
 #include "layout.h"
 #include "util.h"
+#include "virtio_iommu.h"
 #include "vm.h"
+#include <linux/virtio_iommu.h>
 
 #define VFIO_STATE_VERSION 1
 
@@ -63,18 +65,73 @@ static int container_open(struct vfio_group *g, const char *what, char *err, siz
 	return 0;
 }
 
-/* After the first group joined: the IOMMU type and its page sizes. */
+/* The IOVA ranges from VFIO_IOMMU_GET_INFO's capability chain. */
+static void iova_ranges(struct vfio_group *g, const struct vfio_iommu_type1_info *info)
+{
+	uint32_t off = info->cap_offset;
+
+	for (int hops = 0; off && off + sizeof(struct vfio_info_cap_header) <= info->argsz && hops < 16;
+	     hops++) {
+		const struct vfio_info_cap_header *h = (const void *)((const uint8_t *)info + off);
+
+		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+			const struct vfio_iommu_type1_info_cap_iova_range *r = (const void *)h;
+
+			for (uint32_t i = 0; i < r->nr_iovas && g->nr_iova < VFIO_MAX_IOVA_RANGES &&
+					     off + sizeof(*r) + (i + 1) * sizeof(r->iova_ranges[0]) <= info->argsz;
+			     i++) {
+				g->iova[g->nr_iova].start = r->iova_ranges[i].start;
+				g->iova[g->nr_iova++].end = r->iova_ranges[i].end;
+			}
+			return;
+		}
+		if (h->next <= off)
+			return;
+		off = h->next;
+	}
+}
+
+/* After the first group joined: the IOMMU type, its page sizes and ranges. */
 static int container_set_iommu(struct vfio_group *g, const char *what, char *err, size_t errlen)
 {
-	struct vfio_iommu_type1_info info = { .argsz = sizeof(info) };
+	struct vfio_iommu_type1_info *info = calloc(1, sizeof(*info));
+	uint32_t want;
 
-	if (ioctl(g->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+	if (!info)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	info->argsz = sizeof(*info);
+	if (ioctl(g->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0) {
+		free(info);
 		return errmsg(err, errlen, -errno, "%s: VFIO_SET_IOMMU (type-1 v2): %s", what,
 			      strerror(errno));
-	if (ioctl(g->container, VFIO_IOMMU_GET_INFO, &info) < 0)
-		return errmsg(err, errlen, -errno, "%s: VFIO_IOMMU_GET_INFO: %s", what, strerror(errno));
-	g->iova_pgsizes = (info.flags & VFIO_IOMMU_INFO_PGSIZES) ? info.iova_pgsizes : 4096;
+	}
+	if (ioctl(g->container, VFIO_IOMMU_GET_INFO, info) < 0)
+		goto fail;
+	want = info->argsz;
+	if (want > sizeof(*info) && want < 65536) {
+		struct vfio_iommu_type1_info *big = realloc(info, want);
+
+		if (!big)
+			goto fail;
+		info = big;
+		memset(info, 0, want);
+		info->argsz = want;
+		if (ioctl(g->container, VFIO_IOMMU_GET_INFO, info) < 0)
+			goto fail;
+		if (info->flags & VFIO_IOMMU_INFO_CAPS)
+			iova_ranges(g, info);
+	}
+	g->iova_pgsizes = (info->flags & VFIO_IOMMU_INFO_PGSIZES) ? info->iova_pgsizes : 4096;
+	if (!g->nr_iova) {
+		g->iova[0].start = 0;
+		g->iova[0].end = UINT64_MAX;
+		g->nr_iova = 1;
+	}
+	free(info);
 	return 0;
+fail:
+	free(info);
+	return errmsg(err, errlen, -errno, "%s: VFIO_IOMMU_GET_INFO: %s", what, strerror(errno));
 }
 
 static void group_put(struct vm *vm, struct vfio_group *g)
@@ -161,20 +218,59 @@ int vfio_dma_map(struct vfio_group *g, uint64_t iova, uint64_t size, void *host,
 		.vaddr = (uint64_t)(uintptr_t)host, .iova = iova, .size = size,
 	};
 
-	if (ioctl(g->container, VFIO_IOMMU_MAP_DMA, &m) < 0)
-		return -errno;
-	g->nr_maps++;
-	return 0;
+	return ioctl(g->container, VFIO_IOMMU_MAP_DMA, &m) < 0 ? -errno : 0;
 }
 
 int vfio_dma_unmap(struct vfio_group *g, uint64_t iova, uint64_t size)
 {
 	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = size };
 
-	if (ioctl(g->container, VFIO_IOMMU_UNMAP_DMA, &u) < 0)
-		return -errno;
-	if (g->nr_maps)
-		g->nr_maps--;
+	if (size == UINT64_MAX) /* everything (Linux 5.13+) */
+		u = (struct vfio_iommu_type1_dma_unmap){ .argsz = sizeof(u),
+							 .flags = VFIO_DMA_UNMAP_FLAG_ALL };
+	return ioctl(g->container, VFIO_IOMMU_UNMAP_DMA, &u) < 0 ? -errno : 0;
+}
+
+/* The virtio-iommu's back-end for a group: its container. */
+static int viommu_vfio_map(void *key, uint64_t iova, uint64_t size, void *host, bool write)
+{
+	return vfio_dma_map(key, iova, size, host, write);
+}
+
+static int viommu_vfio_unmap(void *key, uint64_t iova, uint64_t size)
+{
+	return vfio_dma_unmap(key, iova, size);
+}
+
+static const struct viommu_backend_ops viommu_vfio_ops = {
+	.map = viommu_vfio_map,
+	.unmap = viommu_vfio_unmap,
+};
+
+/* The function is an endpoint of the virtio-iommu: its limits are the guest's. */
+static int viommu_join(struct vfio_pci *v, char *err, size_t errlen)
+{
+	struct vm *vm = v->pd.vm;
+	struct vfio_group *g = v->group;
+	uint64_t lo = g->iova[0].start, hi = g->iova[g->nr_iova - 1].end;
+	int ret;
+
+	if (!vm->viommu)
+		return errmsg(err, errlen, -EINVAL, "%s: no virtio-iommu to put it behind", v->what);
+	ret = viommu_add_endpoint(vm->viommu, v->pd.devfn, &viommu_vfio_ops, g);
+	if (ret)
+		return errmsg(err, errlen, ret, "%s: the virtio-iommu takes no more endpoints", v->what);
+	vm->pci.iommu_slots |= 1u << (v->pd.devfn >> 3);
+	viommu_restrict(vm->viommu, g->iova_pgsizes, hi);
+	/* The host's holes (its MSI window, bridge windows): reserved. */
+	if (lo > vm->viommu->input_start)
+		viommu_add_resv(vm->viommu, vm->viommu->input_start, lo - 1,
+				VIRTIO_IOMMU_RESV_MEM_T_RESERVED);
+	for (unsigned int i = 0; i + 1 < g->nr_iova; i++)
+		if (g->iova[i].end + 1 < g->iova[i + 1].start &&
+		    viommu_add_resv(vm->viommu, g->iova[i].end + 1, g->iova[i + 1].start - 1,
+				    VIRTIO_IOMMU_RESV_MEM_T_RESERVED))
+			pr_warn("%s: too many reserved IOVA ranges to tell the guest", v->what);
 	return 0;
 }
 
@@ -791,7 +887,9 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	v->pd.opaque = v;
 	v->pd.ops = &vfio_pci_dev_ops;
 	v->on_bus = true;
-	ret = setup_caps(v, hostcfg, err, errlen);
+	ret = behind_viommu ? viommu_join(v, err, errlen) : 0;
+	if (!ret)
+		ret = setup_caps(v, hostcfg, err, errlen);
 	for (int b = 0; !ret && b < PCI_NR_BARS; b++) {
 		ret = setup_bar(v, b, hostcfg, err, errlen);
 		if (v->pd.bars[b].is64)

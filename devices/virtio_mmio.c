@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "devtree.h"
 #include "irq.h"
 #include "layout.h"
 #include "virtio_transport.h"
@@ -157,8 +158,20 @@ static int vmmio_fdt(struct device *dev, void *fdt)
 	int err = device_fdt_begin(dev, fdt, "virtio", compat, sizeof(compat),
 				   DEVICE_IRQ_EDGE_RISING);
 
+	struct virtio_dev *vd = virtio_dev_of(dev);
+
 	if (!err)
 		err = fdt_property(fdt, "dma-coherent", NULL, 0);
+	if (!err && vd && vd->iommu_node) {
+		err = fdt_property_cell(fdt, "#iommu-cells", 1);
+		if (!err)
+			err = fdt_property_cell(fdt, "phandle", DEVTREE_PHANDLE_VIOMMU);
+	}
+	if (!err && vd && vd->behind_iommu) {
+		uint32_t iommus[2] = { cpu_to_fdt32(DEVTREE_PHANDLE_VIOMMU), cpu_to_fdt32(vd->ep_id) };
+
+		err = fdt_property(fdt, "iommus", iommus, sizeof(iommus));
+	}
 	if (!err)
 		err = fdt_end_node(fdt);
 	return err ? -EINVAL : 0;
@@ -272,6 +285,7 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		snprintf(vd->dev.name, sizeof(vd->dev.name), "%.16s@%llx", type,
 			 (unsigned long long)base);
 	}
+	vd->ep_id = VIRTIO_MMIO_EP_BASE + vm->nr_virtio_mmio;
 	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vd->transport = (struct virtio_transport){
 		.irq = vmmio_irq, .kick_fd = vmmio_kick_fd, .opaque = m,

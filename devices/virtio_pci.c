@@ -365,6 +365,7 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	}
 	/* Unique and stable for a configuration: saved state is matched by it. */
 	snprintf(vd->dev.name, sizeof(vd->dev.name), "%s", p->pd.name);
+	vd->ep_id = p->pd.devfn;
 	p->pd.ops = &vpci_pci_ops;
 	p->pd.opaque = p;
 	vd->dev.ops = &virtio_pci_ops;

@@ -52,6 +52,8 @@ struct vm_config {
 #define CONFIG_MAX_VFIO 8
 	struct pci_bdf vfio[CONFIG_MAX_VFIO]; /* --vfio-pci */
 	unsigned int nr_vfio;
+	bool viommu_vfio;	/* --viommu vfio: passed-through functions behind it */
+	bool viommu_virtio;	/* --viommu virtio: emulated virtio devices too */
 	bool nodefaults;
 	bool pmu;
 	bool no_reboot;

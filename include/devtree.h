@@ -17,6 +17,7 @@
 #define DEVTREE_PHANDLE_GIC 1
 #define DEVTREE_PHANDLE_ITS 2
 #define DEVTREE_PHANDLE_APB_PCLK 3
+#define DEVTREE_PHANDLE_VIOMMU 4
 
 /* PPIs (INTID - 16) for the arch timer and the PMU, as kvmtool uses. */
 #define DEVTREE_TIMER_PPI_SEC 13

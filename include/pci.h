@@ -81,6 +81,11 @@ struct pci_bus {
 	unsigned int nr;
 	uint64_t mmio_next; /* initial BAR placement */
 	bool msi;	    /* an ITS is there for MSI-X */
+	/* A virtio-iommu (DEVTREE_PHANDLE_VIOMMU): the function that is it
+	 * (-1: it is on virtio-mmio, or none), and the slots whose requester
+	 * IDs it translates (iommu-map on the host bridge). */
+	int iommu_devfn;
+	uint32_t iommu_slots;
 };
 
 void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi);

@@ -21,8 +21,12 @@ struct vfio_group {
 	int fd;
 	int container;
 	uint64_t iova_pgsizes;	/* VFIO_IOMMU_GET_INFO */
+	/* The IOVA ranges the host's IOMMU translates (its reserved regions,
+	 * e.g. the host's MSI window, are the gaps). */
+#define VFIO_MAX_IOVA_RANGES 16
+	struct { uint64_t start, end; } iova[VFIO_MAX_IOVA_RANGES];
+	unsigned int nr_iova;
 	unsigned int users;	/* functions of this VM in the group */
-	uint64_t nr_maps;	/* VFIO_IOMMU_MAP_DMA calls live */
 	struct vfio_group *next;
 };
 

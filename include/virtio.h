@@ -104,6 +104,12 @@ struct virtio_dev {
 	uint16_t queue_max;
 	struct virtq vqs[VIRTIO_MAX_QUEUES];
 	uint16_t msix_queue[VIRTIO_MAX_QUEUES], msix_config;
+	/* IOMMU topology (set by the transport and the VM): the endpoint ID
+	 * (PCI requester ID, or 0x10000 + slot on virtio-mmio); iommu_node: this
+	 * device is the virtio-iommu (its node has #iommu-cells); behind_iommu:
+	 * a virtio-mmio device's node names it with `iommus`. */
+	uint32_t ep_id;
+	bool iommu_node, behind_iommu;
 
 	/* For `armvm stat`: notifications served, interrupts raised, and
 	 * for block devices the bytes moved (anyone reads). */

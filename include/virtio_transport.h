@@ -8,6 +8,9 @@
 #ifndef ARMVM_VIRTIO_TRANSPORT_H
 #define ARMVM_VIRTIO_TRANSPORT_H
 
+/* virtio-mmio endpoints' IDs for a virtio-iommu: above every PCI requester ID. */
+#define VIRTIO_MMIO_EP_BASE 0x10000
+
 #include <stdbool.h>
 #include <stdint.h>
 

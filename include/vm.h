@@ -28,6 +28,7 @@
 struct kvm_run;
 struct vm;
 struct vfio_group;
+struct viommu;
 
 struct vcpu {
 	struct vm *vm;
@@ -108,6 +109,7 @@ struct vm {
 	bool paused;
 
 	struct vfio_group *vfio_groups; /* passed-through functions' groups */
+	struct viommu *viommu;		/* --viommu: the virtio-iommu, or NULL */
 	uint64_t memslots[4];		/* KVM memory slots in use (bitmap) */
 	int64_t t_main_ns;		/* armvm's main() entry, for timing */
 	_Atomic int first_run_logged;

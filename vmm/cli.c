@@ -43,6 +43,7 @@ enum opt_id {
 	OPT_NO_SECCOMP,
 	OPT_RESTORE,
 	OPT_VFIO_PCI,
+	OPT_VIOMMU,
 };
 
 struct opt_desc {
@@ -87,6 +88,9 @@ static const struct opt_desc run_opts[] = {
 	{ "vfio-pci", OPT_VFIO_PCI, 1, "[DOMAIN:]BUS:DEV.FN",
 	  "pass the host PCI function through with VFIO (bound to vfio-pci; "
 	  "repeatable)" },
+	{ "viommu", OPT_VIOMMU, 1, "vfio|virtio[,...]",
+	  "a virtio-iommu in front of the passed-through functions (vfio) and/or "
+	  "the emulated virtio devices (virtio); repeatable" },
 	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
 	  "how virtio devices attach (default: pci)" },
 	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
@@ -266,6 +270,24 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 						      optarg);
 			cfg->nr_vfio++;
 			break;
+		case OPT_VIOMMU: {
+			const char *p = optarg;
+
+			do {
+				size_t l = strcspn(p, ",");
+
+				if (l == 4 && !strncmp(p, "vfio", 4))
+					cfg->viommu_vfio = true;
+				else if (l == 6 && !strncmp(p, "virtio", 6))
+					cfg->viommu_virtio = true;
+				else
+					return errmsg(err, errlen, -EINVAL,
+						      "--viommu '%s': expected vfio, virtio or both (vfio,virtio)",
+						      optarg);
+				p += l;
+			} while (*p++ == ',');
+			break;
+		}
 		case OPT_TRANSPORT:
 			if (!strcmp(optarg, "pci"))
 				cfg->transport = VIRTIO_TRANSPORT_PCI;

@@ -30,6 +30,7 @@
 #include "vcpu_state.h"
 #include "util.h"
 #include "virtio.h"
+#include "virtio_iommu.h"
 #include "vm.h"
 
 /* ---- where the sockets live ------------------------------------------- */
@@ -448,16 +449,43 @@ static json_t *vcpu_regs_json(struct vm *vm, unsigned int i, char *err, size_t e
  * while they are paused (a running guest is paused for the read and
  * resumed after).
  */
+/* {"cmd":"debug","info":"stats"}: the virtio-iommu's domains. */
+static json_t *control_debug_stats(struct control *c)
+{
+	struct viommu *vi = c->vm->viommu;
+	json_t *doms, *rep;
+
+	if (!vi)
+		return json_pack("{s:b, s:n}", "ok", 1, "viommu");
+	doms = json_array();
+	pthread_mutex_lock(&vi->lock);
+	for (struct viommu_domain *d = vi->domains; d; d = d->next)
+		json_array_append_new(doms, json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I}",
+						      "id", (json_int_t)d->id, "endpoints",
+						      (json_int_t)d->nr_eps, "bypass", d->bypass,
+						      "mappings", (json_int_t)d->nr_maps, "pages",
+						      (json_int_t)d->pages, "maps", (json_int_t)d->st_maps,
+						      "unmaps", (json_int_t)d->st_unmaps, "faults",
+						      (json_int_t)d->st_faults));
+	rep = json_pack("{s:b, s:{s:I, s:I, s:I, s:b, s:o}}", "ok", 1, "viommu", "endpoints",
+			(json_int_t)vi->nr_eps, "requests", (json_int_t)vi->st_requests, "refused",
+			(json_int_t)vi->st_bad, "bypass", vi->bypass, "domains", doms);
+	pthread_mutex_unlock(&vi->lock);
+	return rep;
+}
+
 static json_t *control_debug(struct control *c, json_t *req, char **out)
 {
 	struct vm *vm = c->vm;
-	json_t *jv = json_object_get(req, "vcpu"), *arr, *one;
+	json_t *jv = json_object_get(req, "vcpu"), *arr, *one, *info = json_object_get(req, "info");
 	bool was_paused = vm->paused;
 	char err[256];
 	int ret;
 
+	if (json_is_string(info) && !strcmp(json_string_value(info), "stats"))
+		return control_debug_stats(c);
 	if (!json_is_true(json_object_get(req, "regs"))) {
-		*out = reply_error("debug: say what to show: \"regs\":true");
+		*out = reply_error("debug: say what to show: \"regs\":true or \"info\":\"stats\"");
 		return NULL;
 	}
 	if (jv && (!json_is_integer(jv) || json_integer_value(jv) < 0 ||
@@ -769,6 +797,7 @@ struct ctl_opts {
 	bool all, json;
 	const char *output, *then; /* snapshot */
 	bool regs;		   /* debug */
+	bool stats;		   /* debug -i stats */
 	int vcpu;		   /* debug: -1 for all */
 };
 
@@ -794,6 +823,14 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 			o->then = argv[i] + 2;
 		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--regs"))
 			o->regs = true;
+		else if (!strcmp(cmd, "debug") && (!strcmp(argv[i], "-i") || !strcmp(argv[i], "--info")) &&
+			 i + 1 < argc) {
+			if (strcmp(argv[++i], "stats")) {
+				pr_err("debug: -i shows 'stats' (the virtio-iommu's domains), not '%s'", argv[i]);
+				return -EINVAL;
+			}
+			o->stats = true;
+		}
 		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--vcpu") && i + 1 < argc) {
 			char *end;
 			long v = strtol(argv[++i], &end, 10);
@@ -809,11 +846,16 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (!strcmp(cmd, "debug") && !o->regs) {
-		pr_err("debug: say what to show: --regs");
+	if (!strcmp(cmd, "debug") && o->regs == o->stats) {
+		pr_err("debug: say what to show: --regs, or -i stats");
 		return -EINVAL;
 	}
-	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") || !strcmp(cmd, "debug")) && !o->name) {
+	if (!strcmp(cmd, "debug") && o->stats && !o->name == !o->all) {
+		pr_err("debug: say which guest: --name NAME, or -a for all");
+		return -EINVAL;
+	}
+	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") || (!strcmp(cmd, "debug") && o->regs)) &&
+	    !o->name) {
 		pr_err("%s: say which guest: --name NAME", cmd);
 		return -EINVAL;
 	}
@@ -966,6 +1008,47 @@ static void print_hex_field(const char *label, json_t *v)
 	printf("  %-6s %s\n", label, json_is_string(v) ? json_string_value(v) : "-");
 }
 
+/* debug -i stats of one guest: its virtio-iommu's domains. */
+static int ctl_debug_stats(const struct ctl_opts *o, const char *name, const char *sock)
+{
+	struct ctl_opts one = *o;
+	json_t *rep, *vi, *d;
+	size_t i;
+
+	one.name = name;
+	rep = ctl_request_ok("debug", &one, sock, "{\"cmd\":\"debug\",\"info\":\"stats\"}", 10000);
+	if (!rep)
+		return 1;
+	vi = json_object_get(rep, "viommu");
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:O}", "name", name, "viommu", vi);
+
+		print_json(j);
+		json_decref(j);
+	} else if (!json_is_object(vi)) {
+		printf("%s: no virtio-iommu\n", name);
+	} else {
+		printf("%s: virtio-iommu: %lld endpoint(s), %zu domain(s), %lld request(s), %lld refused, bypass %s\n",
+		       name, (long long)json_integer_value(json_object_get(vi, "endpoints")),
+		       json_array_size(json_object_get(vi, "domains")),
+		       (long long)json_integer_value(json_object_get(vi, "requests")),
+		       (long long)json_integer_value(json_object_get(vi, "refused")),
+		       json_is_true(json_object_get(vi, "bypass")) ? "on" : "off");
+		json_array_foreach(json_object_get(vi, "domains"), i, d)
+			printf("  domain %lld: %lld endpoint(s)%s, %lld mapping(s), %lld page(s) mapped, %lld map(s), %lld unmap(s), %lld fault(s)\n",
+			       (long long)json_integer_value(json_object_get(d, "id")),
+			       (long long)json_integer_value(json_object_get(d, "endpoints")),
+			       json_is_true(json_object_get(d, "bypass")) ? " (bypass)" : "",
+			       (long long)json_integer_value(json_object_get(d, "mappings")),
+			       (long long)json_integer_value(json_object_get(d, "pages")),
+			       (long long)json_integer_value(json_object_get(d, "maps")),
+			       (long long)json_integer_value(json_object_get(d, "unmaps")),
+			       (long long)json_integer_value(json_object_get(d, "faults")));
+	}
+	json_decref(rep);
+	return 0;
+}
+
 static int ctl_debug(const struct ctl_opts *o, const char *sock)
 {
 	char req[96];
@@ -1071,6 +1154,26 @@ int control_main(const char *cmd, int argc, char **argv)
 	} else if (ret) {
 		pr_err("%s: %s", cmd, err);
 		return 1;
+	}
+	if (!strcmp(cmd, "debug") && o.stats) {
+		if (o.name) {
+			if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {
+				pr_err("%s: no running guest named '%s'", cmd, o.name);
+				return 1;
+			}
+			return ctl_debug_stats(&o, o.name, path);
+		}
+		if (dir[0] && ctl_guests(dir, &names, &n)) {
+			pr_err("%s: cannot read %s: %s", cmd, dir, strerror(errno));
+			return 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!sock_path(path, sizeof(path), dir, names[i]))
+				status |= ctl_debug_stats(&o, names[i], path);
+			free(names[i]);
+		}
+		free(names);
+		return status;
 	}
 	if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "debug")) {
 		if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {

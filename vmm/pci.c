@@ -62,6 +62,7 @@ void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi)
 	bus->vm = vm;
 	bus->msi = msi;
 	bus->mmio_next = LAYOUT_PCI_MMIO_BASE;
+	bus->iommu_devfn = -1;
 }
 
 int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
@@ -596,6 +597,35 @@ int pci_bus_fdt(struct pci_bus *bus, void *fdt)
 		err |= fdt_property(fdt, "interrupt-map", imap, 10 * n * 4);
 	if (bus->msi)
 		err |= fdt_property(fdt, "msi-map", msi_map, sizeof(msi_map));
+	if (bus->iommu_slots) {
+		/* pci-iommu.txt: (rid-base, iommu, iommu-base, length) per function. */
+		uint32_t imap2[PCI_MAX_DEVS * 4];
+		int k = 0;
+
+		for (unsigned int i = 0; i < PCI_MAX_DEVS; i++) {
+			if (!(bus->iommu_slots & (1u << i)))
+				continue;
+			imap2[4 * k] = imap2[4 * k + 2] = cpu_to_fdt32(i << 3);
+			imap2[4 * k + 1] = cpu_to_fdt32(DEVTREE_PHANDLE_VIOMMU);
+			imap2[4 * k + 3] = cpu_to_fdt32(1);
+			k++;
+		}
+		err |= fdt_property(fdt, "iommu-map", imap2, (int)(16 * k));
+	}
+	if (bus->iommu_devfn >= 0) {
+		/* The virtio-iommu function's own node, for its #iommu-cells. */
+		uint32_t rreg[5] = { cpu_to_fdt32((uint32_t)bus->iommu_devfn << 8), 0, 0, 0, 0 };
+
+		snprintf(name, sizeof(name), "virtio_iommu@%x,%x", bus->iommu_devfn >> 3,
+			 bus->iommu_devfn & 7);
+		err |= fdt_begin_node(fdt, name);
+		err |= fdt_property(fdt, "compatible", "pci1af4,1057\0virtio,pci-iommu",
+				    sizeof("pci1af4,1057\0virtio,pci-iommu"));
+		err |= fdt_property(fdt, "reg", rreg, sizeof(rreg));
+		err |= fdt_property_cell(fdt, "#iommu-cells", 1);
+		err |= fdt_property_cell(fdt, "phandle", DEVTREE_PHANDLE_VIOMMU);
+		err |= fdt_end_node(fdt);
+	}
 	err |= fdt_property(fdt, "dma-coherent", NULL, 0);
 	err |= fdt_end_node(fdt);
 	return err ? -EINVAL : 0;
