@@ -193,6 +193,20 @@ static int backend_sync(struct viommu *vi, struct viommu_ep *ep)
 	return ret;
 }
 
+/* Is eps[i] the first endpoint of domain d with its back-end (one call
+ * per IOVA space)? */
+static bool first_of_key(const struct viommu *vi, unsigned int i, const struct viommu_domain *d)
+{
+	const struct viommu_ep *ep = &vi->eps[i];
+
+	if (ep->dom != d || !ep->ops)
+		return false;
+	for (unsigned int j = 0; j < i; j++)
+		if (vi->eps[j].dom == d && vi->eps[j].ops && vi->eps[j].key == ep->key)
+			return false;
+	return true;
+}
+
 static uint8_t errno_status(int err)
 {
 	return err == -ENOSPC || err == -ENOMEM ? VIRTIO_IOMMU_S_NOMEM : VIRTIO_IOMMU_S_DEVERR;
@@ -326,27 +340,16 @@ static uint8_t req_map(struct viommu *vi, const struct virtio_iommu_req_map *r)
 	}
 	/* Host first: nothing is recorded that the devices cannot use. */
 	for (unsigned int i = 0; i < vi->nr_eps && !ret; i++) {
-		struct viommu_ep *ep = &vi->eps[i];
-		bool first = true;
-
-		if (ep->dom != d || !ep->ops)
+		if (!first_of_key(vi, i, d))
 			continue;
-		for (unsigned int j = 0; j < i; j++)
-			if (vi->eps[j].dom == d && vi->eps[j].ops && vi->eps[j].key == ep->key)
-				first = false;
-		if (!first)
-			continue;
-		ret = backend_map(vi, ep, start, size, gpa, flags & VIRTIO_IOMMU_MAP_F_WRITE);
+		ret = backend_map(vi, &vi->eps[i], start, size, gpa, flags & VIRTIO_IOMMU_MAP_F_WRITE);
 		if (!ret)
 			done = i + 1;
 	}
 	if (ret) {
-		for (unsigned int i = 0; i < done; i++) {
-			struct viommu_ep *ep = &vi->eps[i];
-
-			if (ep->dom == d && ep->ops)
-				ep->ops->unmap(ep->key, start, size);
-		}
+		for (unsigned int i = 0; i < done; i++)
+			if (first_of_key(vi, i, d))
+				vi->eps[i].ops->unmap(vi->eps[i].key, start, size);
 		return errno_status(ret);
 	}
 	m = &d->maps[at];
@@ -383,15 +386,7 @@ static uint8_t req_unmap(struct viommu *vi, const struct virtio_iommu_req_unmap 
 		uint64_t size = m->end - m->start + 1;
 
 		for (unsigned int i = 0; i < vi->nr_eps; i++) {
-			struct viommu_ep *ep = &vi->eps[i];
-			bool first_key = true;
-
-			if (ep->dom != d || !ep->ops)
-				continue;
-			for (unsigned int j = 0; j < i; j++)
-				if (vi->eps[j].dom == d && vi->eps[j].ops && vi->eps[j].key == ep->key)
-					first_key = false;
-			if (first_key && ep->ops->unmap(ep->key, m->start, size))
+			if (first_of_key(vi, i, d) && vi->eps[i].ops->unmap(vi->eps[i].key, m->start, size))
 				pr_guest(LOG_WARNING, "virtio-iommu: host unmap of 0x%llx+0x%llx failed",
 					 (unsigned long long)m->start, (unsigned long long)size);
 		}
@@ -512,12 +507,13 @@ int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len
 		    (d->maps[at].flags & (write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ))) {
 			*gpa = d->maps[at].gpa + (iova - d->maps[at].start);
 			ret = 0;
-		} else {
-			d->st_faults++;
 		}
 	}
-	if (ret == -EFAULT && ep)
+	if (ret == -EFAULT && ep) {
 		ep->faults++;
+		if (ep->dom)
+			ep->dom->st_faults++;
+	}
 	pthread_mutex_unlock(&vi->lock);
 	return ret;
 }
