@@ -507,6 +507,50 @@ vfio_suite() {
 	armvm stop --name vfhold >/dev/null 2>&1
 	wait $hp
 	check "the guest holding the device stops cleanly" $T/vfhold.log sh -c "grep -q HOLD-READY $T/vfhold.log"
+	viommu_suite
+}
+
+# --viommu vfio: the guest's DMA API maps through armvm's virtio-iommu,
+# whose mappings become the host's VFIO mappings.
+rebind_nvme="b=\$(ls /sys/bus/pci/drivers/nvme | grep :); echo \$b >/sys/bus/pci/drivers/nvme/unbind; echo \$b >/sys/bus/pci/drivers/nvme/bind; i=0; while [ ! -b /dev/nvme0n1 ] && [ \$i -lt 50 ]; do sleep 0.2; i=\$((i+1)); done"
+viommu_suite() {
+	for tr in pci mmio; do
+		seed=$(( $(date +%s) % 100000 + 7 ))
+		armvm run --name vi-$tr -c 2 -m 256 --virtio-transport $tr --viommu vfio --vfio-pci $NVME -p "quiet -- \"cat /sys/kernel/iommu_groups/*/reserved_regions; blktest write /dev/nvme0n1 64 $seed && echo 3 >/proc/sys/vm/drop_caches && blktest verify /dev/nvme0n1 64 $seed; grep nvme0q /proc/interrupts; echo STATS-NOW; sleep 4; $rebind_nvme; blktest verify /dev/nvme0n1 64 $seed\"" </dev/null >$T/vi-$tr.log 2>&1 &
+		vp=$!
+		wait_for $T/vi-$tr.log STATS-NOW 1 240
+		armvm debug -a -i stats >$T/vi-$tr.stats 2>&1
+		armvm debug --name vi-$tr -i stats --json >$T/vi-$tr.json 2>&1
+		wait $vp
+		echo $? >$T/vi-$tr.rc
+		check "--viommu vfio on $tr: the guest's nvme driver writes 64 MiB through the virtio-iommu" $T/vi-$tr.log has $T/vi-$tr.log "BLKTEST write ok"
+		check "--viommu vfio on $tr: and reads it all back" $T/vi-$tr.log sh -c "[ \$(grep -c 'BLKTEST verify ok' $T/vi-$tr.log) -ge 1 ]"
+		check "--viommu vfio on $tr: the guest sees the ITS doorbell as an MSI region and the host's MSI window as reserved" $T/vi-$tr.log \
+			sh -c "grep -q '0x000000003ffc0000 0x000000003ffcffff msi' $T/vi-$tr.log && grep -q '0x0000000008000000 0x00000000080fffff reserved' $T/vi-$tr.log"
+		check "--viommu vfio on $tr: MSI-X completions arrive (the doorbell is not translated)" $T/vi-$tr.log sh -c "grep -q 'ITS-PCI-MSIX.*nvme0q1' $T/vi-$tr.log"
+		maps=$(sed -n 's/.*domain [0-9]*: 1 endpoint(s), .* \([0-9][0-9]*\) map(s).*/\1/p' $T/vi-$tr.stats | head -1)
+		check "armvm debug -a -i stats: the guest's domain, its mappings and map/unmap counts (${maps:-no} maps)" $T/vi-$tr.stats \
+			sh -c "grep -q '^vi-$tr: virtio-iommu: 1 endpoint(s), 1 domain(s)' $T/vi-$tr.stats && [ ${maps:-0} -gt 100 ]"
+		check "armvm debug --name -i stats --json" $T/vi-$tr.json grep -q '"domains": \[' $T/vi-$tr.json
+		check "--viommu vfio on $tr: the guest unbinds and binds its driver (domain torn down, made again), the data reads back" $T/vi-$tr.log \
+			sh -c "[ \$(grep -c 'BLKTEST verify ok' $T/vi-$tr.log) = 2 ] && [ \$(cat $T/vi-$tr.rc) = 0 ]"
+	done
+
+	# The guest's own VFIO: edu bound to vfio-pci in the guest, a buffer
+	# mapped by a guest program, DMA through two IOMMUs.
+	EDU=$(pci_find 0x1234:0x11e8)
+	if [ -z "$EDU" ] || ! pci_bind $EDU vfio-pci; then
+		skip "--viommu vfio: guest VFIO with edu" "no edu device in the lab host"
+		return
+	fi
+	ev0=$(dmesg | grep -c 'smmuv3.*event 0x10')
+	vm vi_edu 180 -c 1 -m 256 --viommu vfio --vfio-pci $EDU -p 'quiet -- "echo 1234 11e8 >/sys/bus/pci/drivers/vfio-pci/new_id; edudma $(ls /sys/bus/pci/drivers/vfio-pci | grep :)"'
+	ev1=$(dmesg | grep -c 'smmuv3.*event 0x10')
+	check "--viommu vfio: a guest program's VFIO mapping (MAP through the virtio-iommu) carries an edu DMA round trip" $T/vi_edu.log has $T/vi_edu.log "EDUDMA roundtrip ok"
+	check "--viommu vfio: a DMA from an IOVA the guest never mapped does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped ok"
+	check "--viommu vfio: after the guest unmaps, a DMA to the old IOVA does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped-after-unmap ok"
+	check "--viommu vfio: the lab host's SMMU reported the faults ($((ev1 - ev0)) translation events), armvm and the guest carried on (status 0)" $T/vi_edu.log \
+		sh -c "[ $((ev1 - ev0)) -ge 1 ] && [ \$(cat $T/vi_edu.rc) = 0 ]"
 }
 if [ "${1:-}" = vfio-only ]; then
 	vfio_suite
