@@ -220,6 +220,7 @@ static void ep_detach(struct viommu *vi, struct viommu_ep *ep)
 
 	if (!d)
 		return;
+	vi->gen++;
 	ep->dom = NULL;
 	if (!--d->nr_eps)
 		dom_free(vi, d); /* its mappings go with it (§5.13.6.5) */
@@ -267,6 +268,7 @@ static uint8_t req_attach(struct viommu *vi, const struct virtio_iommu_req_attac
 		vi->nr_domains++;
 	}
 	ep_detach(vi, ep); /* from its old domain first (§5.13.6.3) */
+	vi->gen++;
 	ep->dom = d;
 	d->nr_eps++;
 	ret = backend_sync(vi, ep);
@@ -395,6 +397,7 @@ static uint8_t req_unmap(struct viommu *vi, const struct virtio_iommu_req_unmap 
 	}
 	memmove(&d->maps[first], &d->maps[last], (d->nr_maps - last) * sizeof(d->maps[0]));
 	d->nr_maps -= last - first;
+	vi->gen++;
 	return VIRTIO_IOMMU_S_OK;
 }
 
@@ -473,6 +476,18 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 	if (status != VIRTIO_IOMMU_S_OK)
 		vi->st_bad++;
 	pthread_mutex_unlock(&vi->lock);
+	if (log_get_level() >= LOG_DEBUG) {
+		if (r.head.type == VIRTIO_IOMMU_T_MAP || r.head.type == VIRTIO_IOMMU_T_UNMAP)
+			pr_guest(LOG_DEBUG, "virtio-iommu: %s domain %u 0x%llx-0x%llx -> 0x%llx flags %u: status %u",
+				 r.head.type == VIRTIO_IOMMU_T_MAP ? "MAP" : "UNMAP", le32toh(r.map.domain),
+				 (unsigned long long)le64toh(r.map.virt_start),
+				 (unsigned long long)le64toh(r.map.virt_end),
+				 (unsigned long long)(r.head.type == VIRTIO_IOMMU_T_MAP ? le64toh(r.map.phys_start) : 0),
+				 r.head.type == VIRTIO_IOMMU_T_MAP ? le32toh(r.map.flags) : 0, status);
+		else
+			pr_guest(LOG_DEBUG, "virtio-iommu: request %u (domain/endpoint %u, endpoint %u): status %u",
+				 r.head.type, le32toh(r.attach.domain), le32toh(r.attach.endpoint), status);
+	}
 	/* The tail follows the request's writable fields (PROBE's properties). */
 	if (status == VIRTIO_IOMMU_S_OK && r.head.type == VIRTIO_IOMMU_T_PROBE) {
 		memset(out + VIOMMU_PROBE_SIZE, 0, tail);
@@ -484,11 +499,101 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 	return tail;
 }
 
+/* Queue a fault report (vi->lock held); delivered by viommu_post_faults. */
+static void fault_note(struct viommu *vi, uint32_t ep, uint64_t iova, bool write, uint8_t reason)
+{
+	if (vi->nr_pending == VIOMMU_MAX_PENDING_FAULTS) {
+		vi->st_faults_lost++;
+		return;
+	}
+	vi->pending[vi->nr_pending++] = (struct viommu_fault){
+		.reason = reason, .endpoint = ep, .address = iova,
+		.flags = (write ? VIRTIO_IOMMU_FAULT_F_WRITE : VIRTIO_IOMMU_FAULT_F_READ) |
+			 VIRTIO_IOMMU_FAULT_F_ADDRESS,
+	};
+}
+
+/*
+ * Put pending faults in the eventq's buffers and interrupt. Never waits
+ * for the device lock: a translating device may hold its own lock while a
+ * snapshot freezer holds ours (then the faults wait for the next try).
+ */
+static void post_faults_locked(struct viommu *vi)
+{
+	struct virtq *q = &vi->vd.vqs[Q_EVT];
+	struct virtq_buf bufs[4];
+	struct virtq_chain c = { .bufs = bufs, .cap = ARRAY_SIZE(bufs) };
+	bool pushed = false;
+
+	pthread_mutex_lock(&vi->lock);
+	while (vi->nr_pending && virtio_dev_live(&vi->vd) && q->ready && !q->broken) {
+		struct virtio_iommu_fault f = { 0 };
+		int r = virtq_pop(q, &c);
+
+		if (r <= 0) {
+			if (r == -EINVAL)
+				virtio_queue_broken(&vi->vd, Q_EVT);
+			break;
+		}
+		f.reason = vi->pending[0].reason;
+		f.flags = htole32(vi->pending[0].flags);
+		f.endpoint = htole32(vi->pending[0].endpoint);
+		f.address = htole64(vi->pending[0].address);
+		if (c.n == 1 && c.bufs[0].write && c.bufs[0].len >= sizeof(f)) {
+			memcpy(c.bufs[0].host, &f, sizeof(f));
+			virtq_push(q, c.head, sizeof(f));
+		} else {
+			virtq_push(q, c.head, 0); /* not a buffer for a fault: give it back */
+		}
+		pushed = true;
+		memmove(&vi->pending[0], &vi->pending[1], --vi->nr_pending * sizeof(vi->pending[0]));
+	}
+	pthread_mutex_unlock(&vi->lock);
+	if (pushed)
+		virtio_queue_interrupt(&vi->vd, Q_EVT);
+}
+
+static void viommu_post_faults(struct viommu *vi)
+{
+	if (pthread_mutex_trylock(&vi->vd.lock))
+		return;
+	post_faults_locked(vi);
+	pthread_mutex_unlock(&vi->vd.lock);
+}
+
+/* Within d: the mapping at iova, extended over mappings contiguous in both
+ * spaces with the access, to cover len bytes. */
+static int dom_lookup(const struct viommu_domain *d, uint64_t iova, uint64_t len, uint32_t need,
+		      uint64_t *gpa, struct viommu_mapping *hit)
+{
+	size_t at = map_lower(d, iova);
+	uint64_t last = iova + len - 1;
+	const struct viommu_mapping *m;
+
+	if (at >= d->nr_maps || d->maps[at].start > iova || (d->maps[at].flags & need) != need)
+		return -EFAULT;
+	m = &d->maps[at];
+	*gpa = m->gpa + (iova - m->start);
+	*hit = *m;
+	while (m->end < last) {
+		const struct viommu_mapping *n = m + 1;
+
+		if (n >= d->maps + d->nr_maps || n->start != m->end + 1 ||
+		    n->gpa != m->gpa + (m->end - m->start + 1) || (n->flags & need) != need)
+			return -EFAULT;
+		m = n;
+	}
+	return 0;
+}
+
 int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len, bool write,
 		     uint64_t *gpa)
 {
+	uint32_t need = write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ;
+	struct viommu_mapping hit;
 	struct viommu_ep *ep;
 	int ret = -EFAULT;
+	bool noted = false;
 
 	pthread_mutex_lock(&vi->lock);
 	ep = ep_find(vi, id);
@@ -500,22 +605,83 @@ int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len
 		*gpa = iova;
 		ret = 0;
 	} else if (ep->dom) {
-		struct viommu_domain *d = ep->dom;
-		size_t at = map_lower(d, iova);
-
-		if (at < d->nr_maps && d->maps[at].start <= iova && iova + len - 1 <= d->maps[at].end &&
-		    (d->maps[at].flags & (write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ))) {
-			*gpa = d->maps[at].gpa + (iova - d->maps[at].start);
-			ret = 0;
-		}
+		ret = dom_lookup(ep->dom, iova, len, need, gpa, &hit);
 	}
 	if (ret == -EFAULT && ep) {
 		ep->faults++;
 		if (ep->dom)
 			ep->dom->st_faults++;
+		fault_note(vi, id, iova, write,
+			   ep->dom ? VIRTIO_IOMMU_FAULT_R_MAPPING : VIRTIO_IOMMU_FAULT_R_DOMAIN);
+		noted = true;
 	}
 	pthread_mutex_unlock(&vi->lock);
+	if (noted) {
+		pr_guest(LOG_DEBUG, "virtio-iommu: endpoint 0x%x: no %s translation for 0x%llx+0x%llx",
+			 id, write ? "write" : "read", (unsigned long long)iova, (unsigned long long)len);
+		viommu_post_faults(vi);
+	}
 	return ret;
+}
+
+/* guest_mem's xlate for a view: the cached mapping, else the tables. */
+static int view_xlate(void *opaque, uint64_t iova, uint64_t len, bool write, uint64_t *gpa)
+{
+	struct viommu_view *v = opaque;
+	struct viommu *vi = v->vi;
+	uint32_t need = write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ;
+	uint64_t last = iova + len - 1;
+	int ret;
+
+	if (!len || last < iova)
+		return viommu_translate(vi, v->ep, iova, len, write, gpa);
+	pthread_mutex_lock(&v->lock);
+	pthread_mutex_lock(&vi->lock);
+	if (v->c_valid && v->c_gen == vi->gen && iova >= v->c_start && last <= v->c_end &&
+	    (v->c_flags & need) == need) {
+		*gpa = v->c_gpa + (iova - v->c_start);
+		pthread_mutex_unlock(&vi->lock);
+		pthread_mutex_unlock(&v->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&vi->lock);
+	ret = viommu_translate(vi, v->ep, iova, len, write, gpa);
+	if (!ret) {
+		struct viommu_ep *ep;
+		struct viommu_mapping hit;
+		uint64_t g;
+
+		/* Cache the single mapping that held iova, if there is one. */
+		pthread_mutex_lock(&vi->lock);
+		ep = ep_find(vi, v->ep);
+		v->c_valid = ep && ep->dom && !ep->dom->bypass &&
+			     !dom_lookup(ep->dom, iova, 1, need, &g, &hit);
+		if (v->c_valid) {
+			v->c_gen = vi->gen;
+			v->c_start = hit.start, v->c_end = hit.end, v->c_gpa = hit.gpa;
+			v->c_flags = hit.flags;
+		}
+		pthread_mutex_unlock(&vi->lock);
+	}
+	pthread_mutex_unlock(&v->lock);
+	return ret;
+}
+
+void viommu_view_init(struct viommu_view *v, struct viommu *vi, uint32_t ep,
+		      const struct guest_mem *phys)
+{
+	memset(v, 0, sizeof(*v));
+	v->vi = vi;
+	v->ep = ep;
+	pthread_mutex_init(&v->lock, NULL);
+	v->mem.xlate = view_xlate;
+	v->mem.xlate_opaque = v;
+	v->mem.phys = phys;
+}
+
+void viommu_view_destroy(struct viommu_view *v)
+{
+	pthread_mutex_destroy(&v->lock);
 }
 
 size_t viommu_stats(struct viommu *vi, char *buf, size_t len)
@@ -550,8 +716,10 @@ static void viommu_notify(struct virtio_dev *vd, unsigned int qi)
 	bool pushed = false;
 	int r;
 
-	if (qi != Q_REQ)
-		return; /* eventq buffers wait for faults */
+	if (qi != Q_REQ) {
+		post_faults_locked(vi); /* new eventq buffers: faults waiting? */
+		return;
+	}
 	do {
 		while ((r = virtq_pop(q, &c)) != 0) {
 			uint8_t req[VIOMMU_REQ_MAX], out[VIOMMU_OUT_MAX];
@@ -589,6 +757,7 @@ static void viommu_notify(struct virtio_dev *vd, unsigned int qi)
 	} while (virtq_enable_notify(q));
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);
+	post_faults_locked(vi);
 }
 
 static void viommu_config_read(struct virtio_dev *vd, uint32_t off, void *buf, uint32_t len)
@@ -617,6 +786,7 @@ static void viommu_config_write(struct virtio_dev *vd, uint32_t off, const void 
 	pthread_mutex_lock(&vi->lock);
 	if (v != vi->bypass) {
 		vi->bypass = v;
+		vi->gen++;
 		for (unsigned int i = 0; i < vi->nr_eps; i++)
 			if (!vi->eps[i].dom)
 				backend_sync(vi, &vi->eps[i]);
@@ -635,9 +805,141 @@ static void viommu_reset(struct virtio_dev *vd)
 	while (vi->domains)
 		dom_free(vi, vi->domains);
 	vi->bypass = 0;
+	vi->gen++;
+	vi->nr_pending = 0;
 	for (unsigned int i = 0; i < vi->nr_eps; i++)
 		backend_sync(vi, &vi->eps[i]);
 	pthread_mutex_unlock(&vi->lock);
+}
+
+#define VIOMMU_NO_DOMAIN UINT32_MAX
+
+static int viommu_save(struct virtio_dev *vd, struct state_buf *sb)
+{
+	struct viommu *vi = vd->priv;
+
+	pthread_mutex_lock(&vi->lock);
+	state_put_u8(sb, vi->bypass);
+	state_put_u32(sb, vi->nr_domains);
+	for (struct viommu_domain *d = vi->domains; d; d = d->next) {
+		state_put_u32(sb, d->id);
+		state_put_u8(sb, d->bypass);
+		state_put_u32(sb, (uint32_t)d->nr_maps);
+		for (size_t i = 0; i < d->nr_maps; i++) {
+			state_put_u64(sb, d->maps[i].start);
+			state_put_u64(sb, d->maps[i].end);
+			state_put_u64(sb, d->maps[i].gpa);
+			state_put_u32(sb, d->maps[i].flags);
+		}
+	}
+	state_put_u32(sb, vi->nr_eps);
+	for (unsigned int i = 0; i < vi->nr_eps; i++) {
+		state_put_u32(sb, vi->eps[i].id);
+		state_put_u32(sb, vi->eps[i].dom ? vi->eps[i].dom->id : VIOMMU_NO_DOMAIN);
+	}
+	pthread_mutex_unlock(&vi->lock);
+	return state_error(sb);
+}
+
+/*
+ * Everything checked as a MAP would be (sorted, disjoint, in the input
+ * range, aligned, RAM) before it replaces the tables; a refusal leaves
+ * the device as it was.
+ */
+static int viommu_load(struct virtio_dev *vd, struct state_buf *sb)
+{
+	struct viommu *vi = vd->priv;
+	struct viommu_domain *doms = NULL, *d;
+	uint32_t nd, ne, att[VIOMMU_MAX_EPS];
+	uint64_t g = GRANULE_OF(vi->pgsize_mask);
+	uint8_t bypass = state_get_u8(sb);
+	int err = -EINVAL;
+
+	nd = state_get_u32(sb);
+	if (bypass > 1 || nd > VIOMMU_MAX_DOMAINS)
+		return -EINVAL;
+	for (uint32_t k = 0; k < nd; k++) {
+		uint32_t id = state_get_u32(sb), nm;
+		uint8_t b = state_get_u8(sb);
+
+		nm = state_get_u32(sb);
+		if (state_error(sb) || b > 1 || nm > VIOMMU_MAX_MAPPINGS || (b && nm))
+			goto out;
+		for (d = doms; d; d = d->next)
+			if (d->id == id)
+				goto out;
+		d = calloc(1, sizeof(*d));
+		if (!d || (nm && !(d->maps = calloc(nm, sizeof(*d->maps))))) {
+			free(d);
+			err = -ENOMEM;
+			goto out;
+		}
+		d->id = id, d->bypass = b, d->cap_maps = nm;
+		d->next = doms;
+		doms = d;
+		for (uint32_t i = 0; i < nm; i++) {
+			struct viommu_mapping *m = &d->maps[i];
+
+			m->start = state_get_u64(sb), m->end = state_get_u64(sb);
+			m->gpa = state_get_u64(sb), m->flags = state_get_u32(sb);
+			if (state_error(sb) || !range_ok(vi, m->start, m->end) ||
+			    ((m->start | m->gpa | (m->end + 1)) & (g - 1)) || m->end - m->start == UINT64_MAX ||
+			    m->gpa + (m->end - m->start) < m->gpa ||
+			    !ram_covers(vi->mem, m->gpa, m->end - m->start + 1) ||
+			    (m->flags & ~(uint32_t)(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)) ||
+			    (i && d->maps[i - 1].end >= m->start))
+				goto out;
+			d->nr_maps++;
+			d->pages += (m->end - m->start + 1) >> 12;
+		}
+	}
+	ne = state_get_u32(sb);
+	if (state_error(sb) || ne != vi->nr_eps)
+		goto out;
+	for (uint32_t i = 0; i < ne; i++) {
+		if (state_get_u32(sb) != vi->eps[i].id)
+			goto out; /* another machine's endpoints */
+		att[i] = state_get_u32(sb);
+		if (att[i] == VIOMMU_NO_DOMAIN)
+			continue;
+		for (d = doms; d && d->id != att[i]; d = d->next)
+			;
+		if (!d)
+			goto out;
+	}
+	if (state_error(sb))
+		goto out;
+	/* Commit. */
+	pthread_mutex_lock(&vi->lock);
+	for (unsigned int i = 0; i < vi->nr_eps; i++)
+		vi->eps[i].dom = NULL;
+	while (vi->domains)
+		dom_free(vi, vi->domains);
+	vi->domains = doms;
+	vi->nr_domains = nd;
+	doms = NULL;
+	vi->bypass = bypass;
+	vi->gen++;
+	for (unsigned int i = 0; i < vi->nr_eps; i++) {
+		if (att[i] == VIOMMU_NO_DOMAIN)
+			continue;
+		for (d = vi->domains; d->id != att[i]; d = d->next)
+			;
+		vi->eps[i].dom = d;
+		d->nr_eps++;
+	}
+	err = 0;
+	for (unsigned int i = 0; i < vi->nr_eps && !err; i++)
+		err = backend_sync(vi, &vi->eps[i]);
+	pthread_mutex_unlock(&vi->lock);
+out:
+	while (doms) {
+		d = doms->next;
+		free(doms->maps);
+		free(doms);
+		doms = d;
+	}
+	return err;
 }
 
 static void viommu_destroy(struct virtio_dev *vd)
@@ -657,6 +959,8 @@ static const struct virtio_dev_ops virtio_iommu_ops = {
 	.config_write = viommu_config_write,
 	.queue_notify = viommu_notify,
 	.reset = viommu_reset,
+	.save = viommu_save,
+	.load = viommu_load,
 	.destroy = viommu_destroy,
 };
 

@@ -29,6 +29,51 @@ void virtq_reset(struct virtq *q)
 	memset(q, 0, sizeof(*q));
 }
 
+/* Host address of byte off of ring r (0 desc, 1 avail, 2 used). */
+static inline volatile void *ring_ptr(const struct virtq *q, unsigned int r, uint64_t off)
+{
+	uint64_t base, a;
+
+	if (!q->paged) {
+		volatile uint8_t *flat = r == 0 ? (volatile uint8_t *)q->desc
+				       : r == 1 ? (volatile uint8_t *)q->avail
+						: (volatile uint8_t *)q->used;
+
+		return flat + off;
+	}
+	base = r == 0 ? q->desc_gpa : r == 1 ? q->avail_gpa : q->used_gpa;
+	a = base + off;
+	return (volatile void *)(q->pg[r][(a >> 12) - (base >> 12)] + (a & 0xfff));
+}
+
+#define AVAIL(q, i) ((volatile uint16_t *)ring_ptr(q, 1, 2 * (uint64_t)(i)))
+#define USED16(q, i) ((volatile uint16_t *)ring_ptr(q, 2, 2 * (uint64_t)(i)))
+
+/*
+ * A ring that is not contiguous in host memory: look up each 4 KiB page
+ * (every IOMMU mapping is whole pages, so each page is contiguous).
+ */
+static int ring_pages(struct virtq *q, const struct guest_mem *mem, unsigned int r, uint64_t base,
+		      uint64_t len, bool write)
+{
+	uint64_t first = base >> 12, last;
+
+	if (base + len - 1 < base)
+		return -EFAULT;
+	last = (base + len - 1) >> 12;
+	if (last - first >= VIRTQ_RING_PAGES)
+		return -E2BIG;
+	for (uint64_t k = 0; k <= last - first; k++) {
+		uint64_t lo = MAX(base, (first + k) << 12), hi = MIN(base + len, (first + k + 1) << 12);
+		uint8_t *p = guest_mem_ptr_dir(mem, lo, hi - lo, write);
+
+		if (!p)
+			return -EFAULT;
+		q->pg[r][k] = (uintptr_t)p - (lo & 0xfff);
+	}
+	return 0;
+}
+
 int virtq_enable(struct virtq *q, const struct guest_mem *mem)
 {
 	uint64_t n = q->size;
@@ -40,11 +85,28 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem)
 		return virtq_break(q, "queue size is not a power of two up to 32768");
 	if (q->desc_gpa % 16 || q->avail_gpa % 2 || q->used_gpa % 4)
 		return virtq_break(q, "ring misaligned");
-	q->desc = guest_mem_ptr(mem, q->desc_gpa, 16 * n);
-	q->avail = guest_mem_ptr(mem, q->avail_gpa, 6 + 2 * n);
-	q->used = guest_mem_ptr(mem, q->used_gpa, 6 + 8 * n);
-	if (!q->desc || !q->avail || !q->used)
-		return virtq_break(q, "ring outside guest RAM");
+	q->paged = false;
+	q->desc = NULL, q->avail = NULL, q->used = NULL;
+	if (mem->xlate) {
+		/* Through an IOMMU: page by page (small rings), so a ring in
+		 * pages that are not physically contiguous works. */
+		int e = ring_pages(q, mem, 0, q->desc_gpa, 16 * n, false);
+
+		if (!e)
+			e = ring_pages(q, mem, 1, q->avail_gpa, 6 + 2 * n, false);
+		if (!e)
+			e = ring_pages(q, mem, 2, q->used_gpa, 6 + 8 * n, true);
+		if (e == -EFAULT)
+			return virtq_break(q, "ring outside the memory the IOMMU maps for it");
+		q->paged = !e;
+	}
+	if (!q->paged) {
+		q->desc = guest_mem_ptr(mem, q->desc_gpa, 16 * n);
+		q->avail = guest_mem_ptr(mem, q->avail_gpa, 6 + 2 * n);
+		q->used = guest_mem_ptr_dir(mem, q->used_gpa, 6 + 8 * n, true);
+		if (!q->desc || !q->avail || !q->used)
+			return virtq_break(q, "ring outside guest RAM");
+	}
 	q->mem = mem;
 	q->last_avail = q->used_idx = 0;
 	q->signalled_valid = false;
@@ -55,7 +117,7 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem)
 bool virtq_has_avail(struct virtq *q)
 {
 	return q->ready && !q->broken &&
-	       ring_load(&q->avail[1]) != q->last_avail;
+	       ring_load(AVAIL(q, 1)) != q->last_avail;
 }
 
 /* Copy descriptor i of table (n entries) out of guest memory, once. */
@@ -71,6 +133,14 @@ static int desc_read(volatile struct virtq_desc *table, uint32_t n, uint32_t i,
 	return 0;
 }
 
+/* The same for the queue's own table (which may be paged). */
+static int qdesc_read(const struct virtq *q, uint32_t i, struct virtq_desc *d)
+{
+	if (i >= q->size)
+		return -1;
+	return desc_read(ring_ptr(q, 0, 16 * (uint64_t)i), 1, 0, d);
+}
+
 static int chain_add(struct virtq *q, struct virtq_chain *c,
 		     const struct virtq_desc *d, bool *seen_write)
 {
@@ -81,7 +151,7 @@ static int chain_add(struct virtq *q, struct virtq_chain *c,
 		return virtq_break(q, "device-readable buffer after a writable one");
 	*seen_write |= write;
 	/* A zero-length buffer is legal and carries nothing. */
-	host = guest_mem_ptr(q->mem, d->addr, d->len);
+	host = guest_mem_ptr_dir(q->mem, d->addr, d->len, write);
 	if (!host)
 		return virtq_break(q, "buffer outside guest RAM");
 	if (write)
@@ -106,12 +176,12 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	c->out_len = c->in_len = 0;
 	if (!q->ready || q->broken)
 		return q->broken ? -EINVAL : 0;
-	avail_idx = ring_load(&q->avail[1]);
+	avail_idx = ring_load(AVAIL(q, 1));
 	if (avail_idx == q->last_avail)
 		return 0;
 	if ((uint16_t)(avail_idx - q->last_avail) > q->size)
 		return virtq_break(q, "avail index moved past the queue size");
-	head = q->avail[2 + q->last_avail % q->size];
+	head = *AVAIL(q, 2 + q->last_avail % q->size);
 	if (head >= q->size)
 		return virtq_break(q, "head descriptor index out of range");
 	q->last_avail++;
@@ -123,7 +193,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	for (;;) {
 		if (!budget--)
 			return virtq_break(q, "descriptor chain longer than the queue (a cycle?)");
-		if (desc_read(q->desc, q->size, i, &d))
+		if (qdesc_read(q, i, &d))
 			return virtq_break(q, "next descriptor index out of range");
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			volatile struct virtq_desc *table;
@@ -182,16 +252,16 @@ void virtq_unpop(struct virtq *q)
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
-	volatile uint32_t *elem;
+	uint64_t at;
 
 	if (!q->ready || q->broken)
 		return;
-	elem = (volatile uint32_t *)(q->used + 2) + 2 * (q->used_idx % q->size);
-	elem[0] = head;
-	elem[1] = len;
+	at = 4 + 8 * (uint64_t)(q->used_idx % q->size); /* id, then len: 4-aligned */
+	*(volatile uint32_t *)ring_ptr(q, 2, at) = head;
+	*(volatile uint32_t *)ring_ptr(q, 2, at + 4) = len;
 	q->used_idx++;
 	/* The element must be visible before the index (§2.7.8). */
-	ring_store(&q->used[1], q->used_idx);
+	ring_store(USED16(q, 1), q->used_idx);
 }
 
 /* §2.7.10: vring_need_event(event, new, old). */
@@ -210,19 +280,19 @@ bool virtq_need_interrupt(struct virtq *q)
 	/* Order our used-index store before reading the driver's flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
-		return !(ring_load(&q->avail[0]) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+		return !(ring_load(AVAIL(q, 0)) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 	old = q->signalled_used;
 	q->signalled_used = new_idx;
 	q->signalled_valid = true;
 	return !valid ||
-	       need_event(ring_load(&q->avail[2 + q->size]), new_idx, old);
+	       need_event(ring_load(AVAIL(q, 2 + q->size)), new_idx, old);
 }
 
 void virtq_disable_notify(struct virtq *q)
 {
 	if (!q->ready || q->broken || q->event_idx)
 		return;
-	ring_store(&q->used[0], VIRTQ_USED_F_NO_NOTIFY);
+	ring_store(USED16(q, 0), VIRTQ_USED_F_NO_NOTIFY);
 }
 
 bool virtq_enable_notify(struct virtq *q)
@@ -230,12 +300,12 @@ bool virtq_enable_notify(struct virtq *q)
 	if (!q->ready || q->broken)
 		return false;
 	if (q->event_idx)
-		ring_store(&q->used[2 + 4 * q->size], q->last_avail);
+		ring_store(USED16(q, 2 + 4 * q->size), q->last_avail);
 	else
-		ring_store(&q->used[0], 0);
+		ring_store(USED16(q, 0), 0);
 	/* Publish before re-reading avail, or a notification can be lost. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return ring_load(&q->avail[1]) != q->last_avail;
+	return ring_load(AVAIL(q, 1)) != q->last_avail;
 }
 
 static size_t chain_copy(const struct virtq_chain *c, size_t off, void *flat,

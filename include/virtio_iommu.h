@@ -65,6 +65,14 @@ struct viommu_resv {
 	uint8_t subtype; /* VIRTIO_IOMMU_RESV_MEM_T_* */
 };
 
+/* A fault waiting for an eventq buffer. */
+struct viommu_fault {
+	uint8_t reason;
+	uint32_t flags, endpoint;
+	uint64_t address;
+};
+#define VIOMMU_MAX_PENDING_FAULTS 16
+
 struct viommu {
 	struct virtio_dev vd;
 	pthread_mutex_t lock; /* the tables: requests and translations */
@@ -78,9 +86,30 @@ struct viommu {
 	unsigned int nr_domains;
 	struct viommu_resv resv[VIOMMU_MAX_RESV]; /* in every PROBE */
 	unsigned int nr_resv;
-	uint64_t st_requests, st_bad;
+	uint64_t st_requests, st_bad, st_faults_lost;
+	uint64_t gen; /* bumped whenever a translation may have gone */
+	struct viommu_fault pending[VIOMMU_MAX_PENDING_FAULTS];
+	unsigned int nr_pending;
 	struct virtq_buf bufs[16];
 };
+
+/*
+ * The memory an emulated device behind the IOMMU sees: its addresses go
+ * through the endpoint's domain (guest_mem's xlate), with a one-entry
+ * cache of the last mapping used, dropped when a translation changes.
+ */
+struct viommu_view {
+	struct guest_mem mem;
+	struct viommu *vi;
+	uint32_t ep;
+	pthread_mutex_t lock;
+	uint64_t c_gen, c_start, c_end, c_gpa; /* cached mapping (inclusive end) */
+	uint32_t c_flags;
+	bool c_valid;
+};
+void viommu_view_init(struct viommu_view *v, struct viommu *vi, uint32_t ep,
+		      const struct guest_mem *phys);
+void viommu_view_destroy(struct viommu_view *v);
 
 /* The device, with mem for its queues. Endpoints are added before start. */
 struct viommu *viommu_new(const struct guest_mem *mem, uint64_t pgsize_mask,
@@ -104,8 +133,9 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 
 /*
  * For an endpoint without a back-end: the guest-physical address of
- * [iova, iova+len) if one mapping covers it with the access wanted.
- * -EFAULT (a fault is counted) otherwise; -ENOENT for an unknown endpoint.
+ * [iova, iova+len) if mappings contiguous in both address spaces cover it
+ * with the access wanted. -EFAULT otherwise (a fault is counted and
+ * reported on the event queue); -ENOENT for an unknown endpoint.
  */
 int viommu_translate(struct viommu *vi, uint32_t ep, uint64_t iova, uint64_t len, bool write,
 		     uint64_t *gpa);

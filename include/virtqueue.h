@@ -65,6 +65,15 @@ struct virtq {
 	volatile struct virtq_desc *desc;
 	volatile uint16_t *avail;	/* flags, idx, ring[size], used_event */
 	volatile uint16_t *used;	/* flags, idx, then ring, avail_event */
+	/*
+	 * Behind an IOMMU a ring may be IOVA-contiguous but not physically
+	 * so (Linux's dma_alloc_coherent maps pages as it finds them): then
+	 * each 4 KiB page of each ring (desc, avail, used) has its own host
+	 * address, and the pointers above are NULL.
+	 */
+#define VIRTQ_RING_PAGES 16
+	bool paged;
+	uintptr_t pg[3][VIRTQ_RING_PAGES];
 	uint16_t last_avail;		/* next avail entry to take */
 	uint16_t used_idx;		/* next used entry to fill */
 	uint16_t signalled_used;	/* used idx at the last interrupt */

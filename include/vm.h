@@ -29,6 +29,7 @@ struct kvm_run;
 struct vm;
 struct vfio_group;
 struct viommu;
+struct viommu_view;
 
 struct vcpu {
 	struct vm *vm;
@@ -110,6 +111,8 @@ struct vm {
 
 	struct vfio_group *vfio_groups; /* passed-through functions' groups */
 	struct viommu *viommu;		/* --viommu: the virtio-iommu, or NULL */
+	struct viommu_view *views[40];	/* --viommu virtio: devices' memory views */
+	unsigned int nr_views;
 	uint64_t memslots[4];		/* KVM memory slots in use (bitmap) */
 	int64_t t_main_ns;		/* armvm's main() entry, for timing */
 	_Atomic int first_run_logged;

@@ -26,8 +26,18 @@ int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 
 void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
+	return guest_mem_ptr_dir(gm, gpa, len, false);
+}
+
+void *guest_mem_ptr_dir(const struct guest_mem *gm, uint64_t gpa, uint64_t len, bool write)
+{
 	uint64_t end;
 
+	if (gm->xlate) {
+		if (gm->xlate(gm->xlate_opaque, gpa, len ? len : 1, write, &gpa))
+			return NULL;
+		gm = gm->phys;
+	}
 	/* A zero-length range still has to name a byte of RAM. */
 	if (add_overflows_u64(gpa, len ? len : 1, &end))
 		return NULL;

@@ -332,6 +332,36 @@ static const struct device_ops pci_host_ops = {
 
 
 /*
+ * A placed virtio device goes behind the virtio-iommu: an endpoint with
+ * its requester ID (or virtio-mmio ID), and a view of memory that
+ * translates every address through the endpoint's domain.
+ */
+static int vm_behind_viommu(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen)
+{
+	struct viommu_view *view;
+	int ret;
+
+	if (vm->nr_views == ARRAY_SIZE(vm->views))
+		return errmsg(err, errlen, -ENOSPC, "--viommu virtio: too many devices behind it");
+	view = calloc(1, sizeof(*view));
+	if (!view)
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	ret = viommu_add_endpoint(vm->viommu, vd->ep_id, NULL, NULL);
+	if (ret) {
+		free(view);
+		return errmsg(err, errlen, ret, "--viommu virtio: %s cannot be an endpoint", vd->dev.name);
+	}
+	viommu_view_init(view, vm->viommu, vd->ep_id, &vm->mem);
+	vm->views[vm->nr_views++] = view;
+	vd->mem = &view->mem;
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
+		vd->behind_iommu = true;
+	else
+		vm->pci.iommu_slots |= 1u << (vd->ep_id >> 3);
+	return 0;
+}
+
+/*
  * Put a virtio device on the configured transport, which owns it from
  * here on, on failure too (see virtio_transport.h). A NULL device is its
  * constructor's failure, already described in err.
@@ -341,9 +371,17 @@ static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 {
 	if (!vd)
 		return *err ? -EINVAL : errmsg(err, errlen, -ENOMEM, "out of memory");
-	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO)
-		return virtio_mmio_create(vm, vd, err, errlen);
-	return virtio_pci_create(vm, vd, err, errlen);
+	int ret;
+
+	if (vm->viommu && vm->cfg->viommu_virtio && vd != &vm->viommu->vd) {
+		/* Behind the virtio-iommu: DMA addresses are IOVAs. */
+		vd->host_features |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
+	}
+	ret = vm->cfg->transport == VIRTIO_TRANSPORT_MMIO ? virtio_mmio_create(vm, vd, err, errlen)
+							  : virtio_pci_create(vm, vd, err, errlen);
+	if (ret || !vm->viommu || !vm->cfg->viommu_virtio || vd == &vm->viommu->vd)
+		return ret;
+	return vm_behind_viommu(vm, vd, err, errlen);
 }
 
 /*
@@ -359,9 +397,6 @@ static int vm_setup_viommu(struct vm *vm, char *err, size_t errlen)
 
 	if (!vm->cfg->viommu_vfio && !vm->cfg->viommu_virtio)
 		return 0;
-	if (vm->cfg->viommu_virtio)
-		return errmsg(err, errlen, -ENOTSUP,
-			      "--viommu virtio: emulated virtio devices behind the virtio-iommu are not in this version of armvm (--viommu vfio is)");
 	vi = viommu_new(&vm->mem, ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1), 0, (1ULL << 48) - 1);
 	if (!vi)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
@@ -467,10 +502,19 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 							 vm->nr_vcpus, &vm->mem,
 							 err, errlen),
 				      err, errlen);
-	if (!ret && vm->cfg->net.mode == NET_MODE_TAP)
-		ret = vm_place_virtio(vm, virtio_net_new(&vm->cfg->net, &vm->mem,
-							 err, errlen),
-				      err, errlen);
+	if (!ret && vm->cfg->net.mode == NET_MODE_TAP) {
+		struct net_opts net = vm->cfg->net;
+
+		/* vhost-net would need the IOTLB protocol to see IOVAs. */
+		if (vm->cfg->viommu_virtio && net.vhost == NET_VHOST_ON)
+			return errmsg(err, errlen, -EINVAL,
+				      "--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
+		if (vm->cfg->viommu_virtio && net.vhost == NET_VHOST_AUTO) {
+			pr_info("virtio-net behind the virtio-iommu: frames go through armvm, not vhost-net");
+			net.vhost = NET_VHOST_OFF;
+		}
+		ret = vm_place_virtio(vm, virtio_net_new(&net, &vm->mem, err, errlen), err, errlen);
+	}
 	if (!ret && vm->cfg->rng)
 		ret = vm_place_virtio(vm, virtio_rng_new(&vm->mem), err, errlen);
 	for (unsigned int i = 0; !ret && i < vm->cfg->nr_vfio; i++)
@@ -887,6 +931,11 @@ void vm_destroy(struct vm *vm)
 	}
 	console_destroy(&vm->console);
 	device_list_destroy(&vm->devices);
+	for (unsigned int i = 0; i < vm->nr_views; i++) {
+		viommu_view_destroy(vm->views[i]);
+		free(vm->views[i]);
+	}
+	vm->nr_views = 0;
 	for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);

@@ -430,6 +430,44 @@ if [ "${1:-}" = snapshot-only ]; then
 	exit
 fi
 
+# --viommu virtio: the emulated devices behind the virtio-iommu (every
+# address they see translated through the guest's mappings).
+viommu_virtio_suite() {
+	for tr in pci mmio; do
+		seed=$(( $(date +%s) % 100000 + 11 ))
+		rm -f $T/vv.img && truncate -s 80M $T/vv.img
+		vm vv_$tr 240 -c 2 -m 256 --virtio-transport $tr --viommu virtio -d $T/vv.img --rng -p "quiet -- \"ls /sys/kernel/iommu_groups/*/devices; blktest write /dev/vda 64 $seed && echo 3 >/proc/sys/vm/drop_caches && blktest verify /dev/vda 64 $seed; echo RNG=\$(head -c 4096 /dev/hwrng | wc -c)\""
+		l=$T/vv_$tr.log
+		check "--viommu virtio on $tr: virtio-blk and virtio-rng are in IOMMU groups in the guest" $l sh -c "[ \$(grep -c 'iommu_groups/[0-9]*/devices:' $l) -ge 2 ]"
+		check "--viommu virtio on $tr: the guest writes and reads back 64 MiB through translated addresses" $l sh -c "grep -q 'BLKTEST write ok' $l && grep -q 'BLKTEST verify ok' $l"
+		$G/blktest verify $T/vv.img 64 $seed >$T/vvh_$tr.log 2>&1
+		check "--viommu virtio on $tr: the image holds every byte" $T/vvh_$tr.log has $T/vvh_$tr.log "BLKTEST verify ok"
+		check "--viommu virtio on $tr: virtio-rng fills 4096 bytes" $l has $l "RNG=4096"
+		check "--viommu virtio on $tr: no translation fault, status 0" $l sh -c "! grep -q 'page fault from EP' $l && [ \$(cat $T/vv_$tr.rc) = 0 ]"
+	done
+	net_round pci 0 userspace --viommu virtio
+	net_round mmio 0 userspace --viommu virtio
+	refuse "--viommu virtio with vhost=1: refused" "cannot be used with --viommu virtio" -c 1 -m 256 --viommu virtio -n mode=tap,vhost=1
+
+	# Snapshot, kill, restore: the virtio-iommu's domains and mappings
+	# come back with the devices behind them.
+	seed=$(( $(date +%s) % 100000 + 13 ))
+	rm -f $T/vs.img && truncate -s 40M $T/vs.img
+	armvm run --name vsnap -c 1 -m 256 --viommu virtio -d $T/vs.img --rng -p "quiet -- \"blktest write /dev/vda 16 $seed; echo SNAP-READY; sleep 6; echo 3 >/proc/sys/vm/drop_caches; blktest verify /dev/vda 16 $seed; echo RNG=\$(head -c 512 /dev/hwrng | wc -c)\"" </dev/null >$T/vsnap.log 2>&1 &
+	sp=$!
+	wait_for $T/vsnap.log SNAP-READY 1 240
+	armvm debug --name vsnap -i stats >$T/vsnap.stats 2>&1
+	armvm snapshot --name vsnap -o $T/vsnap.snap >$T/vsnap.out 2>&1
+	src=$?
+	kill -9 $sp; wait $sp 2>/dev/null
+	timeout 240 armvm restore $T/vsnap.snap --name vsnap-r </dev/null >$T/vsnap-r.log 2>&1
+	rrc=$?
+	check "--viommu virtio: snapshot of a guest with live IOMMU mappings ($(grep -o '[0-9]* mapping(s)' $T/vsnap.stats | head -1)), armvm killed, restored: status $src/$rrc" $T/vsnap-r.log sh -c "[ $src = 0 ] && [ $rrc = 0 ]"
+	check "--viommu virtio: after the restore the guest reads its disk back through the restored mappings" $T/vsnap-r.log has $T/vsnap-r.log "BLKTEST verify ok"
+	check "--viommu virtio: and virtio-rng still answers" $T/vsnap-r.log has $T/vsnap-r.log "RNG=512"
+	rm -f $T/vsnap.snap
+}
+
 # --- PCI passthrough (--vfio-pci) -----------------------------------------
 # The lab host's QEMU has an NVMe controller (1b36:0010) and an edu device
 # (1234:11e8) behind its SMMUv3.
@@ -787,6 +825,7 @@ else
 fi
 net_round pci 0 userspace
 net_round mmio 0 userspace
+viommu_virtio_suite
 
 # --- Ending a run: reboot, Ctrl-a x, signals -------------------------------
 vm noreboot 120 --no-reboot -c 1 -m 256 -p "quiet -- reboot -f"

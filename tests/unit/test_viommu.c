@@ -289,6 +289,53 @@ static void test_probe_bypass_translate(void)
 	virtio_dev_destroy(&vi->vd);
 }
 
+/*
+ * A queue whose rings the driver put in IOVA-contiguous pages that are not
+ * physically contiguous (Linux's dma_alloc_coherent behind an IOMMU): the
+ * used ring crosses from one page to another that lies elsewhere in RAM.
+ */
+static void test_paged_ring(void)
+{
+	struct space a, b;
+	struct viommu *vi = fresh(&a, &b);
+	struct viommu_view view;
+	struct virtq q;
+	struct virtq_buf bufs[4];
+	struct virtq_chain c = { .bufs = bufs, .cap = 4 };
+	uint8_t *desc = ram + 0x20000, *avail = ram + 0x40000;
+	uint64_t d0[2] = { 0x30000, 64 | (uint64_t)VIRTQ_DESC_F_WRITE << 32 };
+	uint32_t id, len;
+
+	memset(ram + 0x10000, 0, 0x50000);
+	viommu_view_init(&view, vi, 0x10000, &gm);
+	attach(vi, 9, 0x10000, 0);
+	is_int(map(vi, 9, 0x10000, 0x10fff, RAM + 0x20000, RW), OK, "desc page");
+	is_int(map(vi, 9, 0x11000, 0x11fff, RAM + 0x40000, RW), OK, "avail and the first half of used");
+	is_int(map(vi, 9, 0x12000, 0x12fff, RAM + 0x10000, RW), OK, "the rest of used, elsewhere in RAM");
+	is_int(map(vi, 9, 0x30000, 0x30fff, RAM + 0x50000, RW), OK, "a buffer");
+	memcpy(desc, d0, sizeof(d0));
+	avail[2] = 1; /* idx 1, ring[0] = descriptor 0 */
+	virtq_reset(&q);
+	q.size = 256, q.desc_gpa = 0x10000, q.avail_gpa = 0x11000, q.used_gpa = 0x11c00;
+	is_int(virtq_enable(&q, &view.mem), 0, "the queue enables through the IOMMU");
+	ok(q.paged, "page by page");
+	is_int(virtq_pop(&q, &c), 1, "a chain pops");
+	ok(c.n == 1 && c.bufs[0].host == ram + 0x50000 && c.bufs[0].len == 64 && c.bufs[0].write,
+	   "its buffer is the host address of the buffer's GPA");
+	q.used_idx = 127; /* element 127 straddles the two used pages */
+	virtq_push(&q, c.head, 64);
+	memcpy(&id, ram + 0x40000 + 0xc00 + 4 + 8 * 127, 4);
+	memcpy(&len, ram + 0x10000, 4);
+	ok(id == 0 && len == 64, "a used element across the page boundary lands in both pages");
+	ok(ram[0x40c02] == 128, "the used index lands in the first page");
+	/* Unmapped: the queue refuses at enable, with a fault. */
+	is_int(unmap(vi, 9, 0x12000, 0x12fff), OK, "UNMAP the second used page");
+	is_int(virtq_enable(&q, &view.mem), -EINVAL, "the queue does not enable with part of a ring unmapped");
+	is_int((int)vi->domains->st_faults, 1, "a fault for it");
+	viommu_view_destroy(&view);
+	virtio_dev_destroy(&vi->vd);
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM_SIZE);
@@ -297,6 +344,7 @@ int main(void)
 	test_table();
 	test_limits();
 	test_probe_bypass_translate();
+	test_paged_ring();
 	free(ram);
 	return tap_done();
 }
