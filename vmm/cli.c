@@ -418,6 +418,7 @@ void cli_print_help(void *fp)
 		   "  restore   run a saved guest again (FILE [--name NAME] [--disk PATH]... [--loglevel L])\n"
 		   "  snapshot-info  what a snapshot holds (FILE [--json] [--verify])\n"
 		   "  debug     a guest's registers, SVE Z/P/FFR included (--name NAME --regs [--vcpu N] [--json])\n"
+		   "            or its virtio-iommu's domains and mappings (--name NAME | -a, -i stats [--json])\n"
 		   "  vls-common  the --sve-max-vl and --irqchip every host honours (HOST.json... from info --json)\n"
 		   "  selftest  check this host's FPSIMD/SVE state switching\n"
 		   "  version   print armvm's version\n"

@@ -4,6 +4,8 @@
  * VFIO type-1 in the guest: the guest's own IOMMU (armvm's virtio-iommu)
  * turns this program's VFIO_IOMMU_MAP_DMA into MAP requests, which armvm
  * makes host VFIO mappings. Used in the guest and in the lab host alike.
+ *   edudma BDF bench N   N rounds of VFIO_IOMMU_MAP_DMA + UNMAP_DMA of 4 KiB,
+ *                  timed: "EDUDMA bench rounds=N per_s=X"
  *   edudma BDF     map a buffer at IOVA 0x100000, copy 2048 bytes to the
  *                  device and back to IOVA 0x101000, compare; then DMA
  *                  from an IOVA nobody mapped (0x200000), which must not
@@ -80,8 +82,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int ct, grp, dev;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: edudma BDF\n");
+	if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "bench"))) {
+		fprintf(stderr, "usage: edudma BDF [bench N]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", argv[1]);
@@ -120,6 +122,21 @@ int main(int argc, char **argv)
 	for (int i = 0; i < LEN; i++)
 		buf[i] = (uint8_t)(i * 7 + 3);
 	map.vaddr = (uint64_t)(uintptr_t)buf;
+	if (argc == 4) {
+		long rounds = strtol(argv[3], NULL, 10);
+		struct timespec t0, t1;
+		double s;
+
+		map.size = unmap.size = 4096;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < rounds; i++)
+			if (ioctl(ct, VFIO_IOMMU_MAP_DMA, &map) < 0 || ioctl(ct, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
+				return fail("MAP/UNMAP");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("EDUDMA bench rounds=%ld per_s=%.0f\n", rounds, (double)rounds / s);
+		return 0;
+	}
 	if (ioctl(ct, VFIO_IOMMU_MAP_DMA, &map) < 0)
 		return fail("VFIO_IOMMU_MAP_DMA");
 	if (dma(IOVA, EDU_BUF, 0) || dma(EDU_BUF, IOVA + 4096, 1))

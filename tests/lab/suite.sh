@@ -437,13 +437,13 @@ viommu_virtio_suite() {
 		seed=$(( $(date +%s) % 100000 + 11 ))
 		rm -f $T/vv.img && truncate -s 80M $T/vv.img
 		vm vv_$tr 240 -c 2 -m 256 --virtio-transport $tr --viommu virtio -d $T/vv.img --rng -p "quiet -- \"ls /sys/kernel/iommu_groups/*/devices; blktest write /dev/vda 64 $seed && echo 3 >/proc/sys/vm/drop_caches && blktest verify /dev/vda 64 $seed; echo RNG=\$(head -c 4096 /dev/hwrng | wc -c)\""
-		l=$T/vv_$tr.log
-		check "--viommu virtio on $tr: virtio-blk and virtio-rng are in IOMMU groups in the guest" $l sh -c "[ \$(grep -c 'iommu_groups/[0-9]*/devices:' $l) -ge 2 ]"
-		check "--viommu virtio on $tr: the guest writes and reads back 64 MiB through translated addresses" $l sh -c "grep -q 'BLKTEST write ok' $l && grep -q 'BLKTEST verify ok' $l"
+		vvl=$T/vv_$tr.log
+		check "--viommu virtio on $tr: virtio-blk and virtio-rng are in IOMMU groups in the guest" $vvl sh -c "[ \$(grep -c 'iommu_groups/[0-9]*/devices:' $vvl) -ge 2 ]"
+		check "--viommu virtio on $tr: the guest writes and reads back 64 MiB through translated addresses" $vvl sh -c "grep -q 'BLKTEST write ok' $vvl && grep -q 'BLKTEST verify ok' $vvl"
 		$G/blktest verify $T/vv.img 64 $seed >$T/vvh_$tr.log 2>&1
 		check "--viommu virtio on $tr: the image holds every byte" $T/vvh_$tr.log has $T/vvh_$tr.log "BLKTEST verify ok"
-		check "--viommu virtio on $tr: virtio-rng fills 4096 bytes" $l has $l "RNG=4096"
-		check "--viommu virtio on $tr: no translation fault, status 0" $l sh -c "! grep -q 'page fault from EP' $l && [ \$(cat $T/vv_$tr.rc) = 0 ]"
+		check "--viommu virtio on $tr: virtio-rng fills 4096 bytes" $vvl has $vvl "RNG=4096"
+		check "--viommu virtio on $tr: no translation fault, status 0" $vvl sh -c "! grep -q 'page fault from EP' $vvl && [ \$(cat $T/vv_$tr.rc) = 0 ]"
 	done
 	net_round pci 0 userspace --viommu virtio
 	net_round mmio 0 userspace --viommu virtio
