@@ -20,6 +20,10 @@ CC := $(CROSS_COMPILE)gcc
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 B := build
 Q := $(if $(V),,@)
+# The files that print the version rebuild when it changes (a stamp
+# rewritten only then), or `armvm version` would name an old commit.
+VERSION_STAMP := $(B)/version.stamp
+$(shell mkdir -p $(B) && { [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" > $(VERSION_STAMP); })
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes -Wundef -Wvla \
@@ -55,6 +59,8 @@ all: $(B)/armvm
 $(B)/armvm: $(CORE_OBJS) $(KVM_OBJS) $(MAIN_OBJS)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/obj/vmm/main.o $(B)/obj/vmm/snapshot.o: $(VERSION_STAMP)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

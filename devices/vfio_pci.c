@@ -365,6 +365,48 @@ static void vfio_msix_enable(struct pci_dev *pd, bool on)
 			strerror(-ret));
 }
 
+/*
+ * The guest wrote the MSI capability (pd lock held): route the vector as
+ * programmed, and switch MSI on or off in the host (INTx the other way).
+ */
+static void msi_update(struct vfio_pci *v)
+{
+	struct pci_dev *pd = &v->pd;
+	uint8_t *cap = pd->cfg + v->msi_cap;
+	bool on = rd16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE;
+	uint64_t addr = rd32(cap + PCI_MSI_ADDRESS_LO) | (uint64_t)rd32(cap + PCI_MSI_ADDRESS_HI) << 32;
+	int ret;
+
+	if (on) {
+		ret = irq_route_msi(&pd->vm->routes, v->msi_gsi, addr, rd16(cap + PCI_MSI_DATA_64),
+				    pd->devfn);
+		if (ret)
+			pr_guest(LOG_WARNING, "%s: cannot route MSI: %s", pd->name, strerror(-ret));
+	}
+	if (on == v->msi_on)
+		return;
+	if (on) {
+		intx_enable(v, false);
+		ret = irq_irqfd(pd->vm->vm_fd, v->msi_efd, v->msi_gsi, true);
+		v->msi_irqfd = !ret;
+		if (!ret)
+			ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
+				       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1,
+				       &v->msi_efd);
+	} else {
+		ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
+			       VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+		if (v->msi_irqfd)
+			irq_irqfd(pd->vm->vm_fd, v->msi_efd, v->msi_gsi, false);
+		v->msi_irqfd = false;
+		intx_enable(v, true);
+	}
+	if (ret)
+		pr_warn("%s: cannot turn MSI %s in the host: %s", pd->name, on ? "on" : "off",
+			strerror(-ret));
+	v->msi_on = on;
+}
+
 /* Command register bits that reach the device. */
 #define CMD_PASSED (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
 
@@ -373,6 +415,8 @@ static void vfio_cfg_written(struct pci_dev *pd, uint32_t off, unsigned int len)
 	struct vfio_pci *v = pd->opaque;
 	uint16_t cmd;
 
+	if (v->msi_cap && v->msi_efd >= 0 && off < v->msi_cap + 14u && off + len > v->msi_cap)
+		msi_update(v);
 	if (off > PCI_COMMAND + 1 || off + len <= PCI_COMMAND)
 		return;
 	if (cfg_read(v, PCI_COMMAND, &cmd, 2) < 0)
@@ -697,6 +741,19 @@ static int setup_caps(struct vfio_pci *v, const uint8_t *hostcfg, char *err, siz
 			if (ret)
 				return errmsg(err, errlen, ret, "%s: cannot offer its MSI-X capability: %s",
 					      v->what, strerror(-ret));
+		} else if (id == PCI_CAP_ID_MSI && v->pd.vm->pci.msi && !v->msi_cap) {
+			/* One vector, 64-bit address, no per-vector masking:
+			 * the guest may program less than the function offers. */
+			uint8_t at = pci_cap_add(&v->pd, PCI_CAP_ID_MSI, 16);
+
+			if (at) {
+				v->msi_cap = at;
+				v->pd.cfg[at + PCI_MSI_FLAGS] = PCI_MSI_FLAGS_64BIT & 0xff;
+				v->pd.wmask[at + PCI_MSI_FLAGS] = PCI_MSI_FLAGS_ENABLE;
+				memset(v->pd.wmask + at + PCI_MSI_ADDRESS_LO, 0xff, 8);
+				v->pd.wmask[at + PCI_MSI_ADDRESS_LO] = 0xfc;
+				memset(v->pd.wmask + at + PCI_MSI_DATA_64, 0xff, 2);
+			}
 		} else if (id == PCI_CAP_ID_EXP || id == PCI_CAP_ID_PM) {
 			uint8_t len = id == PCI_CAP_ID_EXP ? PCI_CAP_EXP_ENDPOINT_SIZEOF_V2
 							   : PCI_PM_SIZEOF;
@@ -721,6 +778,12 @@ static int vfio_start(struct device *dev)
 
 	if (ret)
 		return ret;
+	if (v->msi_cap) {
+		v->msi_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->msi_efd < 0)
+			return -errno;
+		v->msi_gsi = irq_msi_gsi_alloc(&vm->routes);
+	}
 	if (v->intx_efd >= 0) {
 		struct kvm_irqfd irqfd = {
 			.fd = (uint32_t)v->intx_efd, .gsi = v->pd.intx_spi,
@@ -758,6 +821,8 @@ static void vfio_reset(struct device *dev)
 	/* Through the emulation, so MSI-X goes off in the host and the BARs
 	 * leave the bus; then the device itself. */
 	pci_cfg_access(&v->pd, PCI_COMMAND, zero, 2, true);
+	if (v->msi_cap)
+		pci_cfg_access(&v->pd, v->msi_cap + PCI_MSI_FLAGS, zero, 2, true);
 	if (v->pd.msix_cap)
 		pci_cfg_access(&v->pd, v->pd.msix_cap + PCI_MSIX_FLAGS, zero, 2, true);
 	if (v->reset_ok && ioctl(v->fd, VFIO_DEVICE_RESET) < 0)
@@ -772,8 +837,15 @@ static void vfio_destroy(struct device *dev)
 	if (v->fd >= 0) {
 		set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
 			 0, 0, NULL);
+		if (v->msi_on)
+			set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
 		intx_enable(v, false);
 	}
+	if (v->msi_irqfd)
+		irq_irqfd(vm->vm_fd, v->msi_efd, v->msi_gsi, false);
+	if (v->msi_efd >= 0)
+		close(v->msi_efd);
 	if (v->intx_irqfd) {
 		struct kvm_irqfd irqfd = { .fd = (uint32_t)v->intx_efd, .gsi = v->pd.intx_spi,
 					   .flags = KVM_IRQFD_FLAG_DEASSIGN };
@@ -827,7 +899,7 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
-	v->fd = v->intx_efd = v->intx_resample_efd = -1;
+	v->fd = v->intx_efd = v->intx_resample_efd = v->msi_efd = -1;
 	v->behind_viommu = behind_viommu;
 	snprintf(v->what, sizeof(v->what), "--vfio-pci %s", name);
 	ret = vfio_group_of("/sys", bdf, &group, err, errlen);

@@ -62,6 +62,11 @@ struct vfio_pci {
 	int msix_table_bar, msix_pba_bar;
 	uint32_t msix_table_off, msix_pba_off;
 	int intx_efd, intx_resample_efd;
+	/* MSI (one vector, 64-bit, no per-vector mask), virtualised. */
+	uint8_t msi_cap;
+	int msi_efd;
+	uint32_t msi_gsi;
+	bool msi_on, msi_irqfd;
 	bool intx_irqfd, intx_on;
 };
 

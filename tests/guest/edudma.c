@@ -10,13 +10,16 @@
  *                  device and back to IOVA 0x101000, compare; then DMA
  *                  from an IOVA nobody mapped (0x200000), which must not
  *                  bring the pattern back; then the same with a mapping
- *                  removed. Prints "EDUDMA ... ok" or "EDUDMA FAIL why".
+ *                  removed; then an interrupt the device raises as MSI
+ *                  reaches an eventfd. Prints "EDUDMA ... ok" or "EDUDMA FAIL why".
  * edu (QEMU hw/misc/edu.c): BAR0 0x00 id, 0x80 src, 0x88 dst, 0x90 count,
  * 0x98 command (1 start, 2 device to RAM); its buffer at 0x40000.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <linux/vfio.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -166,5 +169,34 @@ int main(int argc, char **argv)
 	       buf[4096] == 0xa5 && !memcmp(buf + 4096, buf + 4097, LEN - 1) ? "ok" : "FAIL",
 	       (unsigned long long)(IOVA + 4096),
 	       buf[4096] == 0xa5 ? "did not reach the old buffer" : "reached the old buffer");
+	/* MSI: the device raises an interrupt (0x60), an eventfd hears it. */
+	{
+		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSI_IRQ_INDEX };
+		size_t sz = sizeof(struct vfio_irq_set) + sizeof(int32_t);
+		struct vfio_irq_set *set = calloc(1, sz);
+		int efd = eventfd(0, EFD_CLOEXEC);
+		struct pollfd pfd = { .fd = efd, .events = POLLIN };
+		int32_t fd32 = efd;
+		uint64_t cnt = 0;
+
+		if (ioctl(dev, VFIO_DEVICE_GET_IRQ_INFO, &ii) < 0 || !ii.count) {
+			printf("EDUDMA msi FAIL: the function offers no MSI\n");
+			return 1;
+		}
+		*set = (struct vfio_irq_set){ .argsz = (uint32_t)sz, .index = VFIO_PCI_MSI_IRQ_INDEX,
+					      .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+					      .count = 1 };
+		memcpy(set->data, &fd32, sizeof(fd32));
+		if (efd < 0 || ioctl(dev, VFIO_DEVICE_SET_IRQS, set) < 0)
+			return fail("VFIO_DEVICE_SET_IRQS (MSI)");
+		*(volatile uint32_t *)(bar + 0x60) = 1;
+		if (poll(&pfd, 1, 5000) == 1 && read(efd, &cnt, sizeof(cnt)) == sizeof(cnt) && cnt)
+			printf("EDUDMA msi ok: the device's MSI reached the eventfd\n");
+		else
+			printf("EDUDMA msi FAIL: no interrupt within 5 s (status 0x%x)\n",
+			       *(volatile uint32_t *)(bar + 0x24));
+		*(volatile uint32_t *)(bar + 0x64) = *(volatile uint32_t *)(bar + 0x24);
+		free(set);
+	}
 	return 0;
 }

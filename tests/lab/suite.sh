@@ -587,6 +587,7 @@ viommu_suite() {
 	check "--viommu vfio: a guest program's VFIO mapping (MAP through the virtio-iommu) carries an edu DMA round trip" $T/vi_edu.log has $T/vi_edu.log "EDUDMA roundtrip ok"
 	check "--viommu vfio: a DMA from an IOVA the guest never mapped does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped ok"
 	check "--viommu vfio: after the guest unmaps, a DMA to the old IOVA does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped-after-unmap ok"
+	check "--vfio-pci: the function's MSI capability, virtualised, carries edu's interrupt to the guest's VFIO eventfd" $T/vi_edu.log has $T/vi_edu.log "EDUDMA msi ok"
 	check "--viommu vfio: the lab host's SMMU reported the faults ($((ev1 - ev0)) translation events), armvm and the guest carried on (status 0)" $T/vi_edu.log \
 		sh -c "[ $((ev1 - ev0)) -ge 1 ] && [ \$(cat $T/vi_edu.rc) = 0 ]"
 }
