@@ -486,6 +486,18 @@ BAR_FN(2)
 BAR_FN(3)
 BAR_FN(4)
 BAR_FN(5)
+/* The expansion ROM: read-only, from the ROM region. */
+static void rom_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len, bool is_write)
+{
+	struct vfio_pci *v = opaque;
+
+	if (is_write)
+		return;
+	if (off >= v->rom_size || len > v->rom_size - off ||
+	    pread(v->fd, data, len, (off_t)(v->rom_offset + off)) != (ssize_t)len)
+		memset(data, 0xff, len);
+}
+
 static const bus_access_fn bar_fns[PCI_NR_BARS] = { bar0_access, bar1_access, bar2_access,
 						    bar3_access, bar4_access, bar5_access };
 
@@ -530,6 +542,8 @@ static void vfio_bar_moved(struct pci_dev *pd, int b, bool mapped, uint64_t addr
 	struct vfio_pci *v = pd->opaque;
 
 	(void)old;
+	if (b >= PCI_NR_BARS)
+		return; /* the ROM: always trapped */
 	slots_unmap(v, b);
 	if (mapped)
 		slots_map(v, b, addr);
@@ -969,6 +983,25 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	}
 	if (ret)
 		goto fail;
+	/* The expansion ROM, if VFIO shows one. */
+	if (!ret) {
+		struct vfio_region_info *rri;
+
+		if (!region_info(v, VFIO_PCI_ROM_REGION_INDEX, &rri)) {
+			if (rri->size && rri->size <= (64u << 20)) {
+				uint64_t sz = 4096;
+
+				while (sz < rri->size)
+					sz <<= 1;
+				v->rom_offset = rri->offset;
+				v->rom_size = rri->size;
+				if (pci_rom_init(&v->pd, sz, rom_access, v))
+					pr_info("%s: its %llu KiB ROM does not fit armvm's PCI window; not offered",
+						v->what, (unsigned long long)(rri->size >> 10));
+			}
+			free(rri);
+		}
+	}
 	if (v->pd.msix_cap && (!v->bars[v->msix_table_bar].present || !v->bars[v->msix_pba_bar].present)) {
 		ret = errmsg(err, errlen, -EINVAL, "%s: its MSI-X table is in a BAR armvm cannot offer",
 			     v->what);

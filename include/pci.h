@@ -19,6 +19,7 @@
 
 #define PCI_MAX_DEVS 32
 #define PCI_NR_BARS 6
+#define PCI_ROM_BAR 6 /* bars[6]: the expansion ROM (config 0x30) */
 #define PCI_CFG_SPACE 256
 #define PCI_MSIX_MAX 64
 
@@ -37,7 +38,7 @@ struct pci_bar {
 };
 
 struct pci_dev_ops {
-	/* A BAR was mapped at addr (mapped) or unmapped from old. */
+	/* A BAR (PCI_ROM_BAR: the ROM) was mapped at addr (mapped) or unmapped from old. */
 	void (*bar_moved)(struct pci_dev *pd, int bar, bool mapped,
 			  uint64_t addr, uint64_t old);
 	/* The guest wrote config space at off (pd lock held). */
@@ -60,7 +61,7 @@ struct pci_dev {
 	uint8_t cfg[PCI_CFG_SPACE];
 	uint8_t wmask[PCI_CFG_SPACE]; /* guest-writable bits */
 	uint8_t next_cap;	      /* where the next capability goes */
-	struct pci_bar bars[PCI_NR_BARS];
+	struct pci_bar bars[PCI_NR_BARS + 1];
 	uint32_t intx_spi;
 	int intx_level;
 
@@ -111,6 +112,9 @@ int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
 #define PCI_BAR_PREFETCH 2u
 int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
 		       unsigned int flags, bus_access_fn fn, void *opaque);
+/* An expansion ROM of size bytes (power of two, >= 4 KiB): read-only,
+ * decoded while its enable bit and memory decoding are on. */
+int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaque);
 /* Reserve len bytes of capability list; returns its offset (0: full). */
 uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len);
 /* An MSI-X capability with nr vectors, table and PBA in BAR `bar`

@@ -57,6 +57,7 @@ struct vfio_pci {
 	struct vfio_group *group;
 	int fd;
 	uint64_t cfg_offset;
+	uint64_t rom_offset, rom_size; /* the expansion ROM region, if any */
 	bool reset_ok, on_bus, ram_mapped, behind_viommu;
 	struct vfio_bar bars[PCI_NR_BARS];
 	int msix_table_bar, msix_pba_bar;

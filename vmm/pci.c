@@ -28,6 +28,7 @@
 #define PCI_STATUS_INTERRUPT 0x08
 #define PCI_BAR0 0x10
 #define PCI_CAP_PTR 0x34
+#define PCI_ROM_ADDR 0x30
 #define PCI_INT_LINE 0x3c
 #define PCI_INT_PIN 0x3d
 #define PCI_MSIX_ENABLE 0x8000
@@ -123,6 +124,23 @@ int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
 	return pci_bar_init_flags(pd, bar, size, 0, fn, opaque);
 }
 
+int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaque)
+{
+	struct pci_bus *bus = &pd->vm->pci;
+	uint64_t addr = ALIGN_UP(bus->mmio_next, size);
+
+	if (size < 4096 || (size & (size - 1)) || size > LAYOUT_PCI_MMIO_SIZE)
+		return -EINVAL;
+	if (addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
+		return -ENOSPC;
+	bus->mmio_next = addr + size;
+	pd->bars[PCI_ROM_BAR] = (struct pci_bar){ .size = size, .addr = addr, .access = fn,
+						  .opaque = opaque };
+	put32(pd->cfg + PCI_ROM_ADDR, (uint32_t)addr); /* disabled (bit 0) */
+	put32(pd->wmask + PCI_ROM_ADDR, ~(uint32_t)(size - 1) | 1);
+	return 0;
+}
+
 uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len)
 {
 	uint8_t off = pd->next_cap, *link = &pd->cfg[PCI_CAP_PTR];
@@ -145,6 +163,8 @@ static bool bar_decodes(struct pci_dev *pd, int b)
 {
 	struct pci_bar *bar = &pd->bars[b];
 
+	if (b == PCI_ROM_BAR && !(pd->cfg[PCI_ROM_ADDR] & 1))
+		return false;
 	return bar->size && (get16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
 	       bar->addr >= LAYOUT_PCI_MMIO_BASE &&
 	       bar->addr + bar->size <= LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE;
@@ -159,7 +179,7 @@ static bool bars_update(struct pci_dev *pd)
 {
 	bool freed = false;
 
-	for (int b = 0; b < PCI_NR_BARS; b++) {
+	for (int b = 0; b <= PCI_ROM_BAR; b++) {
 		struct pci_bar *bar = &pd->bars[b];
 		bool want = bar_decodes(pd, b);
 		uint64_t old = bar->mapped_addr;
@@ -213,7 +233,7 @@ static void pci_bus_remap(struct pci_bus *bus, struct pci_dev *except)
 		if (!pd || pd == except)
 			continue;
 		pthread_mutex_lock(&pd->lock);
-		for (int b = 0; b < PCI_NR_BARS; b++)
+		for (int b = 0; b <= PCI_ROM_BAR; b++)
 			waiting |= pd->bars[b].pending;
 		if (waiting)
 			bars_update(pd);
@@ -443,7 +463,7 @@ void pci_dev_destroy(struct pci_dev *pd)
 	unsigned int slot = pd->devfn >> 3;
 
 	/* Off the bus: no config access or remap may reach it again. */
-	for (int b = 0; b < PCI_NR_BARS; b++)
+	for (int b = 0; b <= PCI_ROM_BAR; b++)
 		if (pd->bars[b].mapped)
 			bus_remove(&pd->vm->mmio, pd->bars[b].mapped_addr);
 	if (slot < bus->nr && bus->devs[slot] == pd) {
@@ -507,7 +527,11 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 			if (pd->bars[b].is64)
 				pd->bars[b].addr |= (uint64_t)get32(pd->cfg + PCI_BAR0 + 4 * b + 4) << 32;
 		}
-	if (off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND)
+	if (pd->bars[PCI_ROM_BAR].size)
+		pd->bars[PCI_ROM_BAR].addr = get32(pd->cfg + PCI_ROM_ADDR) &
+					     ~(uint32_t)(pd->bars[PCI_ROM_BAR].size - 1);
+	if ((off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND) ||
+	    (off < PCI_ROM_ADDR + 4 && off + len > PCI_ROM_ADDR))
 		freed = bars_update(pd);
 	if (pd->msix_cap && off <= pd->msix_cap + 3u && off + len > pd->msix_cap + 2u) {
 		uint16_t now = get16(pd->cfg + pd->msix_cap + 2);

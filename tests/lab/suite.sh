@@ -450,21 +450,31 @@ viommu_virtio_suite() {
 	refuse "--viommu virtio with vhost=1: refused" "cannot be used with --viommu virtio" -c 1 -m 256 --viommu virtio -n mode=tap,vhost=1
 
 	# Snapshot, kill, restore: the virtio-iommu's domains and mappings
-	# come back with the devices behind them.
+	# come back with the devices behind them; a ping runs across it.
 	seed=$(( $(date +%s) % 100000 + 13 ))
 	rm -f $T/vs.img && truncate -s 40M $T/vs.img
-	armvm run --name vsnap -c 1 -m 256 --viommu virtio -d $T/vs.img --rng -p "quiet -- \"blktest write /dev/vda 16 $seed; echo SNAP-READY; sleep 6; echo 3 >/proc/sys/vm/drop_caches; blktest verify /dev/vda 16 $seed; echo RNG=\$(head -c 512 /dev/hwrng | wc -c)\"" </dev/null >$T/vsnap.log 2>&1 &
+	ip link del tap0 2>/dev/null
+	armvm run --name vsnap -c 1 -m 256 --viommu virtio -d $T/vs.img --rng -n mode=tap,tapif=tap0 -p "quiet -- \"ip addr add 169.254.1.2/16 dev eth0; ip link set eth0 up; blktest write /dev/vda 16 $seed; ping -c 40 -i 0.2 -W 2 169.254.1.1 & sleep 3; echo SNAP-READY; wait; echo 3 >/proc/sys/vm/drop_caches; blktest verify /dev/vda 16 $seed; echo RNG=\$(head -c 512 /dev/hwrng | wc -c)\"" </dev/null >$T/vsnap.log 2>&1 &
 	sp=$!
+	for i in $(seq 100); do [ -e /sys/class/net/tap0 ] && break; sleep 0.2; done
+	ip link set tap0 address 02:00:00:00:00:01; ip addr add 169.254.1.1/16 dev tap0; ip link set tap0 up
 	wait_for $T/vsnap.log SNAP-READY 1 240
 	armvm debug --name vsnap -i stats >$T/vsnap.stats 2>&1
 	armvm snapshot --name vsnap -o $T/vsnap.snap >$T/vsnap.out 2>&1
 	src=$?
 	kill -9 $sp; wait $sp 2>/dev/null
-	timeout 240 armvm restore $T/vsnap.snap --name vsnap-r </dev/null >$T/vsnap-r.log 2>&1
+	timeout 240 armvm restore $T/vsnap.snap --name vsnap-r </dev/null >$T/vsnap-r.log 2>&1 &
+	sp=$!
+	for i in $(seq 100); do [ -e /sys/class/net/tap0 ] && break; sleep 0.2; done
+	ip link set tap0 address 02:00:00:00:00:01; ip addr add 169.254.1.1/16 dev tap0 2>/dev/null; ip link set tap0 up
+	wait $sp
 	rrc=$?
+	got=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' $T/vsnap-r.log | tr -d '\r')
 	check "--viommu virtio: snapshot of a guest with live IOMMU mappings ($(grep -o '[0-9]* mapping(s)' $T/vsnap.stats | head -1)), armvm killed, restored: status $src/$rrc" $T/vsnap-r.log sh -c "[ $src = 0 ] && [ $rrc = 0 ]"
 	check "--viommu virtio: after the restore the guest reads its disk back through the restored mappings" $T/vsnap-r.log has $T/vsnap-r.log "BLKTEST verify ok"
+	check "--viommu virtio: the ping over virtio-net goes on after the restore (${got:-no} of 40 replies)" $T/vsnap-r.log sh -c "grep -q 'seq=3[0-9] ' $T/vsnap-r.log && [ ${got:-0} -ge 20 ]"
 	check "--viommu virtio: and virtio-rng still answers" $T/vsnap-r.log has $T/vsnap-r.log "RNG=512"
+	ip link del tap0 2>/dev/null
 	rm -f $T/vsnap.snap
 }
 
@@ -582,11 +592,12 @@ viommu_suite() {
 		return
 	fi
 	ev0=$(dmesg | grep -c 'smmuv3.*event 0x10')
-	vm vi_edu 180 -c 1 -m 256 --viommu vfio --vfio-pci $EDU -p 'quiet -- "echo 1234 11e8 >/sys/bus/pci/drivers/vfio-pci/new_id; edudma $(ls /sys/bus/pci/drivers/vfio-pci | grep :)"'
+	vm vi_edu 180 -c 1 -m 256 --viommu vfio --vfio-pci $EDU -p 'quiet -- "b=$(grep -l 0x1234 /sys/bus/pci/devices/*/vendor | cut -d/ -f6); echo 1 >/sys/bus/pci/devices/$b/enable; echo 1 >/sys/bus/pci/devices/$b/rom; grep -a -o ARMVM-ROM-TEST /sys/bus/pci/devices/$b/rom; echo 0 >/sys/bus/pci/devices/$b/rom; echo 0 >/sys/bus/pci/devices/$b/enable; echo 1234 11e8 >/sys/bus/pci/drivers/vfio-pci/new_id; edudma $b"'
 	ev1=$(dmesg | grep -c 'smmuv3.*event 0x10')
 	check "--viommu vfio: a guest program's VFIO mapping (MAP through the virtio-iommu) carries an edu DMA round trip" $T/vi_edu.log has $T/vi_edu.log "EDUDMA roundtrip ok"
 	check "--viommu vfio: a DMA from an IOVA the guest never mapped does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped ok"
 	check "--viommu vfio: after the guest unmaps, a DMA to the old IOVA does not reach memory" $T/vi_edu.log has $T/vi_edu.log "EDUDMA unmapped-after-unmap ok"
+	check "--vfio-pci: the function's expansion ROM reads in the guest (its PCI ROM image and marker)" $T/vi_edu.log has $T/vi_edu.log "^ARMVM-ROM-TEST"
 	check "--vfio-pci: the function's MSI capability, virtualised, carries edu's interrupt to the guest's VFIO eventfd" $T/vi_edu.log has $T/vi_edu.log "EDUDMA msi ok"
 	check "--viommu vfio: the lab host's SMMU reported the faults ($((ev1 - ev0)) translation events), armvm and the guest carried on (status 0)" $T/vi_edu.log \
 		sh -c "[ $((ev1 - ev0)) -ge 1 ] && [ \$(cat $T/vi_edu.rc) = 0 ]"
