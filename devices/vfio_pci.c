@@ -300,8 +300,12 @@ static int cfg_write(struct vfio_pci *v, uint32_t off, const void *buf, size_t l
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-static int set_irqs(struct vfio_pci *v, uint32_t index, uint32_t flags, uint32_t start,
-		    uint32_t count, const int32_t *fds)
+/*
+ * VFIO_DEVICE_SET_IRQS on interrupt index: the action (TRIGGER, UNMASK)
+ * for count eventfds from 0, or with no fds (count 0) the action off.
+ */
+static int set_irqs(struct vfio_pci *v, uint32_t index, uint32_t action, uint32_t count,
+		    const int32_t *fds)
 {
 	size_t sz = sizeof(struct vfio_irq_set) + (fds ? count * sizeof(int32_t) : 0);
 	struct vfio_irq_set *s = calloc(1, sz);
@@ -309,8 +313,10 @@ static int set_irqs(struct vfio_pci *v, uint32_t index, uint32_t flags, uint32_t
 
 	if (!s)
 		return -ENOMEM;
-	*s = (struct vfio_irq_set){ .argsz = (uint32_t)sz, .flags = flags, .index = index,
-				    .start = start, .count = count };
+	*s = (struct vfio_irq_set){
+		.argsz = (uint32_t)sz, .index = index, .count = count,
+		.flags = action | (fds ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE),
+	};
 	if (fds)
 		memcpy(s->data, fds, count * sizeof(int32_t));
 	if (ioctl(v->fd, VFIO_DEVICE_SET_IRQS, s) < 0)
@@ -327,15 +333,12 @@ static void intx_enable(struct vfio_pci *v, bool on)
 	if (v->intx_efd < 0 || on == v->intx_on)
 		return;
 	if (on) {
-		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX,
-			       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1, &v->intx_efd);
+		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, &v->intx_efd);
 		if (!ret)
-			ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX,
-				       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, 1,
+			ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1,
 				       &v->intx_resample_efd);
 	} else {
-		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX,
-			       VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 	}
 	if (ret)
 		pr_warn("%s: cannot turn INTx %s: %s", v->pd.name, on ? "on" : "off", strerror(-ret));
@@ -353,11 +356,9 @@ static void vfio_msix_enable(struct pci_dev *pd, bool on)
 		intx_enable(v, false); /* VFIO takes one interrupt type at a time */
 		for (uint16_t i = 0; i < pd->msix_nr; i++)
 			fds[i] = pci_msix_vector_fd(pd, i);
-		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX,
-			       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, pd->msix_nr, fds);
+		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, pd->msix_nr, fds);
 	} else {
-		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX,
-			       VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		intx_enable(v, true);
 	}
 	if (ret)
@@ -390,12 +391,10 @@ static void msi_update(struct vfio_pci *v)
 		ret = irq_irqfd(pd->vm->vm_fd, v->msi_efd, v->msi_gsi, true);
 		v->msi_irqfd = !ret;
 		if (!ret)
-			ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
-				       VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1,
+			ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1,
 				       &v->msi_efd);
 	} else {
-		ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
-			       VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+		ret = set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		if (v->msi_irqfd)
 			irq_irqfd(pd->vm->vm_fd, v->msi_efd, v->msi_gsi, false);
 		v->msi_irqfd = false;
@@ -849,11 +848,9 @@ static void vfio_destroy(struct device *dev)
 	struct vm *vm = v->pd.vm;
 
 	if (v->fd >= 0) {
-		set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
-			 0, 0, NULL);
+		set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		if (v->msi_on)
-			set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX,
-				 VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0, NULL);
+			set_irqs(v, VFIO_PCI_MSI_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		intx_enable(v, false);
 	}
 	if (v->msi_irqfd)

@@ -94,19 +94,32 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 	return 0;
 }
 
+/* Initial place in the PCI window for a BAR or ROM of size bytes. */
+static int bar_place(struct pci_dev *pd, uint64_t size, uint64_t *addr)
+{
+	struct pci_bus *bus = &pd->vm->pci;
+
+	if (size < 4096 || (size & (size - 1)) || size > LAYOUT_PCI_MMIO_SIZE)
+		return -EINVAL;
+	*addr = ALIGN_UP(bus->mmio_next, size);
+	if (*addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
+		return -ENOSPC;
+	bus->mmio_next = *addr + size;
+	return 0;
+}
+
 int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
 		       unsigned int flags, bus_access_fn fn, void *opaque)
 {
-	struct pci_bus *bus = &pd->vm->pci;
-	uint64_t addr = ALIGN_UP(bus->mmio_next, size);
 	bool is64 = flags & PCI_BAR_64;
+	uint64_t addr;
+	int err;
 
-	if (bar < 0 || bar + is64 >= PCI_NR_BARS || size < 4096 || (size & (size - 1)) ||
-	    size > LAYOUT_PCI_MMIO_SIZE || (flags & ~(PCI_BAR_64 | PCI_BAR_PREFETCH)))
+	if (bar < 0 || bar + is64 >= PCI_NR_BARS || (flags & ~(PCI_BAR_64 | PCI_BAR_PREFETCH)))
 		return -EINVAL;
-	if (addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
-		return -ENOSPC;
-	bus->mmio_next = addr + size;
+	err = bar_place(pd, size, &addr);
+	if (err)
+		return err;
 	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr, .is64 = is64,
 					  .access = fn, .opaque = opaque };
 	/* Memory BAR: bit 0 clear, type 2 for 64-bit, bit 3 prefetchable. */
@@ -126,14 +139,11 @@ int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
 
 int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaque)
 {
-	struct pci_bus *bus = &pd->vm->pci;
-	uint64_t addr = ALIGN_UP(bus->mmio_next, size);
+	uint64_t addr;
+	int err = bar_place(pd, size, &addr);
 
-	if (size < 4096 || (size & (size - 1)) || size > LAYOUT_PCI_MMIO_SIZE)
-		return -EINVAL;
-	if (addr + size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE)
-		return -ENOSPC;
-	bus->mmio_next = addr + size;
+	if (err)
+		return err;
 	pd->bars[PCI_ROM_BAR] = (struct pci_bar){ .size = size, .addr = addr, .access = fn,
 						  .opaque = opaque };
 	put32(pd->cfg + PCI_ROM_ADDR, (uint32_t)addr); /* disabled (bit 0) */
