@@ -586,11 +586,16 @@ static int dom_lookup(const struct viommu_domain *d, uint64_t iova, uint64_t len
 	return 0;
 }
 
-int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len, bool write,
-		     uint64_t *gpa)
+/*
+ * viommu_translate; when it went through a mapping, *hit (if not NULL)
+ * is the mapping that holds iova and *gen the tables' generation, for a
+ * view's cache (hit->flags is 0 otherwise).
+ */
+static int translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len, bool write,
+		     uint64_t *gpa, struct viommu_mapping *hit, uint64_t *gen)
 {
 	uint32_t need = write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ;
-	struct viommu_mapping hit;
+	struct viommu_mapping m = { .flags = 0 };
 	struct viommu_ep *ep;
 	int ret = -EFAULT;
 	bool noted = false;
@@ -605,7 +610,13 @@ int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len
 		*gpa = iova;
 		ret = 0;
 	} else if (ep->dom) {
-		ret = dom_lookup(ep->dom, iova, len, need, gpa, &hit);
+		ret = dom_lookup(ep->dom, iova, len, need, gpa, &m);
+		if (ret)
+			m.flags = 0;
+	}
+	if (hit) {
+		*hit = m;
+		*gen = vi->gen;
 	}
 	if (ret == -EFAULT && ep) {
 		ep->faults++;
@@ -624,13 +635,20 @@ int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len
 	return ret;
 }
 
+int viommu_translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len, bool write,
+		     uint64_t *gpa)
+{
+	return translate(vi, id, iova, len, write, gpa, NULL, NULL);
+}
+
 /* guest_mem's xlate for a view: the cached mapping, else the tables. */
 static int view_xlate(void *opaque, uint64_t iova, uint64_t len, bool write, uint64_t *gpa)
 {
 	struct viommu_view *v = opaque;
 	struct viommu *vi = v->vi;
 	uint32_t need = write ? VIRTIO_IOMMU_MAP_F_WRITE : VIRTIO_IOMMU_MAP_F_READ;
-	uint64_t last = iova + len - 1;
+	uint64_t last = iova + len - 1, gen;
+	struct viommu_mapping hit;
 	int ret;
 
 	if (!len || last < iova)
@@ -645,23 +663,13 @@ static int view_xlate(void *opaque, uint64_t iova, uint64_t len, bool write, uin
 		return 0;
 	}
 	pthread_mutex_unlock(&vi->lock);
-	ret = viommu_translate(vi, v->ep, iova, len, write, gpa);
-	if (!ret) {
-		struct viommu_ep *ep;
-		struct viommu_mapping hit;
-		uint64_t g;
-
-		/* Cache the single mapping that held iova, if there is one. */
-		pthread_mutex_lock(&vi->lock);
-		ep = ep_find(vi, v->ep);
-		v->c_valid = ep && ep->dom && !ep->dom->bypass &&
-			     !dom_lookup(ep->dom, iova, 1, need, &g, &hit);
-		if (v->c_valid) {
-			v->c_gen = vi->gen;
-			v->c_start = hit.start, v->c_end = hit.end, v->c_gpa = hit.gpa;
-			v->c_flags = hit.flags;
-		}
-		pthread_mutex_unlock(&vi->lock);
+	ret = translate(vi, v->ep, iova, len, write, gpa, &hit, &gen);
+	/* Cache the single mapping that held iova, if there is one. */
+	v->c_valid = !ret && hit.flags;
+	if (v->c_valid) {
+		v->c_gen = gen;
+		v->c_start = hit.start, v->c_end = hit.end, v->c_gpa = hit.gpa;
+		v->c_flags = hit.flags;
 	}
 	pthread_mutex_unlock(&v->lock);
 	return ret;
