@@ -358,6 +358,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 	if (cfg->no_sve && cfg->sve.kind != SVE_REQ_HOST)
 		return errmsg(err, errlen, -EINVAL,
 			      "--no-sve cannot be used with --sve-max-vl or --sve-vls");
+	if (cfg->viommu_virtio && cfg->net.mode == NET_MODE_TAP && cfg->net.vhost == NET_VHOST_ON)
+		return errmsg(err, errlen, -EINVAL,
+			      "--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
 	if (cfg->restore && bad_with_restore) {
 		const char *name = "?";
 

@@ -369,19 +369,17 @@ static int vm_behind_viommu(struct vm *vm, struct virtio_dev *vd, char *err, siz
 static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
 			   size_t errlen)
 {
-	if (!vd)
-		return *err ? -EINVAL : errmsg(err, errlen, -ENOMEM, "out of memory");
+	bool behind;
 	int ret;
 
-	if (vm->viommu && vm->cfg->viommu_virtio && vd != &vm->viommu->vd) {
-		/* Behind the virtio-iommu: DMA addresses are IOVAs. */
+	if (!vd)
+		return *err ? -EINVAL : errmsg(err, errlen, -ENOMEM, "out of memory");
+	behind = vm->viommu && vm->cfg->viommu_virtio && vd != &vm->viommu->vd;
+	if (behind) /* DMA addresses are IOVAs */
 		vd->host_features |= 1ULL << VIRTIO_F_ACCESS_PLATFORM;
-	}
 	ret = vm->cfg->transport == VIRTIO_TRANSPORT_MMIO ? virtio_mmio_create(vm, vd, err, errlen)
 							  : virtio_pci_create(vm, vd, err, errlen);
-	if (ret || !vm->viommu || !vm->cfg->viommu_virtio || vd == &vm->viommu->vd)
-		return ret;
-	return vm_behind_viommu(vm, vd, err, errlen);
+	return ret || !behind ? ret : vm_behind_viommu(vm, vd, err, errlen);
 }
 
 /*
@@ -505,10 +503,8 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	if (!ret && vm->cfg->net.mode == NET_MODE_TAP) {
 		struct net_opts net = vm->cfg->net;
 
-		/* vhost-net would need the IOTLB protocol to see IOVAs. */
-		if (vm->cfg->viommu_virtio && net.vhost == NET_VHOST_ON)
-			return errmsg(err, errlen, -EINVAL,
-				      "--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
+		/* vhost-net would need the IOTLB protocol to see IOVAs
+		 * (vhost=1 with --viommu virtio is refused by the parser). */
 		if (vm->cfg->viommu_virtio && net.vhost == NET_VHOST_AUTO) {
 			pr_info("virtio-net behind the virtio-iommu: frames go through armvm, not vhost-net");
 			net.vhost = NET_VHOST_OFF;

@@ -169,6 +169,11 @@ static void test_sve_conflicts(void)
 	is_int(P("--sve-vls", "128", "--sve-max-vl", "512"), -EINVAL, "--sve-vls with --sve-max-vl refused");
 	is_int(P("--no-sve", "--sve-vls", "128"), -EINVAL, "--no-sve with --sve-vls refused");
 	like(err, "--no-sve cannot be used with", "says why");
+	is_int(P("--viommu", "virtio", "-n", "mode=tap,vhost=1"), -EINVAL, "--viommu virtio with vhost=1 refused");
+	like(err, "cannot be used with --viommu virtio", "... saying why");
+	is_int(P("--viommu", "vfio,virtio", "-n", "mode=tap"), 0, "--viommu virtio with vhost left to choose");
+	is_int(P("--viommu", "iommu"), -EINVAL, "--viommu with an unknown kind refused");
+	like(err, "expected vfio, virtio or both", "... naming the kinds");
 	config_destroy(&cfg);
 }
 
