@@ -1155,27 +1155,7 @@ int control_main(const char *cmd, int argc, char **argv)
 		pr_err("%s: %s", cmd, err);
 		return 1;
 	}
-	if (!strcmp(cmd, "debug") && o.stats) {
-		if (o.name) {
-			if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {
-				pr_err("%s: no running guest named '%s'", cmd, o.name);
-				return 1;
-			}
-			return ctl_debug_stats(&o, o.name, path);
-		}
-		if (dir[0] && ctl_guests(dir, &names, &n)) {
-			pr_err("%s: cannot read %s: %s", cmd, dir, strerror(errno));
-			return 1;
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (!sock_path(path, sizeof(path), dir, names[i]))
-				status |= ctl_debug_stats(&o, names[i], path);
-			free(names[i]);
-		}
-		free(names);
-		return status;
-	}
-	if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "debug")) {
+	if (!strcmp(cmd, "snapshot") || (!strcmp(cmd, "debug") && !o.stats)) {
 		if (!dir[0] || sock_path(path, sizeof(path), dir, o.name)) {
 			pr_err("%s: no running guest named '%s'", cmd, o.name);
 			return 1;
@@ -1202,6 +1182,16 @@ int control_main(const char *cmd, int argc, char **argv)
 		const char *what = !strcmp(cmd, "list") ? "info" : cmd;
 		json_t *rep = NULL;
 
+		if (o.stats) { /* debug -i stats: its own request and output */
+			if (!dir[0] || sock_path(path, sizeof(path), dir, names[i])) {
+				pr_err("%s: no running guest named '%s'", cmd, names[i]);
+				status = 1;
+			} else {
+				status |= ctl_debug_stats(&o, names[i], path);
+			}
+			free(names[i]);
+			continue;
+		}
 		if (!dir[0])
 			snprintf(err, sizeof(err), "No such file or directory");
 		else if (sock_path(path, sizeof(path), dir, names[i]) == 0)

@@ -46,6 +46,13 @@ ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say which guest: --name NAME'; echo 
 out=$(a snapshot --name ghost -o "$h/s.snap"); rc=$?
 ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "no running guest named 'ghost'" && [ ! -e "$h/s.snap" ]; echo $?)" \
 	"snapshot of a guest that does not exist: one line, status 1, no file"
+out=$(a debug -i stats); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q -- 'say which guest: --name NAME, or -a for all'; echo $?)" "debug -i stats without a guest: status 2"
+out=$(a debug --name x -i frobs); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q "shows 'stats'"; echo $?)" "debug -i with an unknown kind: status 2, named"
+out=$(a debug --name ghost -i stats); rc=$?
+ok "$([ $rc = 1 ] && [ "$(echo "$out" | wc -l)" = 1 ] && echo "$out" | grep -q "no running guest named 'ghost'"; echo $?)" \
+	"debug -i stats of a guest that does not run: one line, status 1"
 out=$(a snapshot-info); rc=$?
 ok "$([ $rc = 2 ] && echo "$out" | grep -q 'say which file'; echo $?)" "snapshot-info without a file: status 2"
 out=$(a snapshot-info "$h/none.snap"); rc=$?
