@@ -336,6 +336,71 @@ static void test_paged_ring(void)
 	virtio_dev_destroy(&vi->vd);
 }
 
+/* A saved state: one domain (id 4) with one mapping, endpoint 8 in it. */
+static void put_state(struct state_buf *sb, uint8_t bypass, uint64_t start, uint64_t end,
+		      uint64_t gpa, uint32_t ep0, uint32_t att0)
+{
+	state_writer_init(sb);
+	state_put_u8(sb, bypass);
+	state_put_u32(sb, 1);			  /* domains */
+	state_put_u32(sb, 4), state_put_u8(sb, 0), state_put_u32(sb, 2); /* id, bypass, maps */
+	state_put_u64(sb, 0x10000), state_put_u64(sb, 0x10fff), state_put_u64(sb, RAM);
+	state_put_u32(sb, RW);
+	state_put_u64(sb, start), state_put_u64(sb, end), state_put_u64(sb, gpa);
+	state_put_u32(sb, RW);
+	state_put_u32(sb, 3);			  /* endpoints, in order */
+	state_put_u32(sb, ep0), state_put_u32(sb, att0);
+	state_put_u32(sb, 16), state_put_u32(sb, UINT32_MAX);
+	state_put_u32(sb, 0x10000), state_put_u32(sb, 4);
+}
+
+/* Saved state is hostile too: every table is checked as MAPs are. */
+static void test_state(void)
+{
+	static const struct {
+		uint8_t bypass;
+		uint64_t start, end, gpa;
+		uint32_t ep0, att0;
+		const char *what;
+	} bad[] = {
+		{ 2, 0x20000, 0x20fff, RAM, 8, 4, "bypass neither 0 nor 1" },
+		{ 0, 0x10800, 0x117ff, RAM, 8, 4, "a mapping overlapping the one before" },
+		{ 0, 0x20800, 0x217ff, RAM, 8, 4, "a mapping off the granule" },
+		{ 0, 0x20000, 0x20fff, 0x1000, 8, 4, "a mapping of memory that is not RAM" },
+		{ 0, 0x20000, 0x1ffff, RAM, 8, 4, "a mapping that ends before it starts" },
+		{ 0, 1ULL << 48, (1ULL << 48) + 0xfff, RAM, 8, 4, "a mapping outside the input range" },
+		{ 0, 0x20000, 0x20fff, RAM, 9, 4, "another machine's endpoint" },
+		{ 0, 0x20000, 0x20fff, RAM, 8, 5, "an endpoint in a domain that is not there" },
+	};
+	struct space a, b;
+	struct viommu *vi = fresh(&a, &b);
+	struct state_buf sb, rd;
+	uint64_t gpa = 0;
+
+	put_state(&sb, 0, 0x20000, 0x20fff, RAM + 0x5000, 8, 4);
+	state_reader_init(&rd, sb.data, sb.len);
+	is_int(vi->vd.ops->load(&vi->vd, &rd), 0, "a saved state loads");
+	state_free(&sb);
+	is_int(viommu_translate(vi, 0x10000, 0x20010, 4, true, &gpa), 0, "its mapping translates");
+	ok(gpa == RAM + 0x5010, "to its GPA");
+	ok(a.n == 2, "endpoint 8's IOVA space got both mappings (%u)", a.n);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		put_state(&sb, bad[i].bypass, bad[i].start, bad[i].end, bad[i].gpa, bad[i].ep0, bad[i].att0);
+		state_reader_init(&rd, sb.data, sb.len);
+		is_int(vi->vd.ops->load(&vi->vd, &rd), -EINVAL, "refused: %s", bad[i].what);
+		state_free(&sb);
+		ok(!viommu_translate(vi, 0x10000, 0x20010, 4, true, &gpa) && gpa == RAM + 0x5010,
+		   "... and the loaded tables stay as they were");
+	}
+	state_writer_init(&sb);
+	is_int(vi->vd.ops->save(&vi->vd, &sb), 0, "the tables save");
+	state_reader_init(&rd, sb.data, sb.len);
+	is_int(vi->vd.ops->load(&vi->vd, &rd), 0, "and load back");
+	ok(rd.pos == rd.len, "every byte read");
+	state_free(&sb);
+	virtio_dev_destroy(&vi->vd);
+}
+
 int main(void)
 {
 	ram = calloc(1, RAM_SIZE);
@@ -345,6 +410,7 @@ int main(void)
 	test_limits();
 	test_probe_bypass_translate();
 	test_paged_ring();
+	test_state();
 	free(ram);
 	return tap_done();
 }
