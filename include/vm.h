@@ -63,7 +63,7 @@ struct boot_files {
 	size_t kernel_size;
 	uint8_t *initrd;
 	size_t initrd_size;
-	char *cmdline;
+	const char *cmdline;
 };
 
 struct vm {
@@ -119,7 +119,7 @@ struct vm {
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      const struct boot_files *files, char *err, size_t errlen);
+	      const char *cmdline, char *err, size_t errlen);
 /* Run until the guest or user ends it; returns why. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);

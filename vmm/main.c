@@ -30,29 +30,6 @@ static int die_usage(const char *msg)
 	return 2;
 }
 
-static int map_boot_file(const char *what, const char *path, uint64_t limit,
-			 uint8_t **buf, size_t *size)
-{
-	int err = file_map(path, limit, buf, size);
-
-	if (err == -EFBIG)
-		pr_err("%s '%s' is larger than guest RAM (%llu MiB, -m)", what,
-		       path, (unsigned long long)(limit >> 20));
-	else if (err == -EINVAL)
-		pr_err("%s '%s' is not a regular file", what, path);
-	else if (err)
-		pr_err("cannot read %s '%s': %s", what, path, strerror(-err));
-	return err;
-}
-
-static void unmap_boot_files(struct boot_files *files)
-{
-	file_unmap(files->kernel, files->kernel_size);
-	file_unmap(files->initrd, files->initrd_size);
-	files->kernel = files->initrd = NULL;
-	files->kernel_size = files->initrd_size = 0;
-}
-
 static char *build_cmdline(const struct vm_config *cfg)
 {
 	/* kvmtool's defaults for its serial console, then the user's -p. */
@@ -77,7 +54,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	struct vm_config cfg, user;
 	struct snapshot snap = { .img.fd = -1 };
 	struct control ctl = { .fd = -1 };
-	struct boot_files files = { 0 };
+	char *cmdline = NULL;
 	struct vm vm;
 	struct sysinfo si;
 	enum vm_exit why;
@@ -137,8 +114,8 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		pr_err("%s", err);
 		goto out;
 	}
-	files.cmdline = build_cmdline(&cfg);
-	if (!files.cmdline) {
+	cmdline = build_cmdline(&cfg);
+	if (!cmdline) {
 		pr_err("out of memory");
 		goto out;
 	}
@@ -165,20 +142,12 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 
 	for (;;) {
 		/*
-		 * The kernel and initrd are mapped only while the machine is
-		 * built: they are copied into guest RAM, and a reboot maps
-		 * them again, so armvm holds no second copy while it runs.
+		 * Everything that depends only on the host and the options is
+		 * checked before the kernel and initrd are opened (vm_create
+		 * reads them last), as kvmtool does: harnesses probe a VMM with
+		 * the options they want and a kernel that does not exist.
 		 */
-		if (!cfg.snap && (!cfg.kernel ||
-				  map_boot_file("kernel", cfg.kernel, cfg.ram_size,
-						&files.kernel, &files.kernel_size)))
-			break;
-		if (!cfg.snap && cfg.initrd &&
-		    map_boot_file("initrd", cfg.initrd, cfg.ram_size, &files.initrd,
-				  &files.initrd_size))
-			break;
-		ret = vm_create(&vm, &cfg, &files, err, sizeof(err));
-		unmap_boot_files(&files);
+		ret = vm_create(&vm, &cfg, cmdline, err, sizeof(err));
 		if (ret) {
 			pr_err("%s", err);
 			break;
@@ -224,8 +193,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 out:
 	control_close(&ctl);
 	term_restore();
-	unmap_boot_files(&files);
-	free(files.cmdline);
+	free(cmdline);
 	config_destroy(&cfg);
 	snapshot_close(&snap);
 	return status;

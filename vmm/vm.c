@@ -548,8 +548,24 @@ static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
 	return 0;
 }
 
-static int vm_load_boot(struct vm *vm, const struct boot_files *files,
-			char *err, size_t errlen)
+static int vm_map_boot_file(const char *what, const char *path, uint64_t limit,
+			    uint8_t **buf, size_t *size, char *err, size_t errlen)
+{
+	int ret = file_map(path, limit, buf, size);
+
+	if (ret == -EFBIG)
+		return errmsg(err, errlen, ret, "%s '%s' is larger than guest RAM (%llu MiB, -m)",
+			      what, path, (unsigned long long)(limit >> 20));
+	if (ret == -EINVAL)
+		return errmsg(err, errlen, ret, "%s '%s' is not a regular file", what, path);
+	if (ret)
+		return errmsg(err, errlen, ret, "cannot read %s '%s': %s", what, path,
+			      strerror(-ret));
+	return 0;
+}
+
+static int vm_place_boot(struct vm *vm, const struct boot_files *files,
+			 char *err, size_t errlen)
 {
 	struct boot_image img;
 	struct boot_layout lay;
@@ -644,6 +660,32 @@ out:
 	free(inflated);
 	free(fdt);
 	free(mpidr);
+	return ret;
+}
+
+/*
+ * The kernel and initrd are opened here, last, after everything that
+ * depends only on the host and the options (harnesses written for kvmtool
+ * probe with a kernel that does not exist), and mapped only while they are
+ * copied into guest RAM: armvm holds no second copy while the guest runs.
+ */
+static int vm_load_boot(struct vm *vm, const char *cmdline, char *err, size_t errlen)
+{
+	struct boot_files f = { 0 };
+	int ret;
+
+	if (!vm->cfg->kernel)
+		return errmsg(err, errlen, -EINVAL, "no kernel to boot (-k)");
+	ret = vm_map_boot_file("kernel", vm->cfg->kernel, vm->ram_size, &f.kernel,
+			       &f.kernel_size, err, errlen);
+	if (!ret && vm->cfg->initrd)
+		ret = vm_map_boot_file("initrd", vm->cfg->initrd, vm->ram_size, &f.initrd,
+				       &f.initrd_size, err, errlen);
+	f.cmdline = cmdline;
+	if (!ret)
+		ret = vm_place_boot(vm, &f, err, errlen);
+	file_unmap(f.kernel, f.kernel_size);
+	file_unmap(f.initrd, f.initrd_size);
 	return ret;
 }
 
@@ -771,8 +813,8 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      const struct boot_files *files, char *err, size_t errlen)
+int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline,
+	      char *err, size_t errlen)
 {
 	enum irqchip_type gic_type;
 	int ret;
@@ -822,7 +864,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg,
 	if (cfg->snap)
 		ret = vm_restore_state(vm, err, errlen);
 	else
-		ret = vm_load_boot(vm, files, err, errlen);
+		ret = vm_load_boot(vm, cmdline, err, errlen);
 	if (ret)
 		goto err_destroy;
 	return 0;

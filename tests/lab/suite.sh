@@ -1044,6 +1044,28 @@ su -s /bin/sh nobody -c "armvm run -m 256 -c 1 -k $LAB_DIR/flat.bin" </dev/null 
 rc=$?
 check "no permission on /dev/kvm: status 1 and a message" $T/perm.log sh -c "[ $rc = 1 ] && grep -q 'permission denied' $T/perm.log"
 
+# --- kvmtool's probe order ---------------------------------------------------
+# Harnesses written for kvmtool (kvm-unit-tests' arm runner among them) run
+# the VMM with the machine options they want and a kernel that does not
+# exist: an error about the kernel means "supported", any other is a skip.
+# So everything the host and the options decide comes before the kernel.
+P=/nonexistent/_NO_FILE_4Uhere_
+refuse "probe: good options, missing kernel: the kernel is the complaint" "cannot read kernel '$P'" -c 1 -m 256 -k $P -i $P
+refuse "probe: -c beyond KVM's limit is named before the missing kernel" "allows at most" -c 4000 -m 256 -k $P
+refuse "probe: -m beyond the host is named before the missing kernel" "more memory than the host has" -m 1000000 -c 1 -k $P
+if [ -n "$HOST_VLS" ]; then
+	refuse "probe: an SVE length the host cannot give is named before the missing kernel" "^armvm: error: --sve-max-vl 4000: 4000 is not a multiple of 128" --sve-max-vl 4000 -c 1 -m 256 -k $P
+else
+	refuse "probe: --sve-vls on a host without SVE is named before the missing kernel" "offers no SVE" --sve-vls 128 -c 1 -m 256 -k $P
+fi
+if grep -q "cannot create that interrupt controller" $T/gicv2.log; then
+	refuse "probe: --irqchip=gicv2 without GICv2 emulation is named before the missing kernel" "cannot create that interrupt controller" --irqchip=gicv2 -c 1 -m 256 -k $P
+else
+	refuse "probe: --irqchip=gicv2 (supported here): the kernel is the complaint" "cannot read kernel '$P'" --irqchip=gicv2 -c 1 -m 256 -k $P
+fi
+refuse "probe: a missing initrd is named after the options, before boot" "cannot read initrd '$P'" -c 1 -m 256 -i $P
+refuse "probe: --irqchip and --pmu that the host has: the kernel is the complaint" "cannot read kernel '$P'" --irqchip=gicv3-its --pmu -c 2 -m 256 -k $P
+
 # --- Help and version --------------------------------------------------------
 armvm run --help >$T/help.log 2>&1
 rc=$?
