@@ -35,7 +35,7 @@ LDFLAGS += -static
 LIBS := -lfdt -luring -laio -lz -lseccomp -ljansson -lpthread
 
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
-CORE_SRCS := vmm/util.c vmm/cli.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c \
+CORE_SRCS := vmm/util.c vmm/cli.c vmm/cli_table.c vmm/cli_doc.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
 	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_iommu.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c
@@ -50,11 +50,27 @@ MAIN_OBJS := $(MAIN_SRCS:%.c=$(B)/obj/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 KVM_TESTS := $(patsubst tests/kvm/%.c,$(B)/tests/kvm/%,$(filter-out tests/kvm/hostile_pci.c,$(wildcard tests/kvm/*.c)))
 # Tests of the project's scripts (TAP shell scripts, run on the build host).
-SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t tests/unit/cli-control.t
+SCRIPT_TESTS := tests/unit/setup.t tests/unit/suite-guard.t tests/unit/cli-control.t tests/unit/doc.t
 GUEST_PROGS := $(patsubst tests/guest/%.c,$(B)/guest/%,$(wildcard tests/guest/*.c))
 
-.PHONY: all check test test-long demo lab-assets setup format clean install
-all: $(B)/armvm
+.PHONY: all check test test-long demo lab-assets setup format format-check clean install uninstall
+all: $(B)/armvm $(B)/armvm.1 $(B)/armvm.bash
+
+# The man page and the bash completion, from the option table, by a tool
+# built for this machine (armvm itself may be for another architecture).
+BUILD_CC ?= $(or $(CC_FOR_BUILD),cc)
+DOC_SRCS := vmm/cli_gen.c vmm/cli_table.c vmm/cli_doc.c
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+$(B)/host/cli_gen: $(DOC_SRCS) include/cli.h
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(BUILD_CC) -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -o $@ $(DOC_SRCS)
+$(B)/armvm.1: $(B)/host/cli_gen $(VERSION_STAMP)
+	@echo "  GEN     $@"
+	$(Q)SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $< man "$(VERSION)" >$@.tmp && mv $@.tmp $@
+$(B)/armvm.bash: $(B)/host/cli_gen
+	@echo "  GEN     $@"
+	$(Q)$< bash >$@.tmp && mv $@.tmp $@
 
 $(B)/armvm: $(CORE_OBJS) $(KVM_OBJS) $(MAIN_OBJS)
 	@echo "  LD      $@"
@@ -92,8 +108,15 @@ $(B)/guest/%: tests/guest/%.c
 setup:
 	$(Q)scripts/setup.sh
 
-check: $(UNIT_TESTS) $(B)/armvm
+check: $(UNIT_TESTS) all
 	ARMVM=$(B)/armvm prove -e tests/run-test $(UNIT_TESTS) $(SCRIPT_TESTS)
+
+# The default guest, in build/lab: Debian's arm64 kernel and an initramfs
+# of busybox and the guest-side programs (make demo boots it; make install
+# installs it).
+.PHONY: guest
+guest: $(GUEST_PROGS)
+	$(Q)tests/lab/assets.sh
 
 lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin $(B)/guest/hostile-net.bin $(B)/guest/hostile-pci.bin $(KVM_TESTS)
 	$(Q)tests/lab/assets.sh
@@ -113,15 +136,32 @@ demo: setup
 	$(Q)$(MAKE) --no-print-directory all lab-assets
 	tests/lab/lab run -- 'armvm run -c 2 -m 512 -p "quiet"'
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: armvm, armvm(1), the bash
+# completion and the default guest (share/armvm: the lab's kernel and
+# initramfs, fetched and built by lab-assets), so that `armvm run` with no
+# arguments boots on an installed arm64 host. `make uninstall` undoes it.
 PREFIX ?= /usr/local
-install: $(B)/armvm
-	install -D -m 755 $(B)/armvm $(DESTDIR)$(PREFIX)/bin/armvm
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/armvm
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+install: all guest
+	install -D -m 755 $(B)/armvm $(DESTDIR)$(BINDIR)/armvm
+	install -D -m 644 $(B)/armvm.1 $(DESTDIR)$(MANDIR)/man1/armvm.1
+	install -D -m 644 $(B)/armvm.bash $(DESTDIR)$(COMPLETIONDIR)/armvm
+	install -D -m 644 $(B)/lab/Image $(DESTDIR)$(DATADIR)/Image
+	install -D -m 644 $(B)/lab/guest.cpio.gz $(DESTDIR)$(DATADIR)/guest.cpio.gz
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/armvm $(DESTDIR)$(MANDIR)/man1/armvm.1 \
+		$(DESTDIR)$(COMPLETIONDIR)/armvm $(DESTDIR)$(DATADIR)/Image \
+		$(DESTDIR)$(DATADIR)/guest.cpio.gz
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(B)/obj $(B)/tests $(B)/guest $(B)/armvm
+	rm -rf $(B)/obj $(B)/tests $(B)/guest $(B)/host $(B)/armvm $(B)/armvm.1 $(B)/armvm.bash
 
 # Header dependencies of every object set (sanitized ones too: a struct
 # that grew must rebuild them, or the tests run stale layouts).

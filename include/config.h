@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "sve.h"
 #include "virtio_blk.h"
 #include "virtio_devices.h"
@@ -70,9 +71,6 @@ struct vm_config {
 	const struct snapshot *snap;
 };
 
-/* Result of cli_parse_run() besides errors. */
-#define CLI_HELP 1
-
 void config_init(struct vm_config *cfg);
 /* Free what parsing allocated (the --disk option strings). */
 void config_destroy(struct vm_config *cfg);
@@ -84,9 +82,6 @@ void config_destroy(struct vm_config *cfg);
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		  size_t errlen);
 
-/* Print `armvm run --help` / `armvm help` to f. */
-void cli_print_run_help(void *f);
-void cli_print_help(void *f);
 
 /* kvmtool's default: 64 MiB per vCPU plus 192 MiB, at most 80% of host RAM. */
 uint64_t config_default_ram(unsigned int nr_cpus, uint64_t host_ram);

@@ -5,6 +5,7 @@
  * and `--opt=value` are accepted (getopt_long). One table drives both the
  * parser and --help, so they cannot drift apart.
  */
+#include "cli.h"
 #include "config.h"
 
 #include <errno.h>
@@ -15,103 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-enum opt_id {
-	OPT_KERNEL = 'k',
-	OPT_DISK = 'd',
-	OPT_NETWORK = 'n',
-	OPT_INITRD = 'i',
-	OPT_PARAMS = 'p',
-	OPT_MEM = 'm',
-	OPT_CPUS = 'c',
-	OPT_HELP = 'h',
-	OPT_NAME = 256,
-	OPT_CONSOLE,
-	OPT_NODEFAULTS,
-	OPT_LOGLEVEL,
-	OPT_DUMP_DTB,
-	OPT_DEBUG,
-	OPT_IRQCHIP,
-	OPT_PMU,
-	OPT_NO_REBOOT,
-	OPT_KVM_DEV,
-	OPT_NO_SVE,
-	OPT_SVE_MAX_VL,
-	OPT_SVE_VLS,
-	OPT_RNG,
-	OPT_TRANSPORT,
-	OPT_NO_SECCOMP,
-	OPT_RESTORE,
-	OPT_VFIO_PCI,
-	OPT_VIOMMU,
-};
-
-struct opt_desc {
-	const char *name;
-	int id;
-	int has_arg;
-	const char *arg;
-	const char *help;
-};
-
-static const struct opt_desc run_opts[] = {
-	{ "kernel", OPT_KERNEL, 1, "IMAGE",
-	  "kernel to boot: arm64 Image (may be gzip-compressed) or a flat "
-	  "binary loaded at RAM + 512 KiB (default: the default guest)" },
-	{ "initrd", OPT_INITRD, 1, "FILE", "initial RAM disk (any file)" },
-	{ "params", OPT_PARAMS, 1, "CMDLINE", "kernel command line" },
-	{ "disk", OPT_DISK, 1, "PATH[,ro][,direct][,engine=io_uring|aio|sync][,serial=ID]",
-	  "a virtio-blk disk backed by a file or block device (repeatable)" },
-	{ "mem", OPT_MEM, 1, "SIZE",
-	  "guest RAM in MiB, or with a K/M/G/T suffix (default: 64 MiB per "
-	  "vCPU + 192 MiB, at most 80% of host RAM)" },
-	{ "cpus", OPT_CPUS, 1, "N", "number of vCPUs (default: host CPUs online)" },
-	{ "name", OPT_NAME, 1, "NAME", "guest name (default: guest-PID)" },
-	{ "console", OPT_CONSOLE, 1, "serial|virtio",
-	  "guest console: serial (the 8250 UART, ttyS0; the default) or "
-	  "virtio (virtio-console, hvc0)" },
-	{ "irqchip", OPT_IRQCHIP, 1, "gicv3|gicv3-its|gicv2",
-	  "interrupt controller (default: gicv3-its, else gicv3, else gicv2, "
-	  "as the host allows)" },
-	{ "pmu", OPT_PMU, 0, NULL, "give the guest a PMUv3" },
-	{ "no-sve", OPT_NO_SVE, 0, NULL,
-	  "no SVE for the guest (default: SVE whenever the host offers it)" },
-	{ "disable-sve", OPT_NO_SVE, 0, NULL, "same as --no-sve (kvmtool's name)" },
-	{ "sve-max-vl", OPT_SVE_MAX_VL, 1, "BITS",
-	  "cap the SVE vector length: the host's lengths up to BITS" },
-	{ "sve-vls", OPT_SVE_VLS, 1, "LIST",
-	  "exactly these SVE vector lengths, e.g. 128,256,512 (the host's set "
-	  "cut at some maximum, as KVM requires)" },
-	{ "network", OPT_NETWORK, 1, "mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]",
-	  "guest networking: a virtio-net on a tap device, vhost-net when usable (default: none)" },
-	{ "rng", OPT_RNG, 0, NULL, "a virtio-rng device (entropy from the host)" },
-	{ "vfio-pci", OPT_VFIO_PCI, 1, "[DOMAIN:]BUS:DEV.FN",
-	  "pass the host PCI function through with VFIO (bound to vfio-pci; "
-	  "repeatable)" },
-	{ "viommu", OPT_VIOMMU, 1, "vfio|virtio[,...]",
-	  "a virtio-iommu in front of the passed-through functions (vfio) and/or "
-	  "the emulated virtio devices (virtio); repeatable" },
-	{ "virtio-transport", OPT_TRANSPORT, 1, "pci|mmio",
-	  "how virtio devices attach (default: pci)" },
-	{ "nodefaults", OPT_NODEFAULTS, 0, NULL,
-	  "no default devices, nothing appended to the kernel command line" },
-	{ "no-reboot", OPT_NO_REBOOT, 0, NULL,
-	  "exit (status 0) when the guest reboots instead of restarting it" },
-	{ "dump-dtb", OPT_DUMP_DTB, 1, "FILE",
-	  "write the generated device tree blob to FILE" },
-	{ "loglevel", OPT_LOGLEVEL, 1, "error|warning|info|debug",
-	  "how much armvm prints (default: warning)" },
-	{ "debug", OPT_DEBUG, 0, NULL, "print debug messages (--loglevel debug)" },
-	{ "kvm-dev", OPT_KVM_DEV, 1, "PATH", "KVM device (default: /dev/kvm)" },
-	{ "no-seccomp", OPT_NO_SECCOMP, 0, NULL,
-	  "no seccomp filters on armvm's threads (for debugging; by default "
-	  "each thread may make only the system calls it needs)" },
-	{ "restore", OPT_RESTORE, 1, "FILE",
-	  "restore the guest saved in FILE (armvm snapshot) instead of booting "
-	  "one; only --name, --disk, --loglevel, --debug and --no-seccomp may "
-	  "be given with it (see armvm restore)" },
-	{ "help", OPT_HELP, 0, NULL, "show this help" },
-};
 
 void config_init(struct vm_config *cfg)
 {
@@ -158,40 +62,125 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+int cli_begin(struct cli_parser *p, const char *cmd, int argc, char **argv, char *err,
+	      size_t errlen)
+{
+	size_t n = 0, s = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->cmd = cli_cmd_find(cmd);
+	p->argc = argc;
+	p->argv = argv;
+	p->err = err;
+	p->errlen = errlen;
+	if (!p->cmd)
+		return p->failed = errmsg(err, errlen, -EINVAL, "unknown command '%s' (see armvm help)",
+					  cmd);
+	p->shortopts[s++] = '-'; /* positional arguments in order, as option 1 */
+	p->shortopts[s++] = ':'; /* a missing argument as ':' */
+	for (unsigned int i = 0; i < p->cmd->nr_opts && n < CLI_MAX_OPTS; i++) {
+		const struct cli_opt *o = &p->cmd->opts[i];
+
+		if (!cli_cmd_has(p->cmd, o))
+			continue;
+		/* Long options return 1000 + their index in the table. */
+		p->longopts[n++] = (struct option){ o->name,
+						    o->kind ? required_argument : no_argument,
+						    NULL, 1000 + (int)i };
+		if (o->sname && s + 3 < sizeof(p->shortopts)) {
+			p->shortopts[s++] = o->sname;
+			if (o->kind)
+				p->shortopts[s++] = ':';
+		}
+	}
+	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
+	opterr = 0;
+	return 0;
+}
+
+static int cli_add_pos(struct cli_parser *p, char *arg)
+{
+	const struct cli_cmd *c = p->cmd;
+
+	if (c->max_pos == 0)
+		return errmsg(p->err, p->errlen, -EINVAL,
+			      "%s: unexpected argument '%s' (see armvm %s --help)", c->name, arg,
+			      c->name);
+	if (p->npos == c->max_pos || p->npos == CLI_MAX_POS)
+		return errmsg(p->err, p->errlen, -EINVAL,
+			      "%s: unexpected argument '%s' (armvm %s %s)", c->name, arg, c->name,
+			      c->synopsis);
+	p->pos[p->npos++] = arg;
+	return 0;
+}
+
+int cli_next(struct cli_parser *p)
+{
+	const struct cli_cmd *c = p->cmd;
+	int r, ret;
+
+	if (p->failed)
+		return p->failed;
+	while ((r = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL)) == 1)
+		if ((ret = cli_add_pos(p, optarg)))
+			return ret;
+	if (r == -1) { /* the end, or "--" and what follows it */
+		while (optind < p->argc)
+			if ((ret = cli_add_pos(p, p->argv[optind++])))
+				return ret;
+		return CLI_END;
+	}
+	p->opt = NULL;
+	p->arg = optarg;
+	if (r >= 1000 && r < 1000 + (int)c->nr_opts) {
+		p->opt = &c->opts[r - 1000];
+	} else if (r != ':' && r != '?') {
+		for (unsigned int i = 0; i < c->nr_opts; i++)
+			if (c->opts[i].sname == r && cli_cmd_has(c, &c->opts[i]))
+				p->opt = &c->opts[i];
+	}
+	if (p->opt)
+		return p->opt->id == OPT_HELP ? CLI_HELP : p->opt->id;
+	if (r == ':')
+		return errmsg(p->err, p->errlen, -EINVAL, "option '%s' needs an argument",
+			      p->argv[optind - 1]);
+	if (optopt && optopt < 256)
+		return errmsg(p->err, p->errlen, -EINVAL,
+			      "%s: unknown option '-%c' (see armvm %s --help)", c->name, optopt,
+			      c->name);
+	return errmsg(p->err, p->errlen, -EINVAL, "%s: unknown option '%s' (see armvm %s --help)",
+		      c->name, p->argv[optind - 1], c->name);
+}
+
+int cli_finish(struct cli_parser *p, int c)
+{
+	if (c == CLI_HELP) {
+		cli_print_cmd_help(p->cmd, stdout);
+		return 0;
+	}
+	if (c < 0) {
+		pr_err("%s", p->err);
+		return 2;
+	}
+	return -1;
+}
+
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		  size_t errlen)
 {
-	struct option longopts[ARRAY_SIZE(run_opts) + 1];
-	char shortopts[64];
-	size_t n = 0, s = 0;
+	struct cli_parser p;
+	const struct cli_opt *bad_with_restore = NULL;
 	unsigned long v;
-	int c, bad_with_restore = 0;
+	int c;
 
-	shortopts[s++] = ':'; /* report a missing argument as ':' */
-	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
-		const struct opt_desc *o = &run_opts[i];
+	if ((c = cli_begin(&p, "run", argc, argv, err, errlen)))
+		return c;
+	while ((c = cli_next(&p)) > CLI_HELP) {
+		const char *optarg = p.arg;
 
-		longopts[n++] = (struct option){ o->name,
-						 o->has_arg ? required_argument
-							    : no_argument,
-						 NULL, o->id };
-		if (o->id < 256) {
-			shortopts[s++] = (char)o->id;
-			if (o->has_arg)
-				shortopts[s++] = ':';
-		}
-	}
-	longopts[n] = (struct option){ 0 };
-	shortopts[s] = '\0';
-
-	optind = 0; /* glibc: full re-initialisation, so tests can call twice */
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		/* With --restore the machine is the snapshot's: only these may change. */
-		if (c != OPT_RESTORE && c != OPT_NAME && c != OPT_DISK && c != OPT_LOGLEVEL &&
-		    c != OPT_DEBUG && c != OPT_NO_SECCOMP && c != OPT_KVM_DEV && c != OPT_HELP &&
-		    c != ':' && c != '?' && !bad_with_restore)
-			bad_with_restore = c;
+		/* With --restore the machine is the snapshot's: only some may change. */
+		if (c != OPT_RESTORE && !(p.opt->flags & CLI_F_RESTORE) && !bad_with_restore)
+			bad_with_restore = p.opt;
 		switch (c) {
 		case OPT_KERNEL: cfg->kernel = optarg; break;
 		case OPT_INITRD: cfg->initrd = optarg; break;
@@ -271,21 +260,21 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			cfg->nr_vfio++;
 			break;
 		case OPT_VIOMMU: {
-			const char *p = optarg;
+			const char *w = optarg;
 
 			do {
-				size_t l = strcspn(p, ",");
+				size_t l = strcspn(w, ",");
 
-				if (l == 4 && !strncmp(p, "vfio", 4))
+				if (l == 4 && !strncmp(w, "vfio", 4))
 					cfg->viommu_vfio = true;
-				else if (l == 6 && !strncmp(p, "virtio", 6))
+				else if (l == 6 && !strncmp(w, "virtio", 6))
 					cfg->viommu_virtio = true;
 				else
 					return errmsg(err, errlen, -EINVAL,
 						      "--viommu '%s': expected vfio, virtio or both (vfio,virtio)",
 						      optarg);
-				p += l;
-			} while (*p++ == ',');
+				w += l;
+			} while (*w++ == ',');
 			break;
 		}
 		case OPT_TRANSPORT:
@@ -337,24 +326,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			break;
 		case OPT_KVM_DEV: cfg->kvm_dev = optarg; break;
 		case OPT_RESTORE: cfg->restore = optarg; break;
-		case OPT_HELP: return CLI_HELP;
-		case ':':
-			return errmsg(err, errlen, -EINVAL, "option '%s' needs an argument",
-				    argv[optind - 1]);
-		default:
-			if (optopt && optopt < 256)
-				return errmsg(err, errlen, -EINVAL,
-					    "unknown option '-%c' (see armvm run --help)",
-					    optopt);
-			return errmsg(err, errlen, -EINVAL,
-				    "unknown option '%s' (see armvm run --help)",
-				    argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return errmsg(err, errlen, -EINVAL,
-			    "unexpected argument '%s' (see armvm run --help)",
-			    argv[optind]);
+	if (c < 0 || c == CLI_HELP)
+		return c;
 	if (cfg->no_sve && cfg->sve.kind != SVE_REQ_HOST)
 		return errmsg(err, errlen, -EINVAL,
 			      "--no-sve cannot be used with --sve-max-vl or --sve-vls");
@@ -362,107 +337,66 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		return errmsg(err, errlen, -EINVAL,
 			      "--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
 	if (cfg->restore && bad_with_restore) {
-		const char *name = "?";
+		char may[256];
+		size_t off = 0;
 
-		for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++)
-			if (run_opts[i].id == bad_with_restore) {
-				name = run_opts[i].name;
-				break;
-			}
+		for (unsigned int i = 0; i < p.cmd->nr_opts && off < sizeof(may); i++)
+			if ((p.cmd->opts[i].flags & CLI_F_RESTORE) && p.cmd->opts[i].id != OPT_HELP)
+				off += (size_t)snprintf(may + off, sizeof(may) - off, "%s--%s",
+							off ? ", " : "", p.cmd->opts[i].name);
 		return errmsg(err, errlen, -EINVAL,
 			      "--%s cannot be used with a restore: the machine is the snapshot's "
-			      "(only --name, --disk, --loglevel, --debug and --no-seccomp may be given)",
-			      name);
+			      "(only %s may be given)",
+			      bad_with_restore->name, may);
 	}
 	return 0;
 }
 
-void cli_print_run_help(void *fp)
-{
-	FILE *f = fp;
-
-	fprintf(f, "usage: armvm run [OPTIONS]\n\n"
-		   "Boot an arm64 guest on /dev/kvm. The console is this terminal; "
-		   "Ctrl-a x quits.\nWith no -k, boots the default guest.\n\n");
-	for (size_t i = 0; i < ARRAY_SIZE(run_opts); i++) {
-		const struct opt_desc *o = &run_opts[i];
-		char lhs[128];
-
-		if (o->id < 256)
-			snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", o->id,
-				 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-		else
-			snprintf(lhs, sizeof(lhs), "    --%s%s%s", o->name,
-				 o->arg ? " " : "", o->arg ? o->arg : "");
-		if (strlen(lhs) > 30)
-			fprintf(f, "  %s\n  %-30s %s\n", lhs, "", o->help);
-		else
-			fprintf(f, "  %-30s %s\n", lhs, o->help);
-	}
-	fprintf(f, "\nThe guest powering off (PSCI SYSTEM_OFF) ends armvm with "
-		   "status 0; a guest reboot\n(SYSTEM_RESET) restarts it with a "
-		   "fresh machine, unless --no-reboot.\n");
-}
-
-void cli_print_help(void *fp)
-{
-	FILE *f = fp;
-
-	fprintf(f, "usage: armvm COMMAND [OPTIONS]\n\n"
-		   "Commands:\n"
-		   "  run       boot a guest (armvm run --help for its options)\n"
-		   "  info      what this host's KVM offers (--json for machines)\n"
-		   "  list      the running guests (--json): name, pid, state, vCPUs, memory\n"
-		   "  stat      a guest's vCPUs (exits) and devices (I/O) (--name NAME [--json])\n"
-		   "  pause     pause a guest's vCPUs (--name NAME | --all)\n"
-		   "  resume    resume them (--name NAME | --all)\n"
-		   "  stop      end a guest, as Ctrl-a x does (--name NAME | --all)\n"
-		   "  snapshot  save a guest to a file (--name NAME -o FILE [--resume|--stop] [--json])\n"
-		   "  restore   run a saved guest again (FILE [--name NAME] [--disk PATH]... [--loglevel L])\n"
-		   "  snapshot-info  what a snapshot holds (FILE [--json] [--verify])\n"
-		   "  debug     a guest's registers, SVE Z/P/FFR included (--name NAME --regs [--vcpu N] [--json])\n"
-		   "            or its virtio-iommu's domains and mappings (--name NAME | -a, -i stats [--json])\n"
-		   "  vls-common  the --sve-max-vl and --irqchip every host honours (HOST.json... from info --json)\n"
-		   "  selftest  check this host's FPSIMD/SVE state switching\n"
-		   "  version   print armvm's version\n"
-		   "  help      show this help\n\n");
-	cli_print_run_help(f);
-}
-
 /* Where the default guest lives, first match wins (see README). */
-static const char *const default_guests[][2] = {
-	{ "/lab/Image", "/lab/guest.cpio.gz" },
-	{ "/usr/local/share/armvm/Image", "/usr/local/share/armvm/guest.cpio.gz" },
-	{ "/usr/share/armvm/Image", "/usr/share/armvm/guest.cpio.gz" },
+static const char *const default_guest_dirs[] = {
+	NULL, /* $ARMVM_GUEST_DIR */
+	NULL, /* ../share/armvm beside this armvm: make install's, any PREFIX */
+	"/lab",
+	"/usr/local/share/armvm",
+	"/usr/share/armvm",
 };
 
 int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
 {
-	/* $ARMVM_GUEST_DIR first: the lab's native mode and users' own. */
-	static char env_kernel[4096], env_initrd[4096];
-	const char *dir = getenv("ARMVM_GUEST_DIR");
+	static char kernel[4096], initrd[4096];
+	char exe[4000], beside[4096] = "";
+	ssize_t n;
 
 	if (cfg->kernel)
 		return 0;
-	if (dir && *dir) {
-		snprintf(env_kernel, sizeof(env_kernel), "%s/Image", dir);
-		snprintf(env_initrd, sizeof(env_initrd), "%s/guest.cpio.gz", dir);
-		if (!access(env_kernel, R_OK)) {
-			cfg->kernel = env_kernel;
-			if (!cfg->initrd && !access(env_initrd, R_OK))
-				cfg->initrd = env_initrd;
-			return 0;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(beside, sizeof(beside), "%s/../share/armvm", exe);
 		}
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(default_guests); i++) {
-		if (access(default_guests[i][0], R_OK))
+	for (size_t i = 0; i < ARRAY_SIZE(default_guest_dirs); i++) {
+		const char *dir = i == 0 ? getenv("ARMVM_GUEST_DIR") : i == 1 ? beside
+									 : default_guest_dirs[i];
+
+		if (!dir || !*dir)
 			continue;
-		cfg->kernel = default_guests[i][0];
-		if (!cfg->initrd && !access(default_guests[i][1], R_OK))
-			cfg->initrd = default_guests[i][1];
+		if ((size_t)snprintf(kernel, sizeof(kernel), "%s/Image", dir) >= sizeof(kernel) ||
+		    access(kernel, R_OK))
+			continue;
+		cfg->kernel = kernel;
+		snprintf(initrd, sizeof(initrd), "%s/guest.cpio.gz", dir);
+		if (!cfg->initrd && !access(initrd, R_OK))
+			cfg->initrd = initrd;
 		return 0;
 	}
 	return errmsg(err, errlen, -EINVAL,
-		    "no kernel given (-k) and no default guest found in $ARMVM_GUEST_DIR, /lab, "
-		    "/usr/local/share/armvm or /usr/share/armvm");
+		      "no kernel given (-k) and no default guest (Image, guest.cpio.gz) in "
+		      "$ARMVM_GUEST_DIR, %s, /lab, /usr/local/share/armvm or /usr/share/armvm",
+		      *beside ? beside : "../share/armvm beside armvm");
 }

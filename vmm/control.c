@@ -4,6 +4,7 @@
  * jansson (Debian's libjansson-dev, static): small, MIT, maintained, and
  * it refuses malformed text for us.
  */
+#include "cli.h"
 #include "control.h"
 
 #include <dirent.h>
@@ -801,72 +802,68 @@ struct ctl_opts {
 	int vcpu;		   /* debug: -1 for all */
 };
 
+/* 0, or the status to exit with (help shown: 0; bad usage said: 2). */
 static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 {
+	struct cli_parser p;
+	char err[256];
+	int c;
+
 	memset(o, 0, sizeof(*o));
 	o->vcpu = -1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--name") && i + 1 < argc)
-			o->name = argv[++i];
-		else if (!strncmp(argv[i], "--name=", 7))
-			o->name = argv[i] + 7;
-		else if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a"))
-			o->all = true;
-		else if (!strcmp(argv[i], "--json"))
-			o->json = true;
-		else if (!strcmp(cmd, "snapshot") && (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) &&
-			 i + 1 < argc)
-			o->output = argv[++i];
-		else if (!strcmp(cmd, "snapshot") && !strncmp(argv[i], "--output=", 9))
-			o->output = argv[i] + 9;
-		else if (!strcmp(cmd, "snapshot") && (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--stop")))
-			o->then = argv[i] + 2;
-		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--regs"))
-			o->regs = true;
-		else if (!strcmp(cmd, "debug") && (!strcmp(argv[i], "-i") || !strcmp(argv[i], "--info")) &&
-			 i + 1 < argc) {
-			if (strcmp(argv[++i], "stats")) {
-				pr_err("debug: -i shows 'stats' (the virtio-iommu's domains), not '%s'", argv[i]);
-				return -EINVAL;
+	cli_begin(&p, cmd, argc, argv, err, sizeof(err));
+	while ((c = cli_next(&p)) > CLI_HELP) {
+		switch (c) {
+		case OPT_NAME: o->name = p.arg; break;
+		case OPT_ALL: o->all = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_OUTPUT: o->output = p.arg; break;
+		case OPT_RESUME: o->then = "resume"; break;
+		case OPT_STOP: o->then = "stop"; break;
+		case OPT_REGS: o->regs = true; break;
+		case OPT_INFO:
+			if (strcmp(p.arg, "stats")) {
+				pr_err("debug: -i shows 'stats' (the virtio-iommu's domains), not '%s'", p.arg);
+				return 2;
 			}
 			o->stats = true;
-		}
-		else if (!strcmp(cmd, "debug") && !strcmp(argv[i], "--vcpu") && i + 1 < argc) {
+			break;
+		case OPT_VCPU: {
 			char *end;
-			long v = strtol(argv[++i], &end, 10);
+			long v = strtol(p.arg, &end, 10);
 
-			if (*end || v < 0 || v > 4095) {
-				pr_err("debug: --vcpu wants a vCPU number, not '%s'", argv[i]);
-				return -EINVAL;
+			if (!*p.arg || *end || v < 0 || v > 4095) {
+				pr_err("debug: --vcpu wants a vCPU number, not '%s'", p.arg);
+				return 2;
 			}
 			o->vcpu = (int)v;
+			break;
 		}
-		else {
-			pr_err("%s: unknown option '%s' (see armvm help)", cmd, argv[i]);
-			return -EINVAL;
 		}
 	}
+	if ((c = cli_finish(&p, c)) >= 0)
+		return c ? c : -1;
 	if (!strcmp(cmd, "debug") && o->regs == o->stats) {
 		pr_err("debug: say what to show: --regs, or -i stats");
-		return -EINVAL;
+		return 2;
 	}
 	if (!strcmp(cmd, "debug") && o->stats && !o->name == !o->all) {
 		pr_err("debug: say which guest: --name NAME, or -a for all");
-		return -EINVAL;
+		return 2;
 	}
 	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") || (!strcmp(cmd, "debug") && o->regs)) &&
 	    !o->name) {
 		pr_err("%s: say which guest: --name NAME", cmd);
-		return -EINVAL;
+		return 2;
 	}
 	if (!strcmp(cmd, "snapshot") && !o->output) {
 		pr_err("snapshot: say where to: -o FILE");
-		return -EINVAL;
+		return 2;
 	}
 	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") && strcmp(cmd, "debug") &&
 	    !o->name == !o->all) {
 		pr_err("%s: say which guest: --name NAME, or --all", cmd);
-		return -EINVAL;
+		return 2;
 	}
 	return 0;
 }
@@ -1146,8 +1143,9 @@ int control_main(const char *cmd, int argc, char **argv)
 	int status = 0, ret;
 	json_t *all = NULL;
 
-	if (ctl_parse(cmd, argc, argv, &o))
-		return 2;
+	ret = ctl_parse(cmd, argc, argv, &o);
+	if (ret)
+		return ret < 0 ? 0 : ret;
 	ret = control_dir(dir, sizeof(dir), false, err, sizeof(err));
 	if (ret == -ENOENT) {
 		dir[0] = '\0'; /* no guest ever ran: none runs now */

@@ -15,6 +15,7 @@
 
 #include <linux/kvm.h>
 
+#include "cli.h"
 #include "gic.h"
 #include "info.h"
 #include "minivm.h"
@@ -69,18 +70,14 @@ int info_main(int argc, char **argv)
 	struct sve_vls vls = { 0 };
 	char vls_s[160] = "none", err[256];
 	struct minivm mv;
+	struct cli_parser p;
+	int p_ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: armvm info [--json]\n\nWhat this host's KVM offers armvm.\n");
-			return 0;
-		} else {
-			pr_err("info: unknown option '%s' (see armvm info --help)", argv[i]);
-			return 2;
-		}
-	}
+	cli_begin(&p, "info", argc, argv, err, sizeof(err));
+	while ((p_ret = cli_next(&p)) > CLI_HELP)
+		json |= p_ret == OPT_JSON;
+	if ((p_ret = cli_finish(&p, p_ret)) >= 0)
+		return p_ret;
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0) {
 		pr_err("cannot open /dev/kvm: %s", strerror(errno));
@@ -161,20 +158,17 @@ int vls_common_main(int argc, char **argv)
 	unsigned long long frq = 0;
 	int n = 0, common = 0, gic = -1;
 	bool frq_differs = false, no_sve = false;
+	struct cli_parser p;
+	char perr[256];
+	int p_ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (argv[i][0] == '-') {
-			pr_err("vls-common: unknown option '%s' (armvm vls-common HOST.json... [--json])", argv[i]);
-			return 2;
-		} else if (n == 64) {
-			pr_err("vls-common: at most 64 hosts");
-			return 2;
-		} else {
-			files[n++] = argv[i];
-		}
-	}
+	cli_begin(&p, "vls-common", argc, argv, perr, sizeof(perr));
+	while ((p_ret = cli_next(&p)) > CLI_HELP)
+		json |= p_ret == OPT_JSON;
+	if ((p_ret = cli_finish(&p, p_ret)) >= 0)
+		return p_ret;
+	for (n = 0; n < p.npos; n++)
+		files[n] = p.pos[n];
 	if (n < 1) {
 		pr_err("vls-common: name each host's `armvm info --json` output: armvm vls-common A.json B.json ...");
 		return 2;

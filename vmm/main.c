@@ -65,7 +65,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	config_init(&cfg);
 	ret = cli_parse_run(argc, argv, &cfg, err, sizeof(err));
 	if (ret == CLI_HELP) {
-		cli_print_run_help(stdout);
+		cli_print_cmd_help(cli_cmd_find(cfg.restore ? "restore" : "run"), stdout);
 		return 0;
 	}
 	if (ret)
@@ -203,15 +203,42 @@ int main(int argc, char **argv)
 {
 	int64_t t_main = clock_monotonic_ns();
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const struct cli_cmd *c;
 
 	if (!cmd) {
 		cli_print_help(stderr);
 		return 2;
 	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h"))
+		cmd = "help";
+	if (!strcmp(cmd, "--version"))
+		cmd = "version";
+	c = cli_cmd_find(cmd);
+	if (!c) {
+		pr_err("unknown command '%s' (see armvm help)", cmd);
+		return 2;
+	}
+	if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) &&
+	    strcmp(cmd, "run")) {
+		cli_print_cmd_help(c, stdout);
+		return 0;
+	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, t_main);
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		cli_print_help(stdout);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "version")) {
+		struct cli_parser p;
+		char err[256];
+		int r;
+
+		cli_begin(&p, cmd, argc - 1, argv + 1, err, sizeof(err));
+		while ((r = cli_next(&p)) > CLI_HELP)
+			;
+		if ((r = cli_finish(&p, r)) >= 0)
+			return r;
+		if (!strcmp(cmd, "help"))
+			cli_print_help(stdout);
+		else
+			printf("armvm %s\n", ARMVM_VERSION);
 		return 0;
 	}
 	if (!strcmp(cmd, "restore")) {
@@ -241,16 +268,8 @@ int main(int argc, char **argv)
 		return snapshot_info_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return info_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "list") || !strcmp(cmd, "pause") || !strcmp(cmd, "resume") ||
-	    !strcmp(cmd, "stop") || !strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") ||
-	    !strcmp(cmd, "debug"))
-		return control_main(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "selftest"))
 		return selftest_main(argc - 1, argv + 1);
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-		printf("armvm %s\n", ARMVM_VERSION);
-		return 0;
-	}
-	pr_err("unknown command '%s' (see armvm help)", cmd);
-	return 2;
+	/* list, stat, pause, resume, stop, snapshot, debug: a running guest's socket */
+	return control_main(cmd, argc - 1, argv + 1);
 }

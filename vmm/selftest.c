@@ -26,6 +26,7 @@
 
 #include <linux/kvm.h>
 
+#include "cli.h"
 #include "guest_code.h"
 #include "minivm.h"
 #include "selftest.h"
@@ -537,17 +538,23 @@ int selftest_main(int argc, char **argv)
 	const char *kvm_dev = "/dev/kvm", *only = NULL;
 	int passed = 0, failed = 0, skipped = 0;
 	struct utsname u;
+	struct cli_parser p;
+	char err[256];
+	int p_ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--check") && i + 1 < argc)
-			only = argv[++i];
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: armvm selftest [--check ID]\n\n"
-			       "Checks whether this host's kernel switches FPSIMD/SVE state\n"
-			       "safely between armvm and its guests. Exits 1 if any check fails.\n");
-			return 0;
-		} else {
-			pr_err("selftest: unknown option '%s' (see armvm selftest --help)", argv[i]);
+	cli_begin(&p, "selftest", argc, argv, err, sizeof(err));
+	while ((p_ret = cli_next(&p)) > CLI_HELP)
+		if (p_ret == OPT_CHECK)
+			only = p.arg;
+	if ((p_ret = cli_finish(&p, p_ret)) >= 0)
+		return p_ret;
+	if (only) { /* a mistyped ID must not pass by running nothing */
+		size_t i = 0;
+
+		while (i < ARRAY_SIZE(checks) && strcmp(only, checks[i].id))
+			i++;
+		if (i == ARRAY_SIZE(checks)) {
+			pr_err("selftest: no check '%s' (armvm selftest shows each one's ID)", only);
 			return 2;
 		}
 	}

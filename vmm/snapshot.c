@@ -7,6 +7,7 @@
  * LPI tables go into guest RAM first), the devices, and memory last.
  */
 #include "snapshot.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -751,21 +752,17 @@ int snapshot_info_main(int argc, char **argv)
 	char err[512], vls[160], when[64];
 	struct tm tm;
 	time_t t;
+	struct cli_parser p;
 	int ret;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--verify"))
-			verify = true;
-		else if (argv[i][0] == '-' || path) {
-			pr_err("snapshot-info: unexpected argument '%s' (armvm snapshot-info FILE [--json] [--verify])",
-			       argv[i]);
-			return 2;
-		} else {
-			path = argv[i];
-		}
+	cli_begin(&p, "snapshot-info", argc, argv, err, sizeof(err));
+	while ((ret = cli_next(&p)) > CLI_HELP) {
+		json |= ret == OPT_JSON;
+		verify |= ret == OPT_VERIFY;
 	}
+	if ((ret = cli_finish(&p, ret)) >= 0)
+		return ret;
+	path = p.npos ? p.pos[0] : NULL;
 	if (!path) {
 		pr_err("snapshot-info: say which file: armvm snapshot-info FILE [--json] [--verify]");
 		return 2;

@@ -99,7 +99,7 @@ static void test_good(void)
 		size_t len = 0;
 		FILE *f = open_memstream(&text, &len);
 
-		cli_print_run_help(f);
+		cli_print_cmd_help(cli_cmd_find("run"), f);
 		fclose(f);
 		ok(text && strstr(text, "--network mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]\n"),
 		   "--help shows --network's argument whole");
@@ -218,8 +218,165 @@ static void test_console_escape(void)
 	ok(!quit && n == 2 && out[0] == 1 && out[1] == 'c', "unknown escape passes both bytes");
 }
 
+static char *render(void (*fn)(FILE *, const void *), const void *arg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	fn(f, arg);
+	fclose(f);
+	return text;
+}
+
+static void man_fn(FILE *f, const void *arg) { cli_print_man(f, arg); }
+static void bash_fn(FILE *f, const void *arg) { cli_print_bash_completion(f); }
+static void help_fn(FILE *f, const void *arg) { cli_print_cmd_help(arg, f); }
+static void top_fn(FILE *f, const void *arg) { cli_print_help(f); }
+
+/*
+ * The man page, the completion and --help come from the table: every
+ * command and every option it takes must appear in each, and the table
+ * must be one a parser can use (no name or short name twice in a command).
+ */
+static void test_doc(void)
+{
+	char *man = render(man_fn, "1.2.3"), *bash = render(bash_fn, NULL), *top = render(top_fn, NULL);
+	char want[160], *sect;
+	int missing = 0, dup = 0, bad = 0;
+
+	ok(man && strstr(man, ".TH ARMVM 1 ") && strstr(man, "\"armvm 1.2.3\""), "man page: title and version");
+	{
+		static const char *const sections[] = { "SYNOPSIS", "DESCRIPTION", "COMMANDS",
+			"\"KVMTOOL COMPATIBILITY\"", "EXAMPLES", "\"EXIT STATUS\"", "ENVIRONMENT",
+			"FILES", "\"SEE ALSO\"" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+			snprintf(want, sizeof(want), "\n.SH %s\n", sections[i]);
+			ok(man && strstr(man, want), "man page: %s", sections[i]);
+		}
+	}
+	for (unsigned int i = 0; i < cli_nr_cmds; i++) {
+		const struct cli_cmd *c = &cli_cmds[i];
+		char *help = render(help_fn, c), *case_start, *case_end;
+
+		snprintf(want, sizeof(want), ".SS \"armvm %s\"", c->name);
+		sect = strstr(man, want);
+		ok(sect != NULL, "man page: a section for armvm %s", c->name);
+		snprintf(want, sizeof(want), "\n  %-14s %s\n", c->name, c->summary);
+		ok(strstr(top, want) != NULL, "armvm help: lists %s", c->name);
+		snprintf(want, sizeof(want), "\n\t%s)\n", c->name);
+		case_start = strstr(bash, want);
+		case_end = case_start ? strstr(case_start, "esac ;;") : NULL;
+		ok(case_start && case_end, "completion: a case for %s", c->name);
+		{
+			/* The first word list is the commands'. */
+			const char *w = strstr(bash, "compgen -W '");
+			char words[512];
+
+			snprintf(words, sizeof(words), " %.*s ", w ? (int)strcspn(w + 12, "'") : 0,
+				 w ? w + 12 : "");
+			snprintf(want, sizeof(want), " %s ", c->name);
+			ok(strstr(words, want) != NULL, "completion: offers the command %s", c->name);
+		}
+		for (unsigned int j = 0; j < c->nr_opts; j++) {
+			const struct cli_opt *o = &c->opts[j];
+			char *next = sect ? strstr(sect + 1, ".SS ") : NULL, *at;
+
+			if (!cli_cmd_has(c, o))
+				continue;
+			bad += !o->help || !*o->help || (o->kind != CLI_ARG_NONE && (!o->arg || !*o->arg));
+			for (unsigned int k = 0; k < j; k++)
+				dup += cli_cmd_has(c, &c->opts[k]) && (!strcmp(c->opts[k].name, o->name) ||
+								       (o->sname && c->opts[k].sname == o->sname));
+			/* man: "\fB\-\-NAME\fR" inside this command's section */
+			snprintf(want, sizeof(want), "\\fB\\-\\-%s\\fR", o->name);
+			for (char *q = want; *q; q++)
+				if (*q == '-' && q[-1] != '\\')
+					memmove(q + 1, q, strlen(q) + 1), *q++ = '\\';
+			at = sect ? strstr(sect, want) : NULL;
+			if (!at || (next && at > next)) {
+				printf("# man page: armvm %s lacks --%s (%s)\n", c->name, o->name, want);
+				missing++;
+			}
+			snprintf(want, sizeof(want), "--%s", o->name);
+			if (!strstr(help, want)) {
+				printf("# armvm %s --help lacks --%s\n", c->name, o->name);
+				missing++;
+			}
+			snprintf(want, sizeof(want), "--%s", o->name);
+			at = case_start ? strstr(case_start, want) : NULL;
+			if (!at || at > case_end) {
+				printf("# completion: armvm %s lacks --%s\n", c->name, o->name);
+				missing++;
+			}
+		}
+		free(help);
+	}
+	is_int(missing, 0, "every option of every command is in the man page, its --help and the completion");
+	is_int(dup, 0, "no command takes a long or short option name twice");
+	is_int(bad, 0, "every option has help, and an argument name when it takes one");
+	like(man, "\\fB\\-k\\fR/\\fB\\-\\-kernel\\fR", "man page: kvmtool's spellings listed");
+	like(bash, "--irqchip)\n\t\t\t_armvm_put \"$pre\" < <(compgen -W 'gicv3 gicv3-its gicv2'", "completion: --irqchip offers its values");
+	like(bash, "-k|--kernel|-i|--initrd", "completion: -k and -i complete file names");
+	free(man);
+	free(bash);
+	free(top);
+}
+
+/* The table-driven parser of the other commands: ids in order, positionals. */
+static void test_parser(void)
+{
+	struct cli_parser p;
+	char err[256], ids[160];
+	size_t off;
+	int c;
+	char *dbg[] = { "debug", "--name", "web", "--regs", "--vcpu=2", "--json", "-a", NULL };
+	char *info[] = { "snapshot-info", "--json", "f.snap", "--verify", NULL };
+	char *vls[] = { "vls-common", "a.json", "--json", "--", "--b.json", NULL };
+	char *two[] = { "snapshot-info", "a", "b", NULL };
+	char *bad[] = { "list", "--regs", NULL };
+	char *restore[] = { "restore", "--mem", "5", NULL };
+
+	cli_begin(&p, "debug", 7, dbg, err, sizeof(err));
+	off = 0;
+	while ((c = cli_next(&p)) > CLI_HELP)
+		off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s=%s ", p.opt->name,
+					p.opt->kind ? p.arg : "");
+	is_int(c, CLI_END, "debug: every option parses");
+	is_str(ids, "name=web regs= vcpu=2 json= all= ", "debug: each option, in order, with its argument");
+	cli_begin(&p, "snapshot-info", 4, info, err, sizeof(err));
+	while ((c = cli_next(&p)) > CLI_HELP)
+		;
+	ok(c == CLI_END && p.npos == 1 && !strcmp(p.pos[0], "f.snap"), "snapshot-info: a positional between options");
+	cli_begin(&p, "vls-common", 5, vls, err, sizeof(err));
+	off = 0;
+	while ((c = cli_next(&p)) > CLI_HELP)
+		off++;
+	ok(c == CLI_END && off == 1 && p.npos == 2 && !strcmp(p.pos[1], "--b.json"), "vls-common: after --, an argument that looks like an option is a file");
+	cli_begin(&p, "snapshot-info", 3, two, err, sizeof(err));
+	while ((c = cli_next(&p)) > CLI_HELP)
+		;
+	is_int(c, -EINVAL, "snapshot-info: a second file refused");
+	like(err, "unexpected argument 'b'", "... naming it");
+	cli_begin(&p, "list", 2, bad, err, sizeof(err));
+	while ((c = cli_next(&p)) > CLI_HELP)
+		;
+	is_int(c, -EINVAL, "list: debug's --regs is not list's");
+	like(err, "list: unknown option '--regs'", "... naming it and the command");
+	cli_begin(&p, "restore", 3, restore, err, sizeof(err));
+	while ((c = cli_next(&p)) > CLI_HELP)
+		;
+	is_int(c, -EINVAL, "restore: --mem is not among a restore's options");
+	cli_begin(&p, "frob", 1, bad, err, sizeof(err));
+	is_int(cli_next(&p), -EINVAL, "an unknown command: cli_next returns cli_begin's error");
+	like(err, "unknown command 'frob'", "... naming it");
+}
+
 int main(void)
 {
+	test_parser();
+	test_doc();
 	test_good();
 	test_bad();
 	test_sve_conflicts();
