@@ -145,17 +145,34 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/armvm
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
-install: all guest
+# GUEST_DIR: where the default guest is taken from (make deb passes its own).
+GUEST_DIR ?= $(B)/lab
+$(B)/lab/Image $(B)/lab/guest.cpio.gz: guest
+install: all $(GUEST_DIR)/Image $(GUEST_DIR)/guest.cpio.gz
 	install -D -m 755 $(B)/armvm $(DESTDIR)$(BINDIR)/armvm
 	install -D -m 644 $(B)/armvm.1 $(DESTDIR)$(MANDIR)/man1/armvm.1
 	install -D -m 644 $(B)/armvm.bash $(DESTDIR)$(COMPLETIONDIR)/armvm
-	install -D -m 644 $(B)/lab/Image $(DESTDIR)$(DATADIR)/Image
-	install -D -m 644 $(B)/lab/guest.cpio.gz $(DESTDIR)$(DATADIR)/guest.cpio.gz
+	install -D -m 644 $(GUEST_DIR)/Image $(DESTDIR)$(DATADIR)/Image
+	install -D -m 644 $(GUEST_DIR)/guest.cpio.gz $(DESTDIR)$(DATADIR)/guest.cpio.gz
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/armvm $(DESTDIR)$(MANDIR)/man1/armvm.1 \
 		$(DESTDIR)$(COMPLETIONDIR)/armvm $(DESTDIR)$(DATADIR)/Image \
 		$(DESTDIR)$(DATADIR)/guest.cpio.gz
 	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
+
+# The Debian package, built from a copy of this tree in build/deb (so the
+# build here is untouched) with this tree's default guest, then checked
+# with lintian: build/deb/armvm_VERSION_arm64.deb. Cross from x86_64.
+DEB_HOST := $(if $(filter x86_64,$(ARCH)),-aarm64,)
+.PHONY: deb
+deb: guest
+	$(Q)rm -rf $(B)/deb && mkdir -p $(B)/deb/src
+	$(Q)tar -c --exclude=./build --exclude=./.git -f - . | tar -x -C $(B)/deb/src
+	cd $(B)/deb/src && ARMVM_GUEST_DIR_BUILD=$(CURDIR)/$(B)/lab \
+		dpkg-buildpackage -b -us -uc $(DEB_HOST) >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	lintian --fail-on error $(B)/deb/armvm_*_arm64.deb
+	@ls $(B)/deb/armvm_*_arm64.deb
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

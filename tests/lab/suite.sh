@@ -1077,5 +1077,27 @@ check "armvm run --help documents every option (missing:${missing:- none})" $T/h
 check "armvm help works" $T/help.log sh -c "armvm help | grep -q 'armvm COMMAND'"
 check "armvm version prints a version" $T/help.log sh -c "armvm version | grep -q '^armvm '"
 
+# --- The Debian package (built by suite.t with make deb), installed last: it
+# replaces this armvm with the package's ---------------------------------------
+if [ -f $LAB_DIR/armvm.deb ]; then
+	mkdir -p /var/lib/dpkg/info /var/lib/dpkg/updates && touch /var/lib/dpkg/status
+	dpkg -i $LAB_DIR/armvm.deb >$T/deb.log 2>&1
+	rc=$?
+	check "the Debian package installs (dpkg -i)" $T/deb.log sh -c "[ $rc = 0 ] && dpkg -l armvm 2>/dev/null | grep -q '^ii *armvm'"
+	check "the installed armvm runs: armvm version names the package's version ($(armvm version 2>&1))" $T/deb.log \
+		sh -c "armvm version | grep -qx 'armvm $(cat $LAB_DIR/armvm.deb.version)'"
+	check "the package holds armvm(1) and the bash completion" $T/deb.log \
+		test -s /usr/share/man/man1/armvm.1.gz -a -s /usr/share/bash-completion/completions/armvm
+	# With no -k and no $ARMVM_GUEST_DIR, the package's guest (share/armvm
+	# beside the binary) comes before /lab's.
+	(unset ARMVM_GUEST_DIR; timeout 180 armvm run -c 1 -m 256 --loglevel info </dev/null >$T/deb-run.log 2>&1)
+	check "armvm run without -k boots the package's default guest (/usr/share/armvm)" $T/deb-run.log \
+		sh -c "grep -q 'booting /usr/bin/../share/armvm/Image' $T/deb-run.log && grep -q '^kernel: ' $T/deb-run.log"
+	dpkg -r armvm >>$T/deb.log 2>&1
+	check "the package removes cleanly (dpkg -r): no armvm left" $T/deb.log sh -c "! command -v armvm && [ ! -e /usr/share/armvm/Image ]"
+else
+	fail "the Debian package is in the lab (suite.t builds it with make deb)"
+fi
+
 echo "1..$n"
 [ $fails = 0 ]

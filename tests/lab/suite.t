@@ -57,8 +57,25 @@ lab_suite() {
 	fi
 }
 
+# The Debian package (cross-built on x86_64), checked with lintian here and
+# installed by the suite in the lab.
+deb_add=()
+rm -f "$top/build/deb"/armvm_*.deb
+if [ -n "${LAB_CMD:-}" ]; then
+	: # a stand-in lab (suite-guard.t): no package
+elif make -s -C "$top" deb >"$L/deb.log" 2>&1; then
+	ok 0 "make deb: the Debian package builds and lintian finds no error"
+	deb=$(ls "$top/build/deb"/armvm_*_arm64.deb | head -1)
+	v=${deb##*/armvm_}
+	echo "${v%_arm64.deb}" >"$L/armvm.deb.version"
+	deb_add=(--add "$deb:/lab/armvm.deb" --add "$L/armvm.deb.version:/lab/armvm.deb.version")
+else
+	ok 1 "make deb: the Debian package builds and lintian finds no error"
+	sed 's/^/# /' "$L/deb.log" | tail -n 30
+fi
+
 rm -f "$L/vls.snap.head" "$L/vls.snap.size"
-lab_suite "" "$lab" run --add "$L/Image.gz:/lab/Image.gz" \
+lab_suite "" "$lab" run ${deb_add[@]+"${deb_add[@]}"} --add "$L/Image.gz:/lab/Image.gz" \
 	--fetch "/tmp/guest.dtb:$L/guest.dtb" --fetch "/tmp/vls.snap.head:$L/vls.snap.head" \
 	--fetch "/tmp/vls.snap.size:$L/vls.snap.size" -- 'sh /lab/suite.sh'
 
