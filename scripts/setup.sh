@@ -19,7 +19,7 @@ host=$(uname -m)
 # gcc for the build machine's own tools (the man page generator), groff to
 # check the man page, debhelper and lintian for the Debian package.
 common="make perl cpio xz-utils kmod device-tree-compiler zstd file gzip gcc libc6-dev
-	groff-base debhelper lintian"
+	groff-base build-essential debhelper lintian"
 if [ "$host" = x86_64 ]; then
 	native="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 		libfdt-dev:arm64 liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64
