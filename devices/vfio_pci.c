@@ -276,16 +276,6 @@ static int viommu_join(struct vfio_pci *v, char *err, size_t errlen)
 
 /* ---- the function ------------------------------------------------------------ */
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return rd16(p) | (uint32_t)rd16(p + 2) << 16;
-}
-
 static int cfg_read(struct vfio_pci *v, uint32_t off, void *buf, size_t len)
 {
 	ssize_t n = pread(v->fd, buf, len, (off_t)(v->cfg_offset + off));
@@ -374,12 +364,12 @@ static void msi_update(struct vfio_pci *v)
 {
 	struct pci_dev *pd = &v->pd;
 	uint8_t *cap = pd->cfg + v->msi_cap;
-	bool on = rd16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE;
-	uint64_t addr = rd32(cap + PCI_MSI_ADDRESS_LO) | (uint64_t)rd32(cap + PCI_MSI_ADDRESS_HI) << 32;
+	bool on = get_le16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE;
+	uint64_t addr = get_le32(cap + PCI_MSI_ADDRESS_LO) | (uint64_t)get_le32(cap + PCI_MSI_ADDRESS_HI) << 32;
 	int ret;
 
 	if (on) {
-		ret = irq_route_msi(&pd->vm->routes, v->msi_gsi, addr, rd16(cap + PCI_MSI_DATA_64),
+		ret = irq_route_msi(&pd->vm->routes, v->msi_gsi, addr, get_le16(cap + PCI_MSI_DATA_64),
 				    pd->devfn);
 		if (ret)
 			pr_guest(LOG_WARNING, "%s: cannot route MSI: %s", pd->name, strerror(-ret));
@@ -420,7 +410,7 @@ static void vfio_cfg_written(struct pci_dev *pd, uint32_t off, unsigned int len)
 		return;
 	if (cfg_read(v, PCI_COMMAND, &cmd, 2) < 0)
 		return;
-	cmd = (uint16_t)((le16toh(cmd) & ~CMD_PASSED) | (rd16(pd->cfg + PCI_COMMAND) & CMD_PASSED));
+	cmd = (uint16_t)((le16toh(cmd) & ~CMD_PASSED) | (get_le16(pd->cfg + PCI_COMMAND) & CMD_PASSED));
 	cmd = htole16(cmd);
 	if (cfg_write(v, PCI_COMMAND, &cmd, 2) < 0)
 		pr_warn("%s: cannot write the command register", pd->name);
@@ -497,7 +487,7 @@ static void rom_access(void *opaque, uint64_t off, uint8_t *data, unsigned int l
 		memset(data, 0xff, len);
 }
 
-static const bus_access_fn bar_fns[PCI_NR_BARS] = { bar0_access, bar1_access, bar2_access,
+static const bus_access_fn bar_fns[PCI_STD_NUM_BARS] = { bar0_access, bar1_access, bar2_access,
 						    bar3_access, bar4_access, bar5_access };
 
 static void slots_unmap(struct vfio_pci *v, int b)
@@ -541,7 +531,7 @@ static void vfio_bar_moved(struct pci_dev *pd, int b, bool mapped, uint64_t addr
 	struct vfio_pci *v = pd->opaque;
 
 	(void)old;
-	if (b >= PCI_NR_BARS)
+	if (b >= PCI_STD_NUM_BARS)
 		return; /* the ROM: always trapped */
 	slots_unmap(v, b);
 	if (mapped)
@@ -655,7 +645,7 @@ static int setup_bar(struct vfio_pci *v, int b, const uint8_t *hostcfg, char *er
 {
 	struct vfio_bar *vb = &v->bars[b];
 	struct vfio_region_info *ri;
-	uint32_t raw = rd32(hostcfg + PCI_BASE_ADDRESS_0 + 4 * b);
+	uint32_t raw = get_le32(hostcfg + PCI_BASE_ADDRESS_0 + 4 * b);
 	unsigned int flags = 0;
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), size;
 	int ret;
@@ -728,15 +718,15 @@ static int setup_caps(struct vfio_pci *v, const uint8_t *hostcfg, char *err, siz
 {
 	uint8_t pos = hostcfg[PCI_CAPABILITY_LIST] & ~3, seen = 0;
 
-	if (!(rd16(hostcfg + PCI_STATUS) & PCI_STATUS_CAP_LIST))
+	if (!(get_le16(hostcfg + PCI_STATUS) & PCI_STATUS_CAP_LIST))
 		return 0;
 	while (pos >= 0x40 && seen++ < 48) {
 		uint8_t id = hostcfg[pos], next = hostcfg[pos + 1] & ~3;
 
 		if (id == PCI_CAP_ID_MSIX && v->pd.vm->pci.msi) {
-			uint16_t ctrl = rd16(hostcfg + pos + PCI_MSIX_FLAGS);
-			uint32_t tbl = rd32(hostcfg + pos + PCI_MSIX_TABLE);
-			uint32_t pba = rd32(hostcfg + pos + PCI_MSIX_PBA);
+			uint16_t ctrl = get_le16(hostcfg + pos + PCI_MSIX_FLAGS);
+			uint32_t tbl = get_le32(hostcfg + pos + PCI_MSIX_TABLE);
+			uint32_t pba = get_le32(hostcfg + pos + PCI_MSIX_PBA);
 			uint16_t nr = (uint16_t)((ctrl & PCI_MSIX_FLAGS_QSIZE) + 1);
 			int ret;
 
@@ -772,8 +762,8 @@ static int setup_caps(struct vfio_pci *v, const uint8_t *hostcfg, char *err, siz
 							   : PCI_PM_SIZEOF;
 			uint8_t at;
 
-			if ((unsigned int)pos + len > PCI_CFG_SPACE)
-				len = (uint8_t)(PCI_CFG_SPACE - pos);
+			if ((unsigned int)pos + len > PCI_CFG_SPACE_SIZE)
+				len = (uint8_t)(PCI_CFG_SPACE_SIZE - pos);
 			at = pci_cap_add(&v->pd, id, len);
 			if (at && len > 2)
 				memcpy(v->pd.cfg + at + 2, hostcfg + pos + 2, len - 2u);
@@ -863,7 +853,7 @@ static void vfio_destroy(struct device *dev)
 
 		ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
 	}
-	for (int b = 0; b < PCI_NR_BARS; b++) {
+	for (int b = 0; b < PCI_STD_NUM_BARS; b++) {
 		struct vfio_bar *vb = &v->bars[b];
 
 		slots_unmap(v, b);
@@ -902,7 +892,7 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = VFIO_PCI_INTX_IRQ_INDEX };
 	struct vfio_region_info *cri;
 	struct vfio_pci *v;
-	uint8_t hostcfg[PCI_CFG_SPACE];
+	uint8_t hostcfg[PCI_CFG_SPACE_SIZE];
 	char name[16];
 	int group, ret;
 
@@ -959,9 +949,9 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 		ret = errmsg(err, errlen, -EINVAL, "%s: a PCI bridge cannot be passed through", v->what);
 		goto fail_early;
 	}
-	ret = pci_dev_init(&vm->pci, &v->pd, "vfio", rd16(hostcfg + PCI_VENDOR_ID),
-			   rd16(hostcfg + PCI_DEVICE_ID), rd32(hostcfg + PCI_CLASS_REVISION),
-			   rd16(hostcfg + PCI_SUBSYSTEM_VENDOR_ID), rd16(hostcfg + PCI_SUBSYSTEM_ID),
+	ret = pci_dev_init(&vm->pci, &v->pd, "vfio", get_le16(hostcfg + PCI_VENDOR_ID),
+			   get_le16(hostcfg + PCI_DEVICE_ID), get_le32(hostcfg + PCI_CLASS_REVISION),
+			   get_le16(hostcfg + PCI_SUBSYSTEM_VENDOR_ID), get_le16(hostcfg + PCI_SUBSYSTEM_ID),
 			   vm_alloc_spi(vm));
 	if (ret) {
 		errmsg(err, errlen, ret, "%s: no free slot on the PCI bus", v->what);
@@ -973,7 +963,7 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	ret = behind_viommu ? viommu_join(v, err, errlen) : 0;
 	if (!ret)
 		ret = setup_caps(v, hostcfg, err, errlen);
-	for (int b = 0; !ret && b < PCI_NR_BARS; b++) {
+	for (int b = 0; !ret && b < PCI_STD_NUM_BARS; b++) {
 		ret = setup_bar(v, b, hostcfg, err, errlen);
 		if (v->pd.bars[b].is64)
 			b++;
@@ -1028,7 +1018,7 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	v->dev = (struct device){ .ops = &vfio_pci_ops, .priv = v };
 	snprintf(v->dev.name, sizeof(v->dev.name), "%s", v->pd.name);
 	device_list_add(&vm->devices, &v->dev);
-	pr_info("%s: %04x:%04x as %s (IOMMU group %d)", v->what, rd16(hostcfg), rd16(hostcfg + 2),
+	pr_info("%s: %04x:%04x as %s (IOMMU group %d)", v->what, get_le16(hostcfg), get_le16(hostcfg + 2),
 		v->pd.name, group);
 	return 0;
 

@@ -23,11 +23,11 @@ void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
 	vd->cfg_size = cfg_size;
 	/* Modern only, and our queues support both ring features. */
 	vd->host_features = features | 1ULL << VIRTIO_F_VERSION_1 |
-			    1ULL << VIRTIO_F_EVENT_IDX |
-			    1ULL << VIRTIO_F_INDIRECT_DESC;
-	vd->msix_config = VIRTIO_NO_VECTOR;
+			    1ULL << VIRTIO_RING_F_EVENT_IDX |
+			    1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	vd->msix_config = VIRTIO_MSI_NO_VECTOR;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
-		vd->msix_queue[i] = VIRTIO_NO_VECTOR;
+		vd->msix_queue[i] = VIRTIO_MSI_NO_VECTOR;
 	snprintf(vd->dev.name, sizeof(vd->dev.name), "%s", name);
 	pthread_mutex_init(&vd->lock, NULL);
 }
@@ -46,8 +46,8 @@ bool virtio_feature(const struct virtio_dev *vd, unsigned int bit)
 
 bool virtio_dev_live(const struct virtio_dev *vd)
 {
-	return (vd->status & VIRTIO_STATUS_DRIVER_OK) &&
-	       !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	return (vd->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	       !(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 uint32_t virtio_get_device_features(struct virtio_dev *vd)
@@ -58,7 +58,7 @@ uint32_t virtio_get_device_features(struct virtio_dev *vd)
 void virtio_set_driver_features(struct virtio_dev *vd, uint32_t val)
 {
 	/* §2.2: only before FEATURES_OK; bits the device lacks are ignored. */
-	if (vd->gfeat_sel >= 2 || (vd->status & VIRTIO_STATUS_FEATURES_OK))
+	if (vd->gfeat_sel >= 2 || (vd->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	vd->driver_features &= ~(0xffffffffULL << (32 * vd->gfeat_sel));
 	vd->driver_features |= ((uint64_t)val << (32 * vd->gfeat_sel)) &
@@ -76,9 +76,9 @@ static void virtio_reset(struct virtio_dev *vd)
 		vd->ops->reset(vd);
 	for (unsigned int i = 0; i < vd->nr_queues; i++) {
 		virtq_reset(&vd->vqs[i]);
-		vd->msix_queue[i] = VIRTIO_NO_VECTOR;
+		vd->msix_queue[i] = VIRTIO_MSI_NO_VECTOR;
 	}
-	vd->msix_config = VIRTIO_NO_VECTOR;
+	vd->msix_config = VIRTIO_MSI_NO_VECTOR;
 	vd->driver_features = 0;
 	vd->dfeat_sel = vd->gfeat_sel = vd->queue_sel = 0;
 	vd->status = 0;
@@ -93,15 +93,15 @@ void virtio_set_status(struct virtio_dev *vd, uint8_t status)
 		return;
 	}
 	/* §3.1.1: a modern driver must accept VERSION_1; else no FEATURES_OK. */
-	if ((status & VIRTIO_STATUS_FEATURES_OK) &&
-	    !(vd->status & VIRTIO_STATUS_FEATURES_OK) &&
+	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !virtio_feature(vd, VIRTIO_F_VERSION_1))
-		status &= ~VIRTIO_STATUS_FEATURES_OK;
+		status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	/* NEEDS_RESET is the device's to set, the driver's to clear by reset. */
-	status = (status & ~VIRTIO_STATUS_NEEDS_RESET) |
-		 (vd->status & VIRTIO_STATUS_NEEDS_RESET);
-	if ((status & VIRTIO_STATUS_DRIVER_OK) &&
-	    !(vd->status & VIRTIO_STATUS_DRIVER_OK)) {
+	status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
+		 (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(vd->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		vd->status = status;
 		if (vd->ops->activate)
 			vd->ops->activate(vd);
@@ -125,8 +125,8 @@ void virtio_queue_set_ready(struct virtio_dev *vd, unsigned int q, bool on)
 		vq->ready = false;
 		return;
 	}
-	vq->event_idx = virtio_feature(vd, VIRTIO_F_EVENT_IDX);
-	vq->indirect = virtio_feature(vd, VIRTIO_F_INDIRECT_DESC);
+	vq->event_idx = virtio_feature(vd, VIRTIO_RING_F_EVENT_IDX);
+	vq->indirect = virtio_feature(vd, VIRTIO_RING_F_INDIRECT_DESC);
 	if (vq->size > vd->queue_max)
 		vq->size = 0; /* fails below: bigger than we offered */
 	if (virtq_enable(vq, vd->mem))
@@ -176,12 +176,12 @@ void virtio_queue_broken(struct virtio_dev *vd, unsigned int q)
 	pr_guest(LOG_WARNING, "%s: queue %u broken by the guest (%s); device needs reset",
 		 vd->dev.name, q, vd->vqs[q].why ? vd->vqs[q].why : "?");
 	vd->vqs[q].broken = true;
-	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
-	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vd->config_gen++;
 	/* §2.1.2: tell a DRIVER_OK driver through a config interrupt. */
-	if (vd->status & VIRTIO_STATUS_DRIVER_OK) {
+	if (vd->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		__atomic_or_fetch(&vd->isr, VIRTIO_ISR_CONFIG, __ATOMIC_SEQ_CST);
 		if (vd->transport.irq)
 			vd->transport.irq(vd, 0, true);
@@ -275,8 +275,8 @@ static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
 		/* No bigger than offered: the devices size their tables by it. */
 		if (state_error(sb) || s.size > vd->queue_max)
 			goto out;
-		vqs[i].event_idx = features >> VIRTIO_F_EVENT_IDX & 1;
-		vqs[i].indirect = features >> VIRTIO_F_INDIRECT_DESC & 1;
+		vqs[i].event_idx = features >> VIRTIO_RING_F_EVENT_IDX & 1;
+		vqs[i].indirect = features >> VIRTIO_RING_F_INDIRECT_DESC & 1;
 		if (virtq_set_state(&vqs[i], &s, vd->mem))
 			goto out;
 	}

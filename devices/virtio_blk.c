@@ -24,19 +24,12 @@
 #include "evloop.h"
 #include "util.h"
 
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_MQ 12
-#define VIRTIO_BLK_F_DISCARD 13
-#define VIRTIO_BLK_F_WRITE_ZEROES 14
-#define VIRTIO_BLK_WZ_UNMAP 1
-
 #define BLK_QUEUE_SIZE VIRTIO_BLK_QUEUE_SIZE
 /* Requests queued to the engine before one submission system call. */
 #define BLK_BATCH 8
-#define BLK_CFG_SIZE 60
+/* The config space up to write_zeroes_may_unmap: no secure erase. */
+#define BLK_CFG_SIZE offsetof(struct virtio_blk_config, max_secure_erase_sectors)
+_Static_assert(BLK_CFG_SIZE == 60, "virtio-blk config space: 60 bytes, as the guest has always seen");
 
 int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
 			size_t errlen)
@@ -174,7 +167,7 @@ static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
 	if (!len)
 		return 0;
 	if (req->type == VIRTIO_BLK_T_DISCARD ||
-	    (req->seg_flags & VIRTIO_BLK_WZ_UNMAP))
+	    (req->seg_flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
 		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	else
 		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
@@ -328,33 +321,25 @@ static int blk_load(struct virtio_dev *vd, struct state_buf *sb)
 	return state_get_u64(sb) == blk->capacity && !state_error(sb) ? 0 : -EINVAL;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	uint32_t le = htole32(v);
-
-	memcpy(p, &le, sizeof(le));
-}
-
 static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 			    uint32_t len)
 {
 	struct virtio_blk *blk = vd->priv;
-	uint8_t cfg[BLK_CFG_SIZE] = { 0 };
-	uint64_t cap = blk->capacity;
+	struct virtio_blk_config cfg = {
+		.capacity = htole64(blk->capacity),
+		.seg_max = htole32(VIRTIO_BLK_SEG_MAX),
+		.blk_size = htole32(BLK_SECTOR),
+		.num_queues = htole16((uint16_t)blk->nr_queues),
+		.max_discard_sectors = htole32(VIRTIO_BLK_MAX_DISCARD_SECTORS),
+		.max_discard_seg = htole32(1),
+		.discard_sector_alignment = htole32(8),
+		.max_write_zeroes_sectors = htole32(VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS),
+		.max_write_zeroes_seg = htole32(1),
+		.write_zeroes_may_unmap = 1,
+	};
 
-	for (int i = 0; i < 8; i++)
-		cfg[i] = (uint8_t)(cap >> (8 * i));
-	cfg[12] = VIRTIO_BLK_SEG_MAX & 0xff;		/* seg_max */
-	cfg[13] = VIRTIO_BLK_SEG_MAX >> 8;
-	cfg[21] = BLK_SECTOR >> 8;			/* blk_size = 512 */
-	cfg[34] = (uint8_t)blk->nr_queues;		/* num_queues */
-	put_le32(cfg + 36, VIRTIO_BLK_MAX_DISCARD_SECTORS);
-	cfg[40] = 1;					/* max_discard_seg */
-	cfg[44] = 8;					/* discard_sector_alignment */
-	put_le32(cfg + 48, VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS);
-	cfg[52] = 1;					/* max_write_zeroes_seg */
-	cfg[56] = 1;					/* write_zeroes_may_unmap */
-	memcpy(buf, cfg + off, len);
+	/* off + len <= BLK_CFG_SIZE <= sizeof(cfg): virtio.c checks */
+	memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
 static void blk_destroy(struct virtio_dev *vd)
@@ -385,7 +370,7 @@ static int blk_attach(struct virtio_dev *vd, struct evloop *loop)
 }
 
 static const struct virtio_dev_ops virtio_blk_ops = {
-	.device_id = 2,
+	.device_id = VIRTIO_ID_BLOCK,
 	.pci_class = 0x0180, /* mass storage, other */
 	.config_read = blk_config_read,
 	.queue_notify = blk_notify,

@@ -3,26 +3,16 @@
  * The virtio-blk request parser (virtio 1.2 §5.2.6): pure, so the unit
  * tests and the fuzzer can drive it without a device.
  */
+#include <endian.h>
 #include <string.h>
 
 #include "util.h"
 #include "virtio_blk.h"
 
-#define VIRTIO_BLK_WZ_UNMAP 1
-
-static uint64_t le_get(const void *p, unsigned int n)
-{
-	uint64_t v = 0;
-
-	for (unsigned int i = 0; i < n; i++)
-		v |= (uint64_t)((const uint8_t *)p)[i] << (8 * i);
-	return v;
-}
-
 int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		  struct blk_req *req)
 {
-	uint8_t hdr[16];
+	struct virtio_blk_outhdr hdr;
 	unsigned int i, last_w = c->n;
 	uint64_t data_in;
 
@@ -40,10 +30,10 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 	if (last_w == c->n)
 		return VIRTIO_BLK_S_IOERR; /* nowhere to say so, even */
 	req->status = (uint8_t *)c->bufs[last_w].host + c->bufs[last_w].len - 1;
-	if (virtq_chain_read(c, 0, hdr, sizeof(hdr)) != sizeof(hdr))
+	if (virtq_chain_read(c, 0, &hdr, sizeof(hdr)) != sizeof(hdr))
 		return VIRTIO_BLK_S_IOERR;
-	req->type = (uint32_t)le_get(hdr, 4);
-	req->sector = le_get(hdr + 8, 8);
+	req->type = le32toh(hdr.type);
+	req->sector = le64toh(hdr.sector);
 	data_in = c->in_len - 1;
 
 	switch (req->type) {
@@ -95,18 +85,18 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		return c->out_len == sizeof(hdr) ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES: {
-		uint8_t seg[16];
+		struct virtio_blk_discard_write_zeroes seg;
 		uint64_t end;
 
 		if (ro)
 			return VIRTIO_BLK_S_IOERR;
 		/* max_discard_seg = max_write_zeroes_seg = 1 */
 		if (c->out_len != sizeof(hdr) + sizeof(seg) ||
-		    virtq_chain_read(c, sizeof(hdr), seg, sizeof(seg)) != sizeof(seg))
+		    virtq_chain_read(c, sizeof(hdr), &seg, sizeof(seg)) != sizeof(seg))
 			return VIRTIO_BLK_S_IOERR;
-		req->seg_sector = le_get(seg, 8);
-		req->seg_sectors = (uint32_t)le_get(seg + 8, 4);
-		req->seg_flags = (uint32_t)le_get(seg + 12, 4);
+		req->seg_sector = le64toh(seg.sector);
+		req->seg_sectors = le32toh(seg.num_sectors);
+		req->seg_flags = le32toh(seg.flags);
 		if (add_overflows_u64(req->seg_sector, req->seg_sectors, &end) ||
 		    end > capacity)
 			return VIRTIO_BLK_S_IOERR;
@@ -117,7 +107,7 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 			return VIRTIO_BLK_S_IOERR;
 		/* §5.2.6.2: unmap is the only flag, and only for WRITE_ZEROES. */
 		if (req->seg_flags & ~(uint32_t)(req->type == VIRTIO_BLK_T_WRITE_ZEROES
-							 ? VIRTIO_BLK_WZ_UNMAP : 0))
+							 ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
 			return VIRTIO_BLK_S_UNSUPP;
 		return VIRTIO_BLK_S_OK;
 	}

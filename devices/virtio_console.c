@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_console.h>
+
 #include "console.h"
 #include "util.h"
 #include "virtio_devices.h"
+
+_Static_assert(sizeof(struct virtio_console_config) == 12, "virtio-console config space");
 
 #define CONS_QUEUE_SIZE 128
 #define CONS_MAX_CHAIN 16
@@ -133,10 +137,13 @@ static void vcons_notify(struct virtio_dev *vd, unsigned int qi)
 static void vcons_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 			      uint32_t len)
 {
-	uint8_t cfg[12] = { 80, 0, 25, 0, 1, 0, 0, 0 }; /* cols, rows, max_nr_ports */
+	const struct virtio_console_config cfg = {
+		.cols = htole16(80), .rows = htole16(25), .max_nr_ports = htole32(1),
+	};
 
 	(void)vd;
-	memcpy(buf, cfg + off, len);
+	/* off + len <= sizeof(cfg): virtio.c checks */
+	memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
 static void vcons_destroy(struct virtio_dev *vd)
@@ -145,7 +152,7 @@ static void vcons_destroy(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops virtio_console_ops = {
-	.device_id = 3,
+	.device_id = VIRTIO_ID_CONSOLE,
 	.pci_class = 0x0780, /* communication, other */
 	.config_read = vcons_config_read,
 	.queue_notify = vcons_notify,
@@ -162,7 +169,7 @@ struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
 		return NULL;
 	vc->con = con;
 	virtio_dev_init(&vc->vd, &virtio_console_ops, "virtio-console", 2,
-			CONS_QUEUE_SIZE, 0, 12, mem, vc);
+			CONS_QUEUE_SIZE, 0, sizeof(struct virtio_console_config), mem, vc);
 	port->rx_push = vcons_rx_push;
 	port->opaque = vc;
 	port->out_ready = vcons_out_ready;

@@ -961,7 +961,7 @@ static void viommu_destroy(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops virtio_iommu_ops = {
-	.device_id = 23,
+	.device_id = VIRTIO_ID_IOMMU,
 	.pci_class = 0x0806, /* system peripheral: IOMMU */
 	.config_read = viommu_config_read,
 	.config_write = viommu_config_write,

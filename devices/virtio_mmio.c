@@ -12,38 +12,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <linux/virtio_mmio.h> /* the register offsets */
+
 #include "devtree.h"
 #include "irq.h"
 #include "layout.h"
 #include "virtio_transport.h"
 #include "vm.h"
-
-enum {
-	VMMIO_MAGIC = 0x000,
-	VMMIO_VERSION = 0x004,
-	VMMIO_DEVICE_ID = 0x008,
-	VMMIO_VENDOR_ID = 0x00c,
-	VMMIO_DEVICE_FEATURES = 0x010,
-	VMMIO_DEVICE_FEATURES_SEL = 0x014,
-	VMMIO_DRIVER_FEATURES = 0x020,
-	VMMIO_DRIVER_FEATURES_SEL = 0x024,
-	VMMIO_QUEUE_SEL = 0x030,
-	VMMIO_QUEUE_NUM_MAX = 0x034,
-	VMMIO_QUEUE_NUM = 0x038,
-	VMMIO_QUEUE_READY = 0x044,
-	VMMIO_QUEUE_NOTIFY = 0x050,
-	VMMIO_INTERRUPT_STATUS = 0x060,
-	VMMIO_INTERRUPT_ACK = 0x064,
-	VMMIO_STATUS = 0x070,
-	VMMIO_QUEUE_DESC_LOW = 0x080,
-	VMMIO_QUEUE_DESC_HIGH = 0x084,
-	VMMIO_QUEUE_DRIVER_LOW = 0x090,
-	VMMIO_QUEUE_DRIVER_HIGH = 0x094,
-	VMMIO_QUEUE_DEVICE_LOW = 0x0a0,
-	VMMIO_QUEUE_DEVICE_HIGH = 0x0a4,
-	VMMIO_CONFIG_GENERATION = 0x0fc,
-	VMMIO_CONFIG = 0x100,
-};
 
 #define VMMIO_MAGIC_VALUE 0x74726976 /* "virt" */
 #define VMMIO_VENDOR 0x4d564d41	     /* "ARMV" */
@@ -73,9 +48,9 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 	struct virtq *q;
 	uint32_t v = 0;
 
-	if (off >= VMMIO_CONFIG) {
+	if (off >= VIRTIO_MMIO_CONFIG) {
 		pthread_mutex_lock(&vd->lock);
-		virtio_config_access(vd, (uint32_t)(off - VMMIO_CONFIG), data,
+		virtio_config_access(vd, (uint32_t)(off - VIRTIO_MMIO_CONFIG), data,
 				     len, is_write);
 		pthread_mutex_unlock(&vd->lock);
 		return;
@@ -88,7 +63,7 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 	}
 	if (is_write)
 		v = (uint32_t)bus_data_get(data, 4);
-	if (is_write && off == VMMIO_QUEUE_NOTIFY) {
+	if (is_write && off == VIRTIO_MMIO_QUEUE_NOTIFY) {
 		virtio_notify_kick(&m->notify, v);
 		return;
 	}
@@ -96,35 +71,35 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 	q = virtio_sel_queue(vd);
 	if (!is_write) {
 		switch (off) {
-		case VMMIO_MAGIC: v = VMMIO_MAGIC_VALUE; break;
-		case VMMIO_VERSION: v = 2; break;
-		case VMMIO_DEVICE_ID: v = vd->ops->device_id; break;
-		case VMMIO_VENDOR_ID: v = VMMIO_VENDOR; break;
-		case VMMIO_DEVICE_FEATURES: v = virtio_get_device_features(vd); break;
-		case VMMIO_QUEUE_NUM_MAX: v = q ? vd->queue_max : 0; break;
-		case VMMIO_QUEUE_READY: v = q && q->ready; break;
-		case VMMIO_INTERRUPT_STATUS: v = __atomic_load_n(&vd->isr, __ATOMIC_SEQ_CST); break;
-		case VMMIO_STATUS: v = vd->status; break;
-		case VMMIO_CONFIG_GENERATION: v = vd->config_gen; break;
+		case VIRTIO_MMIO_MAGIC_VALUE: v = VMMIO_MAGIC_VALUE; break;
+		case VIRTIO_MMIO_VERSION: v = 2; break;
+		case VIRTIO_MMIO_DEVICE_ID: v = vd->ops->device_id; break;
+		case VIRTIO_MMIO_VENDOR_ID: v = VMMIO_VENDOR; break;
+		case VIRTIO_MMIO_DEVICE_FEATURES: v = virtio_get_device_features(vd); break;
+		case VIRTIO_MMIO_QUEUE_NUM_MAX: v = q ? vd->queue_max : 0; break;
+		case VIRTIO_MMIO_QUEUE_READY: v = q && q->ready; break;
+		case VIRTIO_MMIO_INTERRUPT_STATUS: v = __atomic_load_n(&vd->isr, __ATOMIC_SEQ_CST); break;
+		case VIRTIO_MMIO_STATUS: v = vd->status; break;
+		case VIRTIO_MMIO_CONFIG_GENERATION: v = vd->config_gen; break;
 		default: v = 0; break;
 		}
 		bus_data_set(data, 4, v);
 	} else {
 		switch (off) {
-		case VMMIO_DEVICE_FEATURES_SEL: vd->dfeat_sel = v; break;
-		case VMMIO_DRIVER_FEATURES: virtio_set_driver_features(vd, v); break;
-		case VMMIO_DRIVER_FEATURES_SEL: vd->gfeat_sel = v; break;
-		case VMMIO_QUEUE_SEL: vd->queue_sel = v; break;
-		case VMMIO_QUEUE_NUM: if (q && !q->ready) q->size = (uint16_t)MIN(v, 0xffffu); break;
-		case VMMIO_QUEUE_READY: if (q) virtio_queue_set_ready(vd, vd->queue_sel, v & 1); break;
-		case VMMIO_INTERRUPT_ACK: __atomic_and_fetch(&vd->isr, ~v, __ATOMIC_SEQ_CST); break;
-		case VMMIO_STATUS: virtio_set_status(vd, (uint8_t)v); break;
-		case VMMIO_QUEUE_DESC_LOW: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
-		case VMMIO_QUEUE_DESC_HIGH: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
-		case VMMIO_QUEUE_DRIVER_LOW: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
-		case VMMIO_QUEUE_DRIVER_HIGH: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
-		case VMMIO_QUEUE_DEVICE_LOW: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
-		case VMMIO_QUEUE_DEVICE_HIGH: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
+		case VIRTIO_MMIO_DEVICE_FEATURES_SEL: vd->dfeat_sel = v; break;
+		case VIRTIO_MMIO_DRIVER_FEATURES: virtio_set_driver_features(vd, v); break;
+		case VIRTIO_MMIO_DRIVER_FEATURES_SEL: vd->gfeat_sel = v; break;
+		case VIRTIO_MMIO_QUEUE_SEL: vd->queue_sel = v; break;
+		case VIRTIO_MMIO_QUEUE_NUM: if (q && !q->ready) q->size = (uint16_t)MIN(v, 0xffffu); break;
+		case VIRTIO_MMIO_QUEUE_READY: if (q) virtio_queue_set_ready(vd, vd->queue_sel, v & 1); break;
+		case VIRTIO_MMIO_INTERRUPT_ACK: __atomic_and_fetch(&vd->isr, ~v, __ATOMIC_SEQ_CST); break;
+		case VIRTIO_MMIO_STATUS: virtio_set_status(vd, (uint8_t)v); break;
+		case VIRTIO_MMIO_QUEUE_DESC_LOW: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
+		case VIRTIO_MMIO_QUEUE_DESC_HIGH: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
+		case VIRTIO_MMIO_QUEUE_AVAIL_LOW: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
+		case VIRTIO_MMIO_QUEUE_AVAIL_HIGH: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
+		case VIRTIO_MMIO_QUEUE_USED_LOW: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
+		case VIRTIO_MMIO_QUEUE_USED_HIGH: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
 		default: break;
 		}
 	}
@@ -187,7 +162,7 @@ static int vmmio_start(struct device *dev)
 		err = irq_irqfd(m->vm->vm_fd, m->irq_efd, dev->irq, true);
 	for (unsigned int q = 0; !err && q < m->vd->nr_queues; q++)
 		err = virtio_notify_bind(&m->notify, q,
-					 dev->base + VMMIO_QUEUE_NOTIFY, 4, true,
+					 dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true,
 					 q, true);
 	return err;
 }

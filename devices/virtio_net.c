@@ -19,8 +19,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,22 +38,14 @@
 #include "vhost.h"
 #include "virtio_devices.h"
 
-#define VIRTIO_NET_F_CSUM 0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN 9
-#define VIRTIO_NET_F_HOST_TSO4 11
-#define VIRTIO_NET_F_HOST_TSO6 12
-#define VIRTIO_NET_F_HOST_ECN 13
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_S_LINK_UP 1
 #define NET_QUEUE_SIZE 256
 #define NET_MAX_CHAIN 64
-#define NET_HDR_LEN 12
-#define NET_HDR_NUM_BUFFERS 10
+/* The header with num_buffers (VIRTIO_F_VERSION_1 makes it always there). */
+#define NET_HDR_LEN ((int)sizeof(struct virtio_net_hdr_mrg_rxbuf))
+#define NET_HDR_NUM_BUFFERS offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers)
+/* The config space up to status: mac and status (no max_virtqueue_pairs). */
+#define NET_CFG_SIZE offsetof(struct virtio_net_config, max_virtqueue_pairs)
+_Static_assert(NET_HDR_LEN == 12 && NET_CFG_SIZE == 8, "virtio-net layouts");
 /* The largest frame a tap hands over: 64 KiB of GSO payload and headers. */
 #define NET_FRAME_MAX (NET_HDR_LEN + 65536 + 256)
 #ifndef IFNAMSIZ
@@ -394,11 +388,11 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
 			    uint32_t len)
 {
 	struct virtio_net *n = vd->priv;
-	uint8_t cfg[8];
+	struct virtio_net_config cfg = { .status = htole16(VIRTIO_NET_S_LINK_UP) };
 
-	memcpy(cfg, n->mac, 6);
-	cfg[6] = VIRTIO_NET_S_LINK_UP, cfg[7] = 0;
-	memcpy(buf, cfg + off, len);
+	memcpy(cfg.mac, n->mac, sizeof(cfg.mac));
+	/* off + len <= NET_CFG_SIZE <= sizeof(cfg): virtio.c checks */
+	memcpy(buf, (const uint8_t *)&cfg + off, len);
 }
 
 static int net_attach(struct virtio_dev *vd, struct evloop *loop)
@@ -430,7 +424,7 @@ static void net_destroy(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops virtio_net_ops = {
-	.device_id = 1,
+	.device_id = VIRTIO_ID_NET,
 	.pci_class = 0x0200, /* ethernet */
 	.config_read = net_config_read,
 	.queue_notify = net_notify,
@@ -524,8 +518,8 @@ struct virtio_dev *virtio_net_new(const struct net_opts *o,
 	uint64_t features = BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
 			    BIT(VIRTIO_NET_F_MRG_RXBUF) | NET_FEATURES_HOST_OFFLOAD;
 	/* What vhost must do itself; the net header's offloads are the tap's. */
-	const uint64_t ring_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_EVENT_IDX) |
-				       BIT(VIRTIO_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF);
+	const uint64_t ring_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+				       BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF);
 
 	if (!n || !(n->frame = malloc(NET_FRAME_MAX))) {
 		if (n)
@@ -583,6 +577,6 @@ struct virtio_dev *virtio_net_new(const struct net_opts *o,
 	pr_info("network: tap %s, %s data path", n->ifname,
 		n->has_vhost ? "vhost-net" : "userspace");
 	virtio_dev_init(&n->vd, &virtio_net_ops, "virtio-net", 2, NET_QUEUE_SIZE,
-			features, 8, mem, n);
+			features, NET_CFG_SIZE, mem, n);
 	return &n->vd;
 }

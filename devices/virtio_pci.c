@@ -7,34 +7,33 @@
  * (or no ITS), interrupts are INTx, deasserted by reading the ISR.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <linux/pci_regs.h>
+#include <linux/virtio_pci.h>
 
 #include "pci.h"
 #include "virtio_transport.h"
 #include "vm.h"
 
-#define PCI_COMMAND 0x04
 #define VPCI_COMMON 0x0000
 #define VPCI_ISR 0x1000
 #define VPCI_DEVICE 0x2000
 #define VPCI_NOTIFY 0x3000
 #define VPCI_NOTIFY_MUL 4
 #define VPCI_BAR_SIZE 0x4000
-
-#define VIRTIO_PCI_CAP_COMMON_CFG 1
-#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG 3
-#define VIRTIO_PCI_CAP_DEVICE_CFG 4
-#define VIRTIO_PCI_CAP_PCI_CFG 5
+/* Where each field of the common configuration is (§4.1.4.3). */
+#define CC(field) offsetof(struct virtio_pci_common_cfg, field)
+_Static_assert(sizeof(struct virtio_pci_common_cfg) == 0x38, "virtio 1.0's common configuration");
 
 struct virtio_pci {
 	struct pci_dev pd;
 	struct virtio_dev *vd;
 	struct vm *vm;
 	struct virtio_notify notify;
-	uint8_t pci_cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG offset */
 };
 
 static void vpci_irq(struct virtio_dev *vd, unsigned int q, bool config)
@@ -44,7 +43,7 @@ static void vpci_irq(struct virtio_dev *vd, unsigned int q, bool config)
 
 	if (pci_msix_enabled(&p->pd)) {
 		v = config ? vd->msix_config : vd->msix_queue[q];
-		if (v != VIRTIO_NO_VECTOR)
+		if (v != VIRTIO_MSI_NO_VECTOR)
 			pci_msix_notify(&p->pd, v);
 		return;
 	}
@@ -64,7 +63,7 @@ static int vpci_call_fd(struct virtio_dev *vd, unsigned int q)
 {
 	struct virtio_pci *p = vd->transport.opaque;
 
-	if (!pci_msix_enabled(&p->pd) || vd->msix_queue[q] == VIRTIO_NO_VECTOR)
+	if (!pci_msix_enabled(&p->pd) || vd->msix_queue[q] == VIRTIO_MSI_NO_VECTOR)
 		return -1;
 	return pci_msix_vector_fd(&p->pd, vd->msix_queue[q]);
 }
@@ -79,18 +78,18 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 	uint16_t qi = (uint16_t)vd->queue_sel;
 
 	switch (off) {
-	case 0x00: if (w) vd->dfeat_sel = (uint32_t)v; else r = vd->dfeat_sel; break;
-	case 0x04: if (!w) r = virtio_get_device_features(vd); break;
-	case 0x08: if (w) vd->gfeat_sel = (uint32_t)v; else r = vd->gfeat_sel; break;
-	case 0x0c: if (w) virtio_set_driver_features(vd, (uint32_t)v); else r = virtio_get_driver_features(vd); break;
-	case 0x10:
+	case CC(device_feature_select): if (w) vd->dfeat_sel = (uint32_t)v; else r = vd->dfeat_sel; break;
+	case CC(device_feature): if (!w) r = virtio_get_device_features(vd); break;
+	case CC(guest_feature_select): if (w) vd->gfeat_sel = (uint32_t)v; else r = vd->gfeat_sel; break;
+	case CC(guest_feature): if (w) virtio_set_driver_features(vd, (uint32_t)v); else r = virtio_get_driver_features(vd); break;
+	case CC(msix_config):
 		if (w)
-			vd->msix_config = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_NO_VECTOR;
+			vd->msix_config = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
 		else
 			r = vd->msix_config;
 		break;
-	case 0x12: if (!w) r = vd->nr_queues; break;
-	case 0x14:
+	case CC(num_queues): if (!w) r = vd->nr_queues; break;
+	case CC(device_status):
 		if (w) {
 			virtio_set_status(vd, (uint8_t)v);
 			if (!v)
@@ -99,9 +98,9 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 			r = vd->status;
 		}
 		break;
-	case 0x15: if (!w) r = (uint8_t)vd->config_gen; break;
-	case 0x16: if (w) vd->queue_sel = (uint32_t)v; else r = vd->queue_sel; break;
-	case 0x18:
+	case CC(config_generation): if (!w) r = (uint8_t)vd->config_gen; break;
+	case CC(queue_select): if (w) vd->queue_sel = (uint32_t)v; else r = vd->queue_sel; break;
+	case CC(queue_size):
 		if (!q)
 			break;
 		if (w && !q->ready)
@@ -109,15 +108,15 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 		else if (!w)
 			r = q->ready || q->size ? q->size : vd->queue_max;
 		break;
-	case 0x1a:
+	case CC(queue_msix_vector):
 		if (!q)
 			break;
 		if (w)
-			vd->msix_queue[qi] = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_NO_VECTOR;
+			vd->msix_queue[qi] = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
 		else
 			r = vd->msix_queue[qi];
 		break;
-	case 0x1c:
+	case CC(queue_enable):
 		if (!q)
 			break;
 		if (w && v == 1)
@@ -125,10 +124,14 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 		else if (!w)
 			r = q->ready;
 		break;
-	case 0x1e: if (!w && q) r = qi; break;
-	case 0x20: case 0x24: case 0x28: case 0x2c: case 0x30: case 0x34: {
-		uint64_t *a = !q ? NULL : off < 0x28 ? &q->desc_gpa : off < 0x30 ? &q->avail_gpa : &q->used_gpa;
-		unsigned int shift = (off & 4) ? 32 : 0;
+	case CC(queue_notify_off): if (!w && q) r = qi; break;
+	case CC(queue_desc_lo): case CC(queue_desc_hi):
+	case CC(queue_avail_lo): case CC(queue_avail_hi):
+	case CC(queue_used_lo): case CC(queue_used_hi): {
+		uint64_t *a = !q ? NULL : off < CC(queue_avail_lo) ? &q->desc_gpa
+				   : off < CC(queue_used_lo) ? &q->avail_gpa : &q->used_gpa;
+		/* Each address is a _lo and a _hi half (or one 8-byte access). */
+		unsigned int shift = (off - CC(queue_desc_lo)) % 8 ? 32 : 0;
 
 		if (!a)
 			break;
@@ -206,16 +209,15 @@ static const struct pci_dev_ops vpci_pci_ops = {
 static void add_vcap(struct virtio_pci *p, uint8_t type, uint8_t len,
 		     uint32_t offset, uint32_t length, uint8_t **out)
 {
-	uint8_t off = pci_cap_add(&p->pd, 0x09, len);
+	uint8_t off = pci_cap_add(&p->pd, PCI_CAP_ID_VNDR, len);
 	uint8_t *c = p->pd.cfg + off;
 
-	c[2] = len;
-	c[3] = type;
-	c[4] = 0; /* BAR0 */
-	c[8] = (uint8_t)offset, c[9] = (uint8_t)(offset >> 8);
-	c[10] = (uint8_t)(offset >> 16), c[11] = (uint8_t)(offset >> 24);
-	c[12] = (uint8_t)length, c[13] = (uint8_t)(length >> 8);
-	c[14] = (uint8_t)(length >> 16), c[15] = (uint8_t)(length >> 24);
+	/* struct virtio_pci_cap, after the id and next pointer pci_cap_add set */
+	c[offsetof(struct virtio_pci_cap, cap_len)] = len;
+	c[offsetof(struct virtio_pci_cap, cfg_type)] = type;
+	c[offsetof(struct virtio_pci_cap, bar)] = 0; /* BAR0 */
+	put_le32(c + offsetof(struct virtio_pci_cap, offset), offset);
+	put_le32(c + offsetof(struct virtio_pci_cap, length), length);
 	if (out)
 		*out = c;
 }
@@ -267,11 +269,14 @@ static int vpci_save(struct device *dev, struct state_buf *sb)
  * command register, the BARs and the MSI-X control. */
 static void vpci_cfg_apply(struct virtio_pci *p, uint8_t *cfg)
 {
+	uint8_t flags = (uint8_t)(p->pd.msix_cap + PCI_MSIX_FLAGS);
+
 	pci_cfg_access(&p->pd, PCI_COMMAND, cfg + PCI_COMMAND, 2, true);
-	for (int b = 0; b < PCI_NR_BARS; b++)
-		pci_cfg_access(&p->pd, 0x10 + 4 * b, cfg + 0x10 + 4 * b, 4, true);
+	for (int b = 0; b < PCI_STD_NUM_BARS; b++)
+		pci_cfg_access(&p->pd, PCI_BASE_ADDRESS_0 + 4 * b,
+			       cfg + PCI_BASE_ADDRESS_0 + 4 * b, 4, true);
 	if (p->pd.msix_cap)
-		pci_cfg_access(&p->pd, p->pd.msix_cap + 2, cfg + p->pd.msix_cap + 2, 2, true);
+		pci_cfg_access(&p->pd, flags, cfg + flags, 2, true);
 }
 
 /*
@@ -282,7 +287,7 @@ static void vpci_cfg_apply(struct virtio_pci *p, uint8_t *cfg)
 static int vpci_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 {
 	struct virtio_pci *p = dev->priv;
-	uint8_t cfg[PCI_CFG_SPACE], old_cfg[PCI_CFG_SPACE];
+	uint8_t cfg[PCI_CFG_SPACE_SIZE], old_cfg[PCI_CFG_SPACE_SIZE];
 	struct pci_msix_entry msix[PCI_MSIX_MAX], old_msix[PCI_MSIX_MAX];
 	uint64_t pba, old_pba;
 	int err;
@@ -371,13 +376,16 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	vd->dev.ops = &virtio_pci_ops;
 	vd->dev.priv = p;
 	ret = pci_bar_init(&p->pd, 0, VPCI_BAR_SIZE, bar0_access, p);
-	add_vcap(p, VIRTIO_PCI_CAP_COMMON_CFG, 16, VPCI_COMMON, 0x38, NULL);
-	add_vcap(p, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, VPCI_NOTIFY,
+	add_vcap(p, VIRTIO_PCI_CAP_COMMON_CFG, sizeof(struct virtio_pci_cap), VPCI_COMMON,
+		 sizeof(struct virtio_pci_common_cfg), NULL);
+	add_vcap(p, VIRTIO_PCI_CAP_NOTIFY_CFG, sizeof(struct virtio_pci_notify_cap), VPCI_NOTIFY,
 		 VPCI_NOTIFY_MUL * vd->nr_queues, &notify_cap);
-	notify_cap[16] = VPCI_NOTIFY_MUL;
-	add_vcap(p, VIRTIO_PCI_CAP_ISR_CFG, 16, VPCI_ISR, 4, NULL);
+	put_le32(notify_cap + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier),
+		 VPCI_NOTIFY_MUL);
+	add_vcap(p, VIRTIO_PCI_CAP_ISR_CFG, sizeof(struct virtio_pci_cap), VPCI_ISR, 4, NULL);
 	if (vd->cfg_size)
-		add_vcap(p, VIRTIO_PCI_CAP_DEVICE_CFG, 16, VPCI_DEVICE, vd->cfg_size, NULL);
+		add_vcap(p, VIRTIO_PCI_CAP_DEVICE_CFG, sizeof(struct virtio_pci_cap), VPCI_DEVICE,
+			 vd->cfg_size, NULL);
 	if (!ret && vm->pci.msi)
 		ret = pci_msix_init(&p->pd, (uint16_t)MIN(vd->nr_queues + 1, (unsigned int)PCI_MSIX_MAX), 1);
 	if (!ret)
@@ -391,9 +399,10 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	}
 	/* Decoding on from the start; the guest may move the BARs. */
 	{
-		uint8_t cmd[2] = { 0x06, 0x00 };
+		uint8_t cmd[2];
 
-		pci_cfg_access(&p->pd, 0x04, cmd, 2, true);
+		put_le16(cmd, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+		pci_cfg_access(&p->pd, PCI_COMMAND, cmd, 2, true);
 	}
 	device_list_add(&vm->devices, &vd->dev);
 	return 0;

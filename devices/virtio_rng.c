@@ -57,7 +57,7 @@ static void rng_destroy(struct virtio_dev *vd)
 }
 
 static const struct virtio_dev_ops virtio_rng_ops = {
-	.device_id = 4,
+	.device_id = VIRTIO_ID_RNG,
 	.pci_class = 0xff00, /* unclassified device */
 	.queue_notify = rng_notify,
 	.destroy = rng_destroy,

@@ -121,8 +121,8 @@ bool virtq_has_avail(struct virtq *q)
 }
 
 /* Copy descriptor i of table (n entries) out of guest memory, once. */
-static int desc_read(volatile struct virtq_desc *table, uint32_t n, uint32_t i,
-		     struct virtq_desc *d)
+static int desc_read(volatile struct vring_desc *table, uint32_t n, uint32_t i,
+		     struct vring_desc *d)
 {
 	if (i >= n)
 		return -1;
@@ -134,7 +134,7 @@ static int desc_read(volatile struct virtq_desc *table, uint32_t n, uint32_t i,
 }
 
 /* The same for the queue's own table (which may be paged). */
-static int qdesc_read(const struct virtq *q, uint32_t i, struct virtq_desc *d)
+static int qdesc_read(const struct virtq *q, uint32_t i, struct vring_desc *d)
 {
 	if (i >= q->size)
 		return -1;
@@ -142,9 +142,9 @@ static int qdesc_read(const struct virtq *q, uint32_t i, struct virtq_desc *d)
 }
 
 static int chain_add(struct virtq *q, struct virtq_chain *c,
-		     const struct virtq_desc *d, bool *seen_write)
+		     const struct vring_desc *d, bool *seen_write)
 {
-	bool write = d->flags & VIRTQ_DESC_F_WRITE;
+	bool write = d->flags & VRING_DESC_F_WRITE;
 	void *host;
 
 	if (!write && *seen_write)
@@ -167,7 +167,7 @@ static int chain_add(struct virtq *q, struct virtq_chain *c,
 int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	uint16_t avail_idx, head;
-	struct virtq_desc d;
+	struct vring_desc d;
 	uint32_t i, budget;
 	bool seen_write = false, too_long = false;
 	int err;
@@ -195,13 +195,13 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 			return virtq_break(q, "descriptor chain longer than the queue (a cycle?)");
 		if (qdesc_read(q, i, &d))
 			return virtq_break(q, "next descriptor index out of range");
-		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-			volatile struct virtq_desc *table;
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			volatile struct vring_desc *table;
 			uint32_t n, j;
 
 			if (!q->indirect)
 				return virtq_break(q, "indirect descriptor without the feature");
-			if (d.flags & VIRTQ_DESC_F_NEXT)
+			if (d.flags & VRING_DESC_F_NEXT)
 				return virtq_break(q, "indirect descriptor with NEXT");
 			if (!d.len || d.len % 16 || d.len / 16 > q->size)
 				return virtq_break(q, "bad indirect table length");
@@ -210,20 +210,20 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 			if (!table || d.addr % 16)
 				return virtq_break(q, "indirect table outside guest RAM or misaligned");
 			for (j = 0;;) {
-				struct virtq_desc id;
+				struct vring_desc id;
 
 				if (!budget--)
 					return virtq_break(q, "indirect chain longer than the queue (a cycle?)");
 				if (desc_read(table, n, j, &id))
 					return virtq_break(q, "indirect next index out of range");
-				if (id.flags & VIRTQ_DESC_F_INDIRECT)
+				if (id.flags & VRING_DESC_F_INDIRECT)
 					return virtq_break(q, "indirect table inside an indirect table");
 				err = chain_add(q, c, &id, &seen_write);
 				if (err == -E2BIG)
 					too_long = true;
 				else if (err)
 					return err;
-				if (!(id.flags & VIRTQ_DESC_F_NEXT))
+				if (!(id.flags & VRING_DESC_F_NEXT))
 					break;
 				j = id.next;
 				if (j >= n)
@@ -236,7 +236,7 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 			too_long = true;
 		else if (err)
 			return err;
-		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+		if (!(d.flags & VRING_DESC_F_NEXT))
 			break;
 		i = d.next;
 		if (i >= q->size)
@@ -280,7 +280,7 @@ bool virtq_need_interrupt(struct virtq *q)
 	/* Order our used-index store before reading the driver's flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
-		return !(ring_load(AVAIL(q, 0)) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+		return !(ring_load(AVAIL(q, 0)) & VRING_AVAIL_F_NO_INTERRUPT);
 	old = q->signalled_used;
 	q->signalled_used = new_idx;
 	q->signalled_valid = true;
@@ -292,7 +292,7 @@ void virtq_disable_notify(struct virtq *q)
 {
 	if (!q->ready || q->broken || q->event_idx)
 		return;
-	ring_store(USED16(q, 0), VIRTQ_USED_F_NO_NOTIFY);
+	ring_store(USED16(q, 0), VRING_USED_F_NO_NOTIFY);
 }
 
 bool virtq_enable_notify(struct virtq *q)

@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/pci_regs.h> /* the register offsets and bits */
+
 #include "bus.h"
 
 #define PCI_MAX_DEVS 32
-#define PCI_NR_BARS 6
 #define PCI_ROM_BAR 6 /* bars[6]: the expansion ROM (config 0x30) */
-#define PCI_CFG_SPACE 256
 #define PCI_MSIX_MAX 64
 
 struct vm;
@@ -58,10 +58,10 @@ struct pci_dev {
 	char name[32];
 	uint8_t devfn;
 	pthread_mutex_t lock;
-	uint8_t cfg[PCI_CFG_SPACE];
-	uint8_t wmask[PCI_CFG_SPACE]; /* guest-writable bits */
+	uint8_t cfg[PCI_CFG_SPACE_SIZE];
+	uint8_t wmask[PCI_CFG_SPACE_SIZE]; /* guest-writable bits */
 	uint8_t next_cap;	      /* where the next capability goes */
-	struct pci_bar bars[PCI_NR_BARS + 1];
+	struct pci_bar bars[PCI_STD_NUM_BARS + 1];
 	uint32_t intx_spi;
 	int intx_level;
 

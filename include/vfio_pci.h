@@ -59,7 +59,7 @@ struct vfio_pci {
 	uint64_t cfg_offset;
 	uint64_t rom_offset, rom_size; /* the expansion ROM region, if any */
 	bool reset_ok, on_bus, ram_mapped, behind_viommu;
-	struct vfio_bar bars[PCI_NR_BARS];
+	struct vfio_bar bars[PCI_STD_NUM_BARS];
 	int msix_table_bar, msix_pba_bar;
 	uint32_t msix_table_off, msix_pba_off;
 	int intx_efd, intx_resample_efd;

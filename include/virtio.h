@@ -14,29 +14,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Status bits, feature bits, device IDs, ring layouts, the "no MSI-X vector" value. */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+
 #include "device.h"
 #include "evloop.h"
 #include "guest_mem.h"
 #include "state.h"
 #include "virtqueue.h"
 
-#define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
-#define VIRTIO_STATUS_FEATURES_OK 8
-#define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
-
-#define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
-#define VIRTIO_F_ACCESS_PLATFORM 33
-
 #define VIRTIO_ISR_QUEUE 1
 #define VIRTIO_ISR_CONFIG 2
 
 #define VIRTIO_MAX_QUEUES 64
-#define VIRTIO_NO_VECTOR 0xffff
 
 struct virtio_dev;
 

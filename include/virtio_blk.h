@@ -11,19 +11,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <linux/virtio_blk.h> /* the request types, statuses, layouts */
+
 #include "blk_io.h"
 #include "virtio.h"
-
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
-#define VIRTIO_BLK_T_GET_ID 8
-#define VIRTIO_BLK_T_DISCARD 11
-#define VIRTIO_BLK_T_WRITE_ZEROES 13
-
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
-#define VIRTIO_BLK_S_UNSUPP 2
 
 /* Queues of 512: a 1 MiB request of 4 KiB pages (256 segments) and its
  * header and status fit one chain (at most the queue size, §2.7.5.3.1). */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Split virtqueues (virtio 1.2 §2.7) as a device sees them, with
- * VIRTIO_F_RING_EVENT_IDX (§2.7.7, §2.7.10) and VIRTIO_F_INDIRECT_DESC
+ * VIRTIO_F_RING_EVENT_IDX (§2.7.7, §2.7.10) and VIRTIO_RING_F_INDIRECT_DESC
  * (§2.7.5.3). Everything the guest wrote is hostile:
  *  - the layout is checked once, when the driver sets the queue ready: size
  *    a power of two up to 32768, rings aligned (§2.7: 16, 2, 4) and wholly
@@ -22,22 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/virtio_ring.h> /* struct vring_desc, VRING_* flags */
+
 #include "guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 32768
-
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
-
-struct virtq_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
 
 /* One buffer of a chain, already checked: host points at len bytes of RAM. */
 struct virtq_buf {
@@ -62,7 +51,7 @@ struct virtq {
 	/* Valid once enabled. */
 	bool ready, broken;
 	const struct guest_mem *mem;
-	volatile struct virtq_desc *desc;
+	volatile struct vring_desc *desc;
 	volatile uint16_t *avail;	/* flags, idx, ring[size], used_event */
 	volatile uint16_t *used;	/* flags, idx, then ring, avail_event */
 	/*

@@ -19,43 +19,8 @@
 #include "util.h"
 #include "vm.h"
 
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
-#define PCI_COMMAND_INTX_DISABLE 0x400
-#define PCI_STATUS 0x06
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_STATUS_INTERRUPT 0x08
-#define PCI_BAR0 0x10
-#define PCI_CAP_PTR 0x34
-#define PCI_ROM_ADDR 0x30
-#define PCI_INT_LINE 0x3c
-#define PCI_INT_PIN 0x3d
-#define PCI_MSIX_ENABLE 0x8000
-#define PCI_MSIX_MASKALL 0x4000
-#define MSIX_ENTRY_MASKED 1
 /* The GICv3 ITS translation register the guest's MSI-X addresses name. */
 #define GITS_TRANSLATER_OFF 0x10040
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return p[0] | p[1] << 8;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
 
 void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi)
 {
@@ -80,15 +45,15 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 	pd->intx_spi = intx_spi;
 	for (int i = 0; i < PCI_MSIX_MAX; i++)
 		pd->msix_efd[i] = -1;
-	put16(pd->cfg + 0x00, vendor);
-	put16(pd->cfg + 0x02, device);
-	put32(pd->cfg + 0x08, class_rev);
-	put16(pd->cfg + 0x2c, subsys_vendor);
-	put16(pd->cfg + 0x2e, subsys);
-	pd->cfg[PCI_INT_PIN] = 1; /* INTA# */
-	put16(pd->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
+	put_le16(pd->cfg + PCI_VENDOR_ID, vendor);
+	put_le16(pd->cfg + PCI_DEVICE_ID, device);
+	put_le32(pd->cfg + PCI_CLASS_REVISION, class_rev);
+	put_le16(pd->cfg + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
+	put_le16(pd->cfg + PCI_SUBSYSTEM_ID, subsys);
+	pd->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA# */
+	put_le16(pd->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 				       PCI_COMMAND_INTX_DISABLE);
-	pd->wmask[PCI_INT_LINE] = 0xff;
+	pd->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	pd->next_cap = 0x40;
 	bus->devs[bus->nr++] = pd;
 	return 0;
@@ -115,19 +80,20 @@ int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
 	uint64_t addr;
 	int err;
 
-	if (bar < 0 || bar + is64 >= PCI_NR_BARS || (flags & ~(PCI_BAR_64 | PCI_BAR_PREFETCH)))
+	if (bar < 0 || bar + is64 >= PCI_STD_NUM_BARS || (flags & ~(PCI_BAR_64 | PCI_BAR_PREFETCH)))
 		return -EINVAL;
 	err = bar_place(pd, size, &addr);
 	if (err)
 		return err;
 	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr, .is64 = is64,
 					  .access = fn, .opaque = opaque };
-	/* Memory BAR: bit 0 clear, type 2 for 64-bit, bit 3 prefetchable. */
-	put32(pd->cfg + PCI_BAR0 + 4 * bar, (uint32_t)addr | (is64 ? 0x4 : 0) |
-					      (flags & PCI_BAR_PREFETCH ? 0x8 : 0));
-	put32(pd->wmask + PCI_BAR0 + 4 * bar, ~(uint32_t)(size - 1));
+	/* A memory BAR (bit 0 clear), 32- or 64-bit, maybe prefetchable. */
+	put_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * bar, (uint32_t)addr |
+			 (is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : PCI_BASE_ADDRESS_MEM_TYPE_32) |
+			 (flags & PCI_BAR_PREFETCH ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0));
+	put_le32(pd->wmask + PCI_BASE_ADDRESS_0 + 4 * bar, ~(uint32_t)(size - 1));
 	if (is64) /* the upper half: the guest may write it, we decode below 4 GiB */
-		put32(pd->wmask + PCI_BAR0 + 4 * (bar + 1), 0xffffffff);
+		put_le32(pd->wmask + PCI_BASE_ADDRESS_0 + 4 * (bar + 1), 0xffffffff);
 	return 0;
 }
 
@@ -146,16 +112,16 @@ int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaq
 		return err;
 	pd->bars[PCI_ROM_BAR] = (struct pci_bar){ .size = size, .addr = addr, .access = fn,
 						  .opaque = opaque };
-	put32(pd->cfg + PCI_ROM_ADDR, (uint32_t)addr); /* disabled (bit 0) */
-	put32(pd->wmask + PCI_ROM_ADDR, ~(uint32_t)(size - 1) | 1);
+	put_le32(pd->cfg + PCI_ROM_ADDRESS, (uint32_t)addr); /* disabled (bit 0) */
+	put_le32(pd->wmask + PCI_ROM_ADDRESS, ~(uint32_t)(size - 1) | 1);
 	return 0;
 }
 
 uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len)
 {
-	uint8_t off = pd->next_cap, *link = &pd->cfg[PCI_CAP_PTR];
+	uint8_t off = pd->next_cap, *link = &pd->cfg[PCI_CAPABILITY_LIST];
 
-	if ((unsigned int)off + len > PCI_CFG_SPACE)
+	if ((unsigned int)off + len > PCI_CFG_SPACE_SIZE)
 		return 0;
 	while (*link)
 		link = &pd->cfg[*link + 1];
@@ -163,7 +129,7 @@ uint8_t pci_cap_add(struct pci_dev *pd, uint8_t id, uint8_t len)
 	pd->cfg[off] = id;
 	pd->cfg[off + 1] = 0;
 	pd->next_cap = (uint8_t)ALIGN_UP(off + len, 4u);
-	put16(pd->cfg + PCI_STATUS, get16(pd->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
+	put_le16(pd->cfg + PCI_STATUS, get_le16(pd->cfg + PCI_STATUS) | PCI_STATUS_CAP_LIST);
 	return off;
 }
 
@@ -173,9 +139,9 @@ static bool bar_decodes(struct pci_dev *pd, int b)
 {
 	struct pci_bar *bar = &pd->bars[b];
 
-	if (b == PCI_ROM_BAR && !(pd->cfg[PCI_ROM_ADDR] & 1))
+	if (b == PCI_ROM_BAR && !(pd->cfg[PCI_ROM_ADDRESS] & 1))
 		return false;
-	return bar->size && (get16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
+	return bar->size && (get_le16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_MEMORY) &&
 	       bar->addr >= LAYOUT_PCI_MMIO_BASE &&
 	       bar->addr + bar->size <= LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE;
 }
@@ -256,13 +222,13 @@ static void pci_bus_remap(struct pci_bus *bus, struct pci_dev *except)
 bool pci_msix_enabled(struct pci_dev *pd)
 {
 	return pd->msix_cap &&
-	       (get16(pd->cfg + pd->msix_cap + 2) & PCI_MSIX_ENABLE);
+	       (get_le16(pd->cfg + pd->msix_cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE);
 }
 
 static bool msix_masked(struct pci_dev *pd, uint16_t v)
 {
-	return (get16(pd->cfg + pd->msix_cap + 2) & PCI_MSIX_MASKALL) ||
-	       (pd->msix[v].ctrl & MSIX_ENTRY_MASKED);
+	return (get_le16(pd->cfg + pd->msix_cap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_MASKALL) ||
+	       (pd->msix[v].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT);
 }
 
 static void msix_fire(struct pci_dev *pd, uint16_t v)
@@ -365,7 +331,7 @@ void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
 		if (is_write) {
 			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
 				words[w + i] = (uint32_t)bus_data_get(data + 4 * i, 4);
-			pd->msix[v].ctrl &= MSIX_ENTRY_MASKED;
+			pd->msix[v].ctrl &= PCI_MSIX_ENTRY_CTRL_MASKBIT;
 			msix_update(pd, v);
 		} else {
 			for (unsigned int i = 0; i < len / 4 && w + i < 4; i++)
@@ -411,20 +377,20 @@ int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar,
 	uint8_t cap;
 
 	if (!nr || nr > PCI_MSIX_MAX || (table_off | pba_off) & 7 || table_bar < 0 ||
-	    table_bar >= PCI_NR_BARS || pba_bar < 0 || pba_bar >= PCI_NR_BARS)
+	    table_bar >= PCI_STD_NUM_BARS || pba_bar < 0 || pba_bar >= PCI_STD_NUM_BARS)
 		return -EINVAL;
-	cap = pci_cap_add(pd, 0x11, 12);
+	cap = pci_cap_add(pd, PCI_CAP_ID_MSIX, PCI_CAP_MSIX_SIZEOF);
 	if (!cap)
 		return -ENOSPC;
 	pd->msix_cap = cap;
 	pd->msix_nr = nr;
 	pd->msix_bar = table_bar;
-	put16(pd->cfg + cap + 2, nr - 1);
-	put32(pd->cfg + cap + 4, table_off | (uint32_t)table_bar);
-	put32(pd->cfg + cap + 8, pba_off | (uint32_t)pba_bar);
-	put16(pd->wmask + cap + 2, PCI_MSIX_ENABLE | PCI_MSIX_MASKALL);
+	put_le16(pd->cfg + cap + PCI_MSIX_FLAGS, nr - 1);
+	put_le32(pd->cfg + cap + PCI_MSIX_TABLE, table_off | (uint32_t)table_bar);
+	put_le32(pd->cfg + cap + PCI_MSIX_PBA, pba_off | (uint32_t)pba_bar);
+	put_le16(pd->wmask + cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
 	for (uint16_t v = 0; v < nr; v++)
-		pd->msix[v].ctrl = MSIX_ENTRY_MASKED;
+		pd->msix[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	return 0;
 }
 
@@ -492,9 +458,9 @@ void pci_intx_set(struct pci_dev *pd, int level)
 	uint16_t status;
 
 	pthread_mutex_lock(&pd->lock);
-	status = get16(pd->cfg + PCI_STATUS) & ~PCI_STATUS_INTERRUPT;
-	put16(pd->cfg + PCI_STATUS, status | (level ? PCI_STATUS_INTERRUPT : 0));
-	if (get16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)
+	status = get_le16(pd->cfg + PCI_STATUS) & ~PCI_STATUS_INTERRUPT;
+	put_le16(pd->cfg + PCI_STATUS, status | (level ? PCI_STATUS_INTERRUPT : 0));
+	if (get_le16(pd->cfg + PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE)
 		level = 0;
 	if (level != pd->intx_level) {
 		pd->intx_level = level;
@@ -511,7 +477,7 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 	uint16_t msix_before = 0;
 	bool freed = false;
 
-	if (off >= PCI_CFG_SPACE || len > PCI_CFG_SPACE - off) {
+	if (off >= PCI_CFG_SPACE_SIZE || len > PCI_CFG_SPACE_SIZE - off) {
 		if (!is_write)
 			memset(data, 0, len);
 		return;
@@ -523,35 +489,35 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 		return;
 	}
 	if (pd->msix_cap)
-		msix_before = get16(pd->cfg + pd->msix_cap + 2);
+		msix_before = get_le16(pd->cfg + pd->msix_cap + PCI_MSIX_FLAGS);
 	for (unsigned int i = 0; i < len; i++) {
 		uint8_t m = pd->wmask[off + i];
 
 		pd->cfg[off + i] = (uint8_t)((pd->cfg[off + i] & ~m) | (data[i] & m));
 	}
 	/* BARs as programmed (the low bits read back as the size mask). */
-	for (int b = 0; b < PCI_NR_BARS; b++)
+	for (int b = 0; b < PCI_STD_NUM_BARS; b++)
 		if (pd->bars[b].size) {
-			pd->bars[b].addr = get32(pd->cfg + PCI_BAR0 + 4 * b) &
+			pd->bars[b].addr = get_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * b) &
 					   ~(uint32_t)(pd->bars[b].size - 1);
 			if (pd->bars[b].is64)
-				pd->bars[b].addr |= (uint64_t)get32(pd->cfg + PCI_BAR0 + 4 * b + 4) << 32;
+				pd->bars[b].addr |= (uint64_t)get_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * b + 4) << 32;
 		}
 	if (pd->bars[PCI_ROM_BAR].size)
-		pd->bars[PCI_ROM_BAR].addr = get32(pd->cfg + PCI_ROM_ADDR) &
+		pd->bars[PCI_ROM_BAR].addr = get_le32(pd->cfg + PCI_ROM_ADDRESS) &
 					     ~(uint32_t)(pd->bars[PCI_ROM_BAR].size - 1);
-	if ((off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_COMMAND) ||
-	    (off < PCI_ROM_ADDR + 4 && off + len > PCI_ROM_ADDR))
+	if ((off < PCI_BASE_ADDRESS_0 + 4 * PCI_STD_NUM_BARS && off + len > PCI_COMMAND) ||
+	    (off < PCI_ROM_ADDRESS + 4 && off + len > PCI_ROM_ADDRESS))
 		freed = bars_update(pd);
-	if (pd->msix_cap && off <= pd->msix_cap + 3u && off + len > pd->msix_cap + 2u) {
-		uint16_t now = get16(pd->cfg + pd->msix_cap + 2);
+	if (pd->msix_cap && off <= pd->msix_cap + PCI_MSIX_FLAGS + 1u && off + len > pd->msix_cap + PCI_MSIX_FLAGS + 0u) {
+		uint16_t now = get_le16(pd->cfg + pd->msix_cap + PCI_MSIX_FLAGS);
 
 		if (now != msix_before) {
-			bool on = now & PCI_MSIX_ENABLE;
+			bool on = now & PCI_MSIX_FLAGS_ENABLE;
 
 			/* A function whose vectors come from elsewhere (VFIO)
 			 * switches them on before they may be bound. */
-			if (on != !!(msix_before & PCI_MSIX_ENABLE) && pd->ops && pd->ops->msix_enable)
+			if (on != !!(msix_before & PCI_MSIX_FLAGS_ENABLE) && pd->ops && pd->ops->msix_enable)
 				pd->ops->msix_enable(pd, on);
 			for (uint16_t v = 0; v < pd->msix_nr; v++)
 				msix_update(pd, v);

@@ -29,27 +29,6 @@ const char *snap_sec_name(uint32_t type)
 								: "unknown";
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* A section's checksum covers its header (but the checksum) and payload. */
 static uint32_t section_crc(const uint8_t *h, const uint8_t *payload, uint64_t len)
 {
@@ -76,13 +55,13 @@ static int parse_memory(struct snap_image *img, const struct snap_section *s,
 	if (s->len < 32)
 		return errmsg(err, errlen, -EINVAL, "snapshot: memory section too short (%llu bytes)",
 			      (unsigned long long)s->len);
-	m->gpa = get64(s->data);
-	m->size = get64(s->data + 8);
-	m->data_pages = get64(s->data + 16);
-	if (get32(s->data + 24) != SNAP_CHUNK_SHIFT)
+	m->gpa = get_le64(s->data);
+	m->size = get_le64(s->data + 8);
+	m->data_pages = get_le64(s->data + 16);
+	if (get_le32(s->data + 24) != SNAP_CHUNK_SHIFT)
 		return errmsg(err, errlen, -EINVAL, "snapshot: memory chunk size 2^%u, want 2^%u",
-			      get32(s->data + 24), SNAP_CHUNK_SHIFT);
-	m->nr_chunks = get32(s->data + 28);
+			      get_le32(s->data + 24), SNAP_CHUNK_SHIFT);
+	m->nr_chunks = get_le32(s->data + 28);
 	m->crcs = s->data + 32;
 	want = (m->size + (1ull << SNAP_CHUNK_SHIFT) - 1) >> SNAP_CHUNK_SHIFT;
 	if (m->size != img->mem_size || m->nr_chunks != want ||
@@ -103,22 +82,22 @@ int snap_parse_header(const uint8_t *buf, size_t len, struct snap_image *img,
 	img->fd = -1;
 	if (len < SNAP_HEADER_SIZE || memcmp(buf, SNAP_MAGIC, 8))
 		return errmsg(err, errlen, -EINVAL, "not an armvm snapshot (no ARMVMSNP magic)");
-	if (crc32c(0, buf, 60) != get32(buf + 60))
+	if (crc32c(0, buf, 60) != get_le32(buf + 60))
 		return errmsg(err, errlen, -EINVAL, "snapshot header is corrupt (checksum mismatch)");
-	version = get32(buf + 8);
-	hsize = get32(buf + 12);
+	version = get_le32(buf + 8);
+	hsize = get_le32(buf + 12);
 	if (version > SNAP_VERSION)
 		return errmsg(err, errlen, -EINVAL,
 			      "snapshot format version %u is newer than this armvm reads (%u): restore it with a newer armvm",
 			      version, SNAP_VERSION);
 	if (version < 1)
 		return errmsg(err, errlen, -EINVAL, "snapshot format version %u is not valid", version);
-	state_size = get64(buf + 16);
-	img->mem_offset = get64(buf + 24);
-	img->mem_size = get64(buf + 32);
-	nsec = get32(buf + 40);
+	state_size = get_le64(buf + 16);
+	img->mem_offset = get_le64(buf + 24);
+	img->mem_size = get_le64(buf + 32);
+	nsec = get_le32(buf + 40);
 	if (hsize != SNAP_HEADER_SIZE || state_size > SNAP_MAX_STATE ||
-	    nsec > SNAP_MAX_SECTIONS || get32(buf + 44) != 0 ||
+	    nsec > SNAP_MAX_SECTIONS || get_le32(buf + 44) != 0 ||
 	    img->mem_offset % SNAP_MEM_ALIGN || img->mem_size % SNAP_PAGE ||
 	    img->mem_offset < SNAP_HEADER_SIZE + state_size)
 		return errmsg(err, errlen, -EINVAL, "snapshot header is inconsistent (sizes or offsets out of range)");
@@ -157,11 +136,11 @@ int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
 			ret = errmsg(err, errlen, -EINVAL, "snapshot: section %u of %u is cut off", i + 1, nsec);
 			goto fail;
 		}
-		s->type = get32(h);
-		s->version = get32(h + 4);
-		s->len = get64(h + 8);
-		s->crc = get32(h + 16);
-		s->flags = get32(h + 20);
+		s->type = get_le32(h);
+		s->version = get_le32(h + 4);
+		s->len = get_le64(h + 8);
+		s->crc = get_le32(h + 16);
+		s->flags = get_le32(h + 20);
 		s->offset = pos + SNAP_SECTION_HDR;
 		if (s->len > end - s->offset || ALIGN_UP(s->len, 8) > end - s->offset) {
 			ret = errmsg(err, errlen, -EINVAL,
@@ -380,7 +359,7 @@ int snap_verify_memory(const struct snap_image *img, snap_progress_fn progress,
 			}
 			got += (uint64_t)n;
 		}
-		if (!ret && chunk_crc(buf, len, NULL) != get32(img->mem.crcs + 4 * c))
+		if (!ret && chunk_crc(buf, len, NULL) != get_le32(img->mem.crcs + 4 * c))
 			ret = errmsg(err, errlen, -EIO,
 				     "snapshot memory is corrupt: checksum mismatch in the MiB at guest 0x%llx",
 				     (unsigned long long)(img->mem.gpa + off));
@@ -413,11 +392,11 @@ void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version,
 	if (type < w->last_type || (type == w->last_type && type != SNAP_SEC_VCPU))
 		w->err = -EINVAL; /* a bug of ours: the reader would refuse it */
 	w->last_type = type;
-	put32(h, type);
-	put32(h + 4, version);
-	put64(h + 8, len);
-	put32(h + 20, flags);
-	put32(h + 16, section_crc(h, data, len));
+	put_le32(h, type);
+	put_le32(h + 4, version);
+	put_le64(h + 8, len);
+	put_le32(h + 20, flags);
+	put_le32(h + 16, section_crc(h, data, len));
 	state_put_bytes(&w->sb, h, sizeof(h));
 	state_put_bytes(&w->sb, data, len);
 	state_put_bytes(&w->sb, pad, ALIGN_UP(len, 8) - len);
@@ -517,27 +496,27 @@ int snap_write_finish(struct snap_job *job, const uint8_t *mem, snap_progress_fn
 	for (uint32_t c = 0; c < job->nchunks; c++) {
 		uint64_t off = (uint64_t)c << SNAP_CHUNK_SHIFT, len = MIN(csize, job->mem_size - off);
 
-		put32(sec + 32 + 4 * c, chunk_crc(mem + off, len, &data_pages));
+		put_le32(sec + 32 + 4 * c, chunk_crc(mem + off, len, &data_pages));
 		ret = write_chunk(job->fd, mem + off, len, job->mem_off + off, &job->stored);
 		if (ret)
 			return errmsg(err, errlen, ret, "cannot write snapshot %s: %s", job->path, strerror(-ret));
 		if (progress)
 			progress(opaque, off + len, job->mem_size);
 	}
-	put64(sec, job->gpa);
-	put64(sec + 8, job->mem_size);
-	put64(sec + 16, data_pages);
-	put32(sec + 24, SNAP_CHUNK_SHIFT);
-	put32(sec + 28, job->nchunks);
-	put32(sec - SNAP_SECTION_HDR + 16, section_crc(sec - SNAP_SECTION_HDR, sec, job->msec_len));
+	put_le64(sec, job->gpa);
+	put_le64(sec + 8, job->mem_size);
+	put_le64(sec + 16, data_pages);
+	put_le32(sec + 24, SNAP_CHUNK_SHIFT);
+	put_le32(sec + 28, job->nchunks);
+	put_le32(sec - SNAP_SECTION_HDR + 16, section_crc(sec - SNAP_SECTION_HDR, sec, job->msec_len));
 	memcpy(head, SNAP_MAGIC, 8);
-	put32(head + 8, SNAP_VERSION);
-	put32(head + 12, SNAP_HEADER_SIZE);
-	put64(head + 16, job->state_size);
-	put64(head + 24, job->mem_off);
-	put64(head + 32, job->mem_size);
-	put32(head + 40, job->w->nr_sections);
-	put32(head + 60, crc32c(0, head, 60));
+	put_le32(head + 8, SNAP_VERSION);
+	put_le32(head + 12, SNAP_HEADER_SIZE);
+	put_le64(head + 16, job->state_size);
+	put_le64(head + 24, job->mem_off);
+	put_le64(head + 32, job->mem_size);
+	put_le32(head + 40, job->w->nr_sections);
+	put_le32(head + 60, crc32c(0, head, 60));
 	errno = 0;
 	if (pwrite(job->fd, head, sizeof(head), 0) != (ssize_t)sizeof(head) ||
 	    pwrite(job->fd, job->w->sb.data, job->state_size, SNAP_HEADER_SIZE) != (ssize_t)job->state_size)

@@ -53,17 +53,17 @@ static const struct device_ops vrng_ops = {
 static void rng_up(struct virtio_dev *vd)
 {
 	pthread_mutex_lock(&vd->lock);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	vd->gfeat_sel = 1;
 	virtio_set_driver_features(vd, 1); /* VERSION_1 */
-	virtio_set_status(vd, vd->status | VIRTIO_STATUS_FEATURES_OK);
+	virtio_set_status(vd, vd->status | VIRTIO_CONFIG_S_FEATURES_OK);
 	vd->queue_sel = 0;
 	vd->vqs[0].size = 8;
 	vd->vqs[0].desc_gpa = RAM + 0x1000;
 	vd->vqs[0].avail_gpa = RAM + 0x2000;
 	vd->vqs[0].used_gpa = RAM + 0x3000;
 	virtio_queue_set_ready(vd, 0, true);
-	virtio_set_status(vd, vd->status | VIRTIO_STATUS_DRIVER_OK);
+	virtio_set_status(vd, vd->status | VIRTIO_CONFIG_S_DRIVER_OK);
 	pthread_mutex_unlock(&vd->lock);
 }
 

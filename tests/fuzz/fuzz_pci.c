@@ -43,7 +43,7 @@ static void check_bars(struct vm *vm)
 	for (unsigned int i = 0; i < vm->pci.nr; i++) {
 		struct pci_dev *pd = vm->pci.devs[i];
 
-		for (int b = 0; pd && b < PCI_NR_BARS; b++) {
+		for (int b = 0; pd && b < PCI_STD_NUM_BARS; b++) {
 			struct pci_bar *bar = &pd->bars[b];
 
 			if (bar->mapped &&

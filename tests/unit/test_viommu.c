@@ -303,7 +303,7 @@ static void test_paged_ring(void)
 	struct virtq_buf bufs[4];
 	struct virtq_chain c = { .bufs = bufs, .cap = 4 };
 	uint8_t *desc = ram + 0x20000, *avail = ram + 0x40000;
-	uint64_t d0[2] = { 0x30000, 64 | (uint64_t)VIRTQ_DESC_F_WRITE << 32 };
+	uint64_t d0[2] = { 0x30000, 64 | (uint64_t)VRING_DESC_F_WRITE << 32 };
 	uint32_t id, len;
 
 	memset(ram + 0x10000, 0, 0x50000);

@@ -38,7 +38,7 @@ static void count_irq(struct virtio_dev *vd, unsigned int q, bool config)
 
 static void set_desc(unsigned int i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	struct virtq_desc d = { addr, len, flags, next };
+	struct vring_desc d = { addr, len, flags, next };
 
 	memcpy(gp(RAM + 0x1000 + 16 * i), &d, sizeof(d));
 }
@@ -56,12 +56,12 @@ static void driver_up(struct virtio_dev *vd, uint64_t features)
 {
 	struct virtq *q;
 
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	vd->gfeat_sel = 0;
 	virtio_set_driver_features(vd, (uint32_t)features);
 	vd->gfeat_sel = 1;
 	virtio_set_driver_features(vd, (uint32_t)(features >> 32));
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 	vd->queue_sel = 0;
 	q = virtio_sel_queue(vd);
 	q->size = 8;
@@ -69,7 +69,7 @@ static void driver_up(struct virtio_dev *vd, uint64_t features)
 	q->avail_gpa = RAM + 0x2000;
 	q->used_gpa = RAM + 0x3000;
 	virtio_queue_set_ready(vd, 0, true);
-	virtio_set_status(vd, vd->status | VIRTIO_STATUS_DRIVER_OK);
+	virtio_set_status(vd, vd->status | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 static void test_core_and_rng(void)
@@ -82,20 +82,20 @@ static void test_core_and_rng(void)
 	vd->dfeat_sel = 1;
 	ok(virtio_get_device_features(vd) & 1, "VERSION_1 offered");
 	/* A legacy driver (no VERSION_1) does not get FEATURES_OK. */
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	virtio_set_status(vd, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	ok(!(vd->status & VIRTIO_STATUS_FEATURES_OK), "FEATURES_OK refused without VERSION_1");
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	ok(!(vd->status & VIRTIO_CONFIG_S_FEATURES_OK), "FEATURES_OK refused without VERSION_1");
 	virtio_set_status(vd, 0);
 	is_int(vd->status, 0, "reset clears the status");
 
 	memset(ram, 0, RAM_SIZE);
-	driver_up(vd, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_F_EVENT_IDX | 1ULL << 40);
-	ok(vd->status & VIRTIO_STATUS_FEATURES_OK, "FEATURES_OK with VERSION_1");
+	driver_up(vd, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << 40);
+	ok(vd->status & VIRTIO_CONFIG_S_FEATURES_OK, "FEATURES_OK with VERSION_1");
 	ok(!(vd->driver_features >> 40 & 1), "features the device lacks are dropped");
 	ok(vd->vqs[0].ready && vd->vqs[0].event_idx, "queue ready with EVENT_IDX");
 	ok(virtio_dev_live(vd), "device live after DRIVER_OK");
 
-	set_desc(0, RAM + 0x10000, 64, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, RAM + 0x10000, 64, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	vd->ops->queue_notify(vd, 0);
 	is_int(((uint16_t *)gp(RAM + 0x3000))[1], 1, "rng: request served");
@@ -118,17 +118,17 @@ static void test_core_and_rng(void)
 	state_free(&sb);
 
 	/* A cycle breaks the queue: NEEDS_RESET and a config interrupt. */
-	set_desc(1, RAM + 0x10000, 8, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
+	set_desc(1, RAM + 0x10000, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
 	offer(1);
 	vd->ops->queue_notify(vd, 0);
-	ok(vd->status & VIRTIO_STATUS_NEEDS_RESET, "a broken queue sets NEEDS_RESET");
+	ok(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET, "a broken queue sets NEEDS_RESET");
 	ok(vd->isr & VIRTIO_ISR_CONFIG, "... with a config interrupt");
 	ok(!virtio_dev_live(vd), "the device stops serving");
 	virtio_set_status(vd, 0);
-	ok(!(vd->status & VIRTIO_STATUS_NEEDS_RESET) && !vd->vqs[0].ready, "reset clears it");
+	ok(!(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET) && !vd->vqs[0].ready, "reset clears it");
 	memset(ram, 0, RAM_SIZE);
 	driver_up(vd, 1ULL << VIRTIO_F_VERSION_1);
-	set_desc(0, RAM + 0x10000, 16, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, RAM + 0x10000, 16, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	vd->ops->queue_notify(vd, 0);
 	is_int(((uint32_t *)gp(RAM + 0x3004))[1], 16, "a well-behaved queue works again after reset");
@@ -206,7 +206,7 @@ static void test_save_quiesces(void)
 	virtio_dev_init(&vd, &held_ops, "held", 1, 8, 0, 0, &gm, NULL);
 	virtio_dev_init(&vd2, &held_ops, "held", 1, 8, 0, 0, &gm, NULL);
 	driver_up(&vd, 1ULL << VIRTIO_F_VERSION_1);
-	set_desc(0, RAM + 0x10000, 16, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, RAM + 0x10000, 16, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	vd.ops->queue_notify(&vd, 0);
 	ok(held == 0 && vd.vqs[0].used_idx == 0, "a request is in flight");
@@ -366,9 +366,9 @@ static void test_blk_short_transfer(void)
 	hdr[8] = 120;
 	memcpy(gp(RAM + 0x20000), hdr, sizeof(hdr));
 	*(uint8_t *)gp(RAM + 0x22000) = 0xaa;
-	set_desc(0, RAM + 0x20000, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, RAM + 0x21000, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
-	set_desc(2, RAM + 0x22000, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, RAM + 0x20000, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(1, RAM + 0x21000, 4096, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	set_desc(2, RAM + 0x22000, 1, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	vd->ops->queue_notify(vd, 0);
 	is_int(*(uint8_t *)gp(RAM + 0x22000), VIRTIO_BLK_S_OK, "a whole read: OK");
@@ -487,15 +487,15 @@ static void test_blk_broken_queue_submits(void)
 	memcpy(gp(RAM + 0x20000), hdr, sizeof(hdr));
 	memset(gp(RAM + 0x21000), 0x5c, 4096);
 	*(uint8_t *)gp(RAM + 0x22000) = 0xaa;
-	set_desc(0, RAM + 0x20000, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(1, RAM + 0x21000, 4096, VIRTQ_DESC_F_NEXT, 2);
-	set_desc(2, RAM + 0x22000, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(0, RAM + 0x20000, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(1, RAM + 0x21000, 4096, VRING_DESC_F_NEXT, 2);
+	set_desc(2, RAM + 0x22000, 1, VRING_DESC_F_WRITE, 0);
 	set_desc(3, 0x10000000, 16, 0, 0);
 	offer(0);
 	offer(3);
 	pthread_create(&t, NULL, run_loop, &loop);
 	vd->ops->queue_notify(vd, 0);
-	ok(vd->status & VIRTIO_STATUS_NEEDS_RESET, "the bad chain broke the queue");
+	ok(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET, "the bad chain broke the queue");
 	for (int i = 0; i < 200 && *(volatile uint8_t *)gp(RAM + 0x22000) == 0xaa; i++)
 		usleep(10000);
 	/* (A broken queue takes no used entries: the status byte and the

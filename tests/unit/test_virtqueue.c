@@ -33,7 +33,7 @@ static void *gp(uint64_t gpa)
 static void set_desc(uint64_t table, unsigned int i, uint64_t addr,
 		     uint32_t len, uint16_t flags, uint16_t next)
 {
-	struct virtq_desc d = { addr, len, flags, next };
+	struct vring_desc d = { addr, len, flags, next };
 
 	memcpy(gp(table + 16 * i), &d, sizeof(d));
 }
@@ -102,9 +102,9 @@ static void test_simple(void)
 	uint32_t *used;
 
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 16, VIRTQ_DESC_F_NEXT, 3);
-	set_desc(DESC, 3, DATA + 16, 100, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 5);
-	set_desc(DESC, 5, DATA + 200, 1, VIRTQ_DESC_F_WRITE, 0);
+	set_desc(DESC, 0, DATA, 16, VRING_DESC_F_NEXT, 3);
+	set_desc(DESC, 3, DATA + 16, 100, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 5);
+	set_desc(DESC, 5, DATA + 200, 1, VRING_DESC_F_WRITE, 0);
 	memcpy(gp(DATA), "0123456789abcdef", 16);
 	offer(0);
 	ok(virtq_has_avail(&q), "offered chain is visible");
@@ -128,22 +128,22 @@ static void test_simple(void)
 	ok(used[0] == 0 && used[1] == 42, "used element: head and length");
 	is_int(virtq_pop(&q, &ch), 0, "nothing more");
 	ok(virtq_need_interrupt(&q), "interrupt wanted without NO_INTERRUPT");
-	avail_ring()[0] = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	avail_ring()[0] = VRING_AVAIL_F_NO_INTERRUPT;
 	ok(!virtq_need_interrupt(&q), "NO_INTERRUPT suppresses it");
 }
 
 static void test_hostile(void)
 {
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(DESC, 1, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
+	set_desc(DESC, 0, DATA, 8, VRING_DESC_F_NEXT, 1);
+	set_desc(DESC, 1, DATA, 8, VRING_DESC_F_NEXT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "descriptor cycle: refused");
 	ok(q.broken && strstr(q.why, "cycle"), "cycle breaks the queue (%s)", q.why);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "a broken queue stays broken");
 
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, 0);
+	set_desc(DESC, 0, DATA, 8, VRING_DESC_F_NEXT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "self-loop: refused");
 
@@ -168,13 +168,13 @@ static void test_hostile(void)
 	is_int(virtq_pop(&q, &ch), -EINVAL, "absurd length: refused");
 
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 8, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 1);
+	set_desc(DESC, 0, DATA, 8, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	set_desc(DESC, 1, DATA, 8, 0, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "readable after writable: refused");
 
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 8, VIRTQ_DESC_F_NEXT, QSZ);
+	set_desc(DESC, 0, DATA, 8, VRING_DESC_F_NEXT, QSZ);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "next index out of range: refused");
 
@@ -187,7 +187,7 @@ static void test_hostile(void)
 	is_int(virtq_pop(&q, &ch), -EINVAL, "avail index jumps past the queue size: refused");
 
 	fresh(false, false);
-	set_desc(DESC, 0, DATA, 64, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, DATA, 64, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect without the feature: refused");
 
@@ -202,49 +202,49 @@ static void test_indirect(void)
 	const uint64_t table = DATA + 0x1000, inner = DATA + 0x2000;
 
 	fresh(true, false);
-	set_desc(table, 0, DATA, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(table, 1, DATA + 32, 32, VIRTQ_DESC_F_WRITE, 0);
-	set_desc(DESC, 2, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(table, 0, DATA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(table, 1, DATA + 32, 32, VRING_DESC_F_WRITE, 0);
+	set_desc(DESC, 2, table, 32, VRING_DESC_F_INDIRECT, 0);
 	offer(2);
 	is_int(virtq_pop(&q, &ch), 1, "indirect chain popped");
 	ok(ch.n == 2 && ch.out_len == 16 && ch.in_len == 32, "indirect buffers and lengths");
 
 	fresh(true, false);
 	set_desc(inner, 0, DATA, 16, 0, 0);
-	set_desc(table, 0, inner, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	set_desc(DESC, 0, table, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(table, 0, inner, 16, VRING_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, table, 16, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect table inside an indirect table: refused");
 
 	fresh(true, false);
-	set_desc(DESC, 0, table, 0, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, table, 0, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "zero-length indirect table: refused");
 
 	fresh(true, false);
-	set_desc(DESC, 0, table, 24, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, table, 24, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect length not a multiple of 16: refused");
 
 	fresh(true, false);
-	set_desc(DESC, 0, table, 16 * (QSZ + 1), VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, table, 16 * (QSZ + 1), VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect table longer than the queue: refused");
 
 	fresh(true, false);
-	set_desc(table, 0, DATA, 16, VIRTQ_DESC_F_NEXT, 1);
-	set_desc(table, 1, DATA, 16, VIRTQ_DESC_F_NEXT, 0);
-	set_desc(DESC, 0, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(table, 0, DATA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(table, 1, DATA, 16, VRING_DESC_F_NEXT, 0);
+	set_desc(DESC, 0, table, 32, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "cycle inside an indirect table: refused");
 
 	fresh(true, false);
-	set_desc(DESC, 0, table, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	set_desc(DESC, 0, table, 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect with NEXT: refused");
 
 	fresh(true, false);
-	set_desc(DESC, 0, RAM + RAM_SIZE - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	set_desc(DESC, 0, RAM + RAM_SIZE - 16, 32, VRING_DESC_F_INDIRECT, 0);
 	offer(0);
 	is_int(virtq_pop(&q, &ch), -EINVAL, "indirect table running past RAM: refused");
 }
@@ -258,7 +258,7 @@ static void test_cap_and_events(void)
 
 	fresh(false, false);
 	for (int i = 0; i < 4; i++)
-		set_desc(DESC, i, DATA + 16 * i, 16, i < 3 ? VIRTQ_DESC_F_NEXT : 0, i + 1);
+		set_desc(DESC, i, DATA + 16 * i, 16, i < 3 ? VRING_DESC_F_NEXT : 0, i + 1);
 	offer(0);
 	is_int(virtq_pop(&q, &small), -E2BIG, "chain longer than the device takes: -E2BIG");
 	ok(!q.broken, "... and the queue stays usable");
