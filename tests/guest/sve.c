@@ -262,6 +262,8 @@ static uint64_t hold_round(const uint8_t *want, uint8_t *got, uint64_t words, ui
 {
 	uint64_t bad = 0;
 
+	/* Unformatted: the macros inside the string defeat clang-format. */
+	/* clang-format off */
 	asm volatile(".arch armv8.2-a+sve\n"
 		     "	addvl	x10, %[want], #31\n"
 		     "	addvl	x10, x10, #1\n" /* P registers at want + 32 VL */
@@ -306,6 +308,7 @@ static uint64_t hold_round(const uint8_t *want, uint8_t *got, uint64_t words, ui
 		       "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10",
 		       "v11", "v12", "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20",
 		       "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31");
+	/* clang-format on */
 	return bad;
 }
 
