@@ -82,8 +82,8 @@ int main(int argc, char **argv)
 			dup2(out[1], 1);
 			dup2(errp[1], 2);
 			close(out[0]), close(errp[0]);
-			execlp("armvm", "armvm", "run", "-c", "1", "-m", mem,
-			       "--loglevel", "info", "-p", "quiet", (char *)NULL);
+			execlp("armvm", "armvm", "run", "-c", "1", "-m", mem, "--loglevel", "info",
+			       "-p", "quiet", (char *)NULL);
 			_exit(127);
 		}
 		close(out[1]), close(errp[1]);

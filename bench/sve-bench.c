@@ -22,8 +22,8 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int measure(uint32_t features, double *cap_us, double *apply_us,
-		   uint32_t *nregs, size_t *bytes, uint64_t *vl_bits)
+static int measure(uint32_t features, double *cap_us, double *apply_us, uint32_t *nregs,
+		   size_t *bytes, uint64_t *vl_bits)
 {
 	const int ops = 100, rounds = 5;
 	struct minivm mv;

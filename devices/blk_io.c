@@ -30,8 +30,8 @@ static unsigned int bdev_max_segments(int fd)
 
 	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
 		return 0;
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/max_segments",
-		 major(st.st_rdev), minor(st.st_rdev));
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/queue/max_segments", major(st.st_rdev),
+		 minor(st.st_rdev));
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -59,8 +59,8 @@ int blk_engine_parse(const char *s, enum blk_engine *e)
 	return 0;
 }
 
-int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
-		unsigned int depth, blk_done_fn done, void *opaque)
+int blk_io_init(struct blk_io *io, enum blk_engine e, int fd, unsigned int depth, blk_done_fn done,
+		void *opaque)
 {
 	int err;
 
@@ -131,8 +131,8 @@ void blk_io_destroy(struct blk_io *io)
 	io->efd = -1;
 }
 
-static ssize_t sync_op(struct blk_io *io, enum blk_op op,
-		       const struct iovec *iov, int iovcnt, uint64_t off)
+static ssize_t sync_op(struct blk_io *io, enum blk_op op, const struct iovec *iov, int iovcnt,
+		       uint64_t off)
 {
 	ssize_t r;
 
@@ -187,8 +187,8 @@ static struct io_uring_sqe *uring_sqe(struct blk_io *io)
 	return sqe;
 }
 
-static void uring_prep(struct io_uring_sqe *sqe, int fd, enum blk_op op,
-		       const struct iovec *iov, int iovcnt, uint64_t off)
+static void uring_prep(struct io_uring_sqe *sqe, int fd, enum blk_op op, const struct iovec *iov,
+		       int iovcnt, uint64_t off)
 {
 	if (op == BLK_OP_READ)
 		io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, off);
@@ -199,9 +199,8 @@ static void uring_prep(struct io_uring_sqe *sqe, int fd, enum blk_op op,
 }
 
 /* One SQE, or one per max_iov iovecs (tagged with a blk_split). */
-static int uring_queue(struct blk_io *io, enum blk_op op,
-		       const struct iovec *iov, int iovcnt, uint64_t off,
-		       void *tag)
+static int uring_queue(struct blk_io *io, enum blk_op op, const struct iovec *iov, int iovcnt,
+		       uint64_t off, void *tag)
 {
 	unsigned int per = (unsigned int)iovcnt, parts = 1;
 	struct blk_split *sp = NULL;
@@ -239,16 +238,15 @@ static int uring_queue(struct blk_io *io, enum blk_op op,
 	return 0;
 }
 
-int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
-		  int iovcnt, uint64_t off, void *tag)
+int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov, int iovcnt,
+		  uint64_t off, void *tag)
 {
 	/*
 	 * The sync engine, and a flush under AIO (IOCB_CMD_FDSYNC is refused
 	 * by most file systems), run here and now: when the guest's flush
 	 * completes, fdatasync() has returned.
 	 */
-	if (io->engine == BLK_ENGINE_SYNC ||
-	    (io->engine == BLK_ENGINE_AIO && op == BLK_OP_FLUSH)) {
+	if (io->engine == BLK_ENGINE_SYNC || (io->engine == BLK_ENGINE_AIO && op == BLK_OP_FLUSH)) {
 		io->done(io->opaque, tag, sync_op(io, op, iov, iovcnt, off));
 		return 0;
 	}

@@ -32,8 +32,7 @@ enum {
 	RTC_ID = 0xfe0, /* PeriphID0..3, PCellID0..3 */
 };
 
-static const uint8_t pl031_id[8] = { 0x31, 0x10, 0x14, 0x00,
-				     0x0d, 0xf0, 0x05, 0xb1 };
+static const uint8_t pl031_id[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
 
 static int64_t host_seconds(void)
 {
@@ -88,8 +87,7 @@ static void rtc_timer(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&rtc->lock);
 }
 
-void pl031_mmio(void *opaque, uint64_t offset, uint8_t *data,
-		unsigned int len, bool is_write)
+void pl031_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct pl031 *rtc = opaque;
 	uint32_t v = (uint32_t)bus_data_get(data, len > 4 ? 4 : len);
@@ -122,17 +120,30 @@ void pl031_mmio(void *opaque, uint64_t offset, uint8_t *data,
 		}
 	} else {
 		switch (offset) {
-		case RTC_DR: v = rtc_count(rtc); break;
-		case RTC_MR: v = rtc->mr; break;
-		case RTC_LR: v = rtc->lr; break;
-		case RTC_CR: v = rtc->started; break;
-		case RTC_IMSC: v = rtc->imsc; break;
-		case RTC_RIS: v = rtc->ris; break;
-		case RTC_MIS: v = rtc->ris & rtc->imsc; break;
+		case RTC_DR:
+			v = rtc_count(rtc);
+			break;
+		case RTC_MR:
+			v = rtc->mr;
+			break;
+		case RTC_LR:
+			v = rtc->lr;
+			break;
+		case RTC_CR:
+			v = rtc->started;
+			break;
+		case RTC_IMSC:
+			v = rtc->imsc;
+			break;
+		case RTC_RIS:
+			v = rtc->ris;
+			break;
+		case RTC_MIS:
+			v = rtc->ris & rtc->imsc;
+			break;
 		default:
 			v = 0;
-			if (offset >= RTC_ID && offset < RTC_ID + 32 &&
-			    !(offset & 3))
+			if (offset >= RTC_ID && offset < RTC_ID + 32 && !(offset & 3))
 				v = pl031_id[(offset - RTC_ID) / 4];
 			break;
 		}
@@ -195,8 +206,7 @@ static int rtc_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 static int rtc_fdt(struct device *dev, void *fdt)
 {
 	static const char compat[] = "arm,pl031\0arm,primecell";
-	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat),
-				   DEVICE_IRQ_LEVEL_HIGH);
+	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat), DEVICE_IRQ_LEVEL_HIGH);
 
 	/* AMBA devices need their bus clock: the fixed "apb-pclk" node. */
 	if (!err)
@@ -227,8 +237,8 @@ static const struct device_ops pl031_ops = {
 	.destroy = rtc_destroy,
 };
 
-int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi,
-	       const struct irq_line *irq, struct evloop *loop)
+int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi, const struct irq_line *irq,
+	       struct evloop *loop)
 {
 	memset(rtc, 0, sizeof(*rtc));
 	pthread_mutex_init(&rtc->lock, NULL);
@@ -240,8 +250,7 @@ int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi,
 	if (loop) {
 		int err;
 
-		rtc->timer_fd = timerfd_create(CLOCK_REALTIME,
-					       TFD_CLOEXEC | TFD_NONBLOCK);
+		rtc->timer_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (rtc->timer_fd < 0)
 			return -errno;
 		err = evloop_add(loop, rtc->timer_fd, EPOLLIN, rtc_timer, rtc);

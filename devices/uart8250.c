@@ -90,10 +90,8 @@ static void uart_rx_put(struct uart8250 *u, uint8_t b)
 static uint8_t uart_msr(struct uart8250 *u)
 {
 	if (u->mcr & MCR_LOOP) /* loopback: MCR outputs feed the inputs */
-		return (u->mcr & MCR_DTR ? MSR_DSR : 0) |
-		       (u->mcr & MCR_RTS ? MSR_CTS : 0) |
-		       (u->mcr & MCR_OUT1 ? MSR_RI : 0) |
-		       (u->mcr & MCR_OUT2 ? MSR_DCD : 0);
+		return (u->mcr & MCR_DTR ? MSR_DSR : 0) | (u->mcr & MCR_RTS ? MSR_CTS : 0) |
+		       (u->mcr & MCR_OUT1 ? MSR_RI : 0) | (u->mcr & MCR_OUT2 ? MSR_DCD : 0);
 	return MSR_DCD | MSR_DSR | MSR_CTS;
 }
 
@@ -128,8 +126,7 @@ static uint8_t uart_read(struct uart8250 *u, unsigned int reg)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) |
-		    (u->overrun ? LSR_OE : 0);
+		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) | (u->overrun ? LSR_OE : 0);
 		u->overrun = false; /* reading LSR clears the error bits */
 		return v;
 	case UART_MSR:
@@ -190,8 +187,7 @@ static void uart_write(struct uart8250 *u, unsigned int reg, uint8_t v)
 	}
 }
 
-void uart8250_mmio(void *opaque, uint64_t offset, uint8_t *data,
-		   unsigned int len, bool is_write)
+void uart8250_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct uart8250 *u = opaque;
 
@@ -290,8 +286,7 @@ static int uart_load(struct device *dev, struct state_buf *sb, uint32_t ver)
 static int uart_fdt(struct device *dev, void *fdt)
 {
 	static const char compat[] = "ns16550a";
-	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat),
-				   DEVICE_IRQ_LEVEL_HIGH);
+	int err = device_fdt_begin(dev, fdt, NULL, compat, sizeof(compat), DEVICE_IRQ_LEVEL_HIGH);
 
 	if (!err)
 		err = fdt_property_cell(fdt, "clock-frequency", UART8250_CLOCK);
@@ -317,8 +312,7 @@ static const struct device_ops uart8250_ops = {
 	.destroy = uart_destroy,
 };
 
-void uart8250_init(struct uart8250 *u, uint64_t base, uint32_t spi,
-		   const struct irq_line *irq)
+void uart8250_init(struct uart8250 *u, uint64_t base, uint32_t spi, const struct irq_line *irq)
 {
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);

@@ -52,14 +52,17 @@ static int container_open(struct vfio_group *g, const char *what, char *err, siz
 	int fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
-		return errmsg(err, errlen, -errno,
-			      "%s: cannot open /dev/vfio/vfio: %s (load the vfio-pci and vfio_iommu_type1 modules)",
-			      what, strerror(errno));
+		return errmsg(
+			err, errlen, -errno,
+			"%s: cannot open /dev/vfio/vfio: %s (load the vfio-pci and vfio_iommu_type1 modules)",
+			what, strerror(errno));
 	if (ioctl(fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
 	    ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		close(fd);
-		return errmsg(err, errlen, -ENOTSUP,
-			      "%s: this host's VFIO has no type-1 v2 IOMMU (vfio_iommu_type1 module)", what);
+		return errmsg(
+			err, errlen, -ENOTSUP,
+			"%s: this host's VFIO has no type-1 v2 IOMMU (vfio_iommu_type1 module)",
+			what);
 	}
 	g->container = fd;
 	return 0;
@@ -70,15 +73,16 @@ static void iova_ranges(struct vfio_group *g, const struct vfio_iommu_type1_info
 {
 	uint32_t off = info->cap_offset;
 
-	for (int hops = 0; off && off + sizeof(struct vfio_info_cap_header) <= info->argsz && hops < 16;
-	     hops++) {
+	for (int hops = 0;
+	     off && off + sizeof(struct vfio_info_cap_header) <= info->argsz && hops < 16; hops++) {
 		const struct vfio_info_cap_header *h = (const void *)((const uint8_t *)info + off);
 
 		if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
 			const struct vfio_iommu_type1_info_cap_iova_range *r = (const void *)h;
 
-			for (uint32_t i = 0; i < r->nr_iovas && g->nr_iova < VFIO_MAX_IOVA_RANGES &&
-					     off + sizeof(*r) + (i + 1) * sizeof(r->iova_ranges[0]) <= info->argsz;
+			for (uint32_t i = 0;
+			     i < r->nr_iovas && g->nr_iova < VFIO_MAX_IOVA_RANGES &&
+			     off + sizeof(*r) + (i + 1) * sizeof(r->iova_ranges[0]) <= info->argsz;
 			     i++) {
 				g->iova[g->nr_iova].start = r->iova_ranges[i].start;
 				g->iova[g->nr_iova++].end = r->iova_ranges[i].end;
@@ -172,8 +176,9 @@ static struct vfio_group *group_get(struct vm *vm, int id, const char *what, cha
 		errmsg(err, errlen, -ENOMEM, "out of memory");
 		return NULL;
 	}
-	*g = (struct vfio_group){ .id = id, .fd = -1, .container = -1, .users = 1,
-				  .next = vm->vfio_groups };
+	*g = (struct vfio_group){
+		.id = id, .fd = -1, .container = -1, .users = 1, .next = vm->vfio_groups
+	};
 	vm->vfio_groups = g;
 	snprintf(path, sizeof(path), "/dev/vfio/%d", id);
 	g->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -186,20 +191,23 @@ static struct vfio_group *group_get(struct vm *vm, int id, const char *what, cha
 			       what, id, path);
 		else if (e == ENOENT)
 			errmsg(err, errlen, -ENOENT,
-			       "%s: %s does not exist: bind the function to vfio-pci first", what, path);
+			       "%s: %s does not exist: bind the function to vfio-pci first", what,
+			       path);
 		else
 			errmsg(err, errlen, -e, "%s: cannot open %s: %s", what, path, strerror(e));
 		goto fail;
 	}
 	if (ioctl(g->fd, VFIO_GROUP_GET_STATUS, &st) < 0 || !(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
 		errmsg(err, errlen, -EBUSY,
-		       "%s: IOMMU group %d is not viable: a function of it is bound to a host driver", what, id);
+		       "%s: IOMMU group %d is not viable: a function of it is bound to a host driver",
+		       what, id);
 		goto fail;
 	}
 	if (container_open(g, what, err, errlen))
 		goto fail;
 	if (ioctl(g->fd, VFIO_GROUP_SET_CONTAINER, &g->container) < 0) {
-		errmsg(err, errlen, -errno, "%s: VFIO_GROUP_SET_CONTAINER: %s", what, strerror(errno));
+		errmsg(err, errlen, -errno, "%s: VFIO_GROUP_SET_CONTAINER: %s", what,
+		       strerror(errno));
 		goto fail;
 	}
 	if (container_set_iommu(g, what, err, errlen))
@@ -215,7 +223,9 @@ int vfio_dma_map(struct vfio_group *g, uint64_t iova, uint64_t size, void *host,
 	struct vfio_iommu_type1_dma_map m = {
 		.argsz = sizeof(m),
 		.flags = VFIO_DMA_MAP_FLAG_READ | (write ? VFIO_DMA_MAP_FLAG_WRITE : 0),
-		.vaddr = (uint64_t)(uintptr_t)host, .iova = iova, .size = size,
+		.vaddr = (uint64_t)(uintptr_t)host,
+		.iova = iova,
+		.size = size,
 	};
 
 	return ioctl(g->container, VFIO_IOMMU_MAP_DMA, &m) < 0 ? -errno : 0;
@@ -256,10 +266,12 @@ static int viommu_join(struct vfio_pci *v, char *err, size_t errlen)
 	int ret;
 
 	if (!vm->viommu)
-		return errmsg(err, errlen, -EINVAL, "%s: no virtio-iommu to put it behind", v->what);
+		return errmsg(err, errlen, -EINVAL, "%s: no virtio-iommu to put it behind",
+			      v->what);
 	ret = viommu_add_endpoint(vm->viommu, v->pd.devfn, &viommu_vfio_ops, g);
 	if (ret)
-		return errmsg(err, errlen, ret, "%s: the virtio-iommu takes no more endpoints", v->what);
+		return errmsg(err, errlen, ret, "%s: the virtio-iommu takes no more endpoints",
+			      v->what);
 	vm->pci.iommu_slots |= 1u << (v->pd.devfn >> 3);
 	viommu_restrict(vm->viommu, g->iova_pgsizes, hi);
 	/* The host's holes (its MSI window, bridge windows): reserved. */
@@ -304,7 +316,9 @@ static int set_irqs(struct vfio_pci *v, uint32_t index, uint32_t action, uint32_
 	if (!s)
 		return -ENOMEM;
 	*s = (struct vfio_irq_set){
-		.argsz = (uint32_t)sz, .index = index, .count = count,
+		.argsz = (uint32_t)sz,
+		.index = index,
+		.count = count,
 		.flags = action | (fds ? VFIO_IRQ_SET_DATA_EVENTFD : VFIO_IRQ_SET_DATA_NONE),
 	};
 	if (fds)
@@ -323,7 +337,8 @@ static void intx_enable(struct vfio_pci *v, bool on)
 	if (v->intx_efd < 0 || on == v->intx_on)
 		return;
 	if (on) {
-		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1, &v->intx_efd);
+		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 1,
+			       &v->intx_efd);
 		if (!ret)
 			ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_UNMASK, 1,
 				       &v->intx_resample_efd);
@@ -331,7 +346,8 @@ static void intx_enable(struct vfio_pci *v, bool on)
 		ret = set_irqs(v, VFIO_PCI_INTX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 	}
 	if (ret)
-		pr_warn("%s: cannot turn INTx %s: %s", v->pd.name, on ? "on" : "off", strerror(-ret));
+		pr_warn("%s: cannot turn INTx %s: %s", v->pd.name, on ? "on" : "off",
+			strerror(-ret));
 	else
 		v->intx_on = on;
 }
@@ -346,7 +362,8 @@ static void vfio_msix_enable(struct pci_dev *pd, bool on)
 		intx_enable(v, false); /* VFIO takes one interrupt type at a time */
 		for (uint16_t i = 0; i < pd->msix_nr; i++)
 			fds[i] = pci_msix_vector_fd(pd, i);
-		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, pd->msix_nr, fds);
+		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, pd->msix_nr,
+			       fds);
 	} else {
 		ret = set_irqs(v, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, NULL);
 		intx_enable(v, true);
@@ -365,12 +382,13 @@ static void msi_update(struct vfio_pci *v)
 	struct pci_dev *pd = &v->pd;
 	uint8_t *cap = pd->cfg + v->msi_cap;
 	bool on = get_le16(cap + PCI_MSI_FLAGS) & PCI_MSI_FLAGS_ENABLE;
-	uint64_t addr = get_le32(cap + PCI_MSI_ADDRESS_LO) | (uint64_t)get_le32(cap + PCI_MSI_ADDRESS_HI) << 32;
+	uint64_t addr = get_le32(cap + PCI_MSI_ADDRESS_LO) |
+			(uint64_t)get_le32(cap + PCI_MSI_ADDRESS_HI) << 32;
 	int ret;
 
 	if (on) {
-		ret = irq_route_msi(&pd->vm->routes, v->msi_gsi, addr, get_le16(cap + PCI_MSI_DATA_64),
-				    pd->devfn);
+		ret = irq_route_msi(&pd->vm->routes, v->msi_gsi, addr,
+				    get_le16(cap + PCI_MSI_DATA_64), pd->devfn);
 		if (ret)
 			pr_guest(LOG_WARNING, "%s: cannot route MSI: %s", pd->name, strerror(-ret));
 	}
@@ -410,7 +428,8 @@ static void vfio_cfg_written(struct pci_dev *pd, uint32_t off, unsigned int len)
 		return;
 	if (cfg_read(v, PCI_COMMAND, &cmd, 2) < 0)
 		return;
-	cmd = (uint16_t)((le16toh(cmd) & ~CMD_PASSED) | (get_le16(pd->cfg + PCI_COMMAND) & CMD_PASSED));
+	cmd = (uint16_t)((le16toh(cmd) & ~CMD_PASSED) |
+			 (get_le16(pd->cfg + PCI_COMMAND) & CMD_PASSED));
 	cmd = htole16(cmd);
 	if (cfg_write(v, PCI_COMMAND, &cmd, 2) < 0)
 		pr_warn("%s: cannot write the command register", pd->name);
@@ -464,10 +483,10 @@ static void bar_access(struct vfio_pci *v, int b, uint64_t off, uint8_t *data, u
 	}
 }
 
-#define BAR_FN(b)                                                                             \
-	static void bar##b##_access(void *o, uint64_t off, uint8_t *d, unsigned int l, bool w) \
-	{                                                                                     \
-		bar_access(o, b, off, d, l, w);                                               \
+#define BAR_FN(b)                                                                                  \
+	static void bar##b##_access(void *o, uint64_t off, uint8_t *d, unsigned int l, bool w)     \
+	{                                                                                          \
+		bar_access(o, b, off, d, l, w);                                                    \
 	}
 BAR_FN(0)
 BAR_FN(1)
@@ -488,7 +507,7 @@ static void rom_access(void *opaque, uint64_t off, uint8_t *data, unsigned int l
 }
 
 static const bus_access_fn bar_fns[PCI_STD_NUM_BARS] = { bar0_access, bar1_access, bar2_access,
-						    bar3_access, bar4_access, bar5_access };
+							 bar3_access, bar4_access, bar5_access };
 
 static void slots_unmap(struct vfio_pci *v, int b)
 {
@@ -500,7 +519,8 @@ static void slots_unmap(struct vfio_pci *v, int b)
 		if (!vb->slots[i].live)
 			continue;
 		if (ioctl(v->pd.vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			pr_warn("%s: cannot remove BAR%d's memory slot: %s", v->pd.name, b, strerror(errno));
+			pr_warn("%s: cannot remove BAR%d's memory slot: %s", v->pd.name, b,
+				strerror(errno));
 		vb->slots[i].live = false;
 	}
 }
@@ -519,7 +539,8 @@ static void slots_map(struct vfio_pci *v, int b, uint64_t gpa)
 
 		if (ioctl(v->pd.vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
 			pr_warn("%s: cannot map BAR%d+0x%llx as guest memory (accesses trap): %s",
-				v->pd.name, b, (unsigned long long)vb->slots[i].off, strerror(errno));
+				v->pd.name, b, (unsigned long long)vb->slots[i].off,
+				strerror(errno));
 			continue;
 		}
 		vb->slots[i].live = true;
@@ -586,7 +607,8 @@ static const struct vfio_region_info_cap_sparse_mmap *sparse_cap(const struct vf
 		if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
 			const struct vfio_region_info_cap_sparse_mmap *s = (const void *)h;
 
-			if (off + sizeof(*s) + (uint64_t)s->nr_areas * sizeof(s->areas[0]) <= ri->argsz)
+			if (off + sizeof(*s) + (uint64_t)s->nr_areas * sizeof(s->areas[0]) <=
+			    ri->argsz)
 				return s;
 			return NULL;
 		}
@@ -635,8 +657,8 @@ static void bar_add_area(struct vfio_pci *v, int b, uint64_t lo, uint64_t hi, ui
 				v->pd.name, b);
 			return;
 		}
-		vb->slots[vb->nr_slots++] = (struct vfio_slot){ .off = lo, .size = end - lo,
-								.slot = -1 };
+		vb->slots[vb->nr_slots++] =
+			(struct vfio_slot){ .off = lo, .size = end - lo, .slot = -1 };
 		lo = end;
 	}
 }
@@ -679,8 +701,9 @@ static int setup_bar(struct vfio_pci *v, int b, const uint8_t *hostcfg, char *er
 	ret = pci_bar_init_flags(&v->pd, b, size, flags, bar_fns[b], v);
 	if (ret) {
 		free(ri);
-		return errmsg(err, errlen, ret, "%s: BAR%d (%llu KiB) does not fit armvm's PCI window: %s",
-			      v->what, b, (unsigned long long)(size >> 10), strerror(-ret));
+		return errmsg(err, errlen, ret,
+			      "%s: BAR%d (%llu KiB) does not fit armvm's PCI window: %s", v->what,
+			      b, (unsigned long long)(size >> 10), strerror(-ret));
 	}
 	vb->present = true;
 	if ((ri->flags & VFIO_REGION_INFO_FLAG_MMAP) && ri->size >= page) {
@@ -742,8 +765,9 @@ static int setup_caps(struct vfio_pci *v, const uint8_t *hostcfg, char *err, siz
 			ret = pci_msix_init_at(&v->pd, nr, v->msix_table_bar, v->msix_table_off,
 					       v->msix_pba_bar, v->msix_pba_off);
 			if (ret)
-				return errmsg(err, errlen, ret, "%s: cannot offer its MSI-X capability: %s",
-					      v->what, strerror(-ret));
+				return errmsg(err, errlen, ret,
+					      "%s: cannot offer its MSI-X capability: %s", v->what,
+					      strerror(-ret));
 		} else if (id == PCI_CAP_ID_MSI && v->pd.vm->pci.msi && !v->msi_cap) {
 			/* One vector, 64-bit address, no per-vector masking:
 			 * the guest may program less than the function offers. */
@@ -789,8 +813,10 @@ static int vfio_start(struct device *dev)
 	}
 	if (v->intx_efd >= 0) {
 		struct kvm_irqfd irqfd = {
-			.fd = (uint32_t)v->intx_efd, .gsi = v->pd.intx_spi,
-			.flags = KVM_IRQFD_FLAG_RESAMPLE, .resamplefd = (uint32_t)v->intx_resample_efd,
+			.fd = (uint32_t)v->intx_efd,
+			.gsi = v->pd.intx_spi,
+			.flags = KVM_IRQFD_FLAG_RESAMPLE,
+			.resamplefd = (uint32_t)v->intx_resample_efd,
 		};
 
 		ret = irq_route_spi(&vm->routes, v->pd.intx_spi);
@@ -848,7 +874,8 @@ static void vfio_destroy(struct device *dev)
 	if (v->msi_efd >= 0)
 		close(v->msi_efd);
 	if (v->intx_irqfd) {
-		struct kvm_irqfd irqfd = { .fd = (uint32_t)v->intx_efd, .gsi = v->pd.intx_spi,
+		struct kvm_irqfd irqfd = { .fd = (uint32_t)v->intx_efd,
+					   .gsi = v->pd.intx_spi,
 					   .flags = KVM_IRQFD_FLAG_DEASSIGN };
 
 		ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
@@ -922,13 +949,16 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	}
 	v->fd = ioctl(v->group->fd, VFIO_GROUP_GET_DEVICE_FD, name);
 	if (v->fd < 0) {
-		ret = errmsg(err, errlen, -errno, "%s: cannot open the device (VFIO_GROUP_GET_DEVICE_FD): %s",
-			     v->what, strerror(errno));
+		ret = errmsg(err, errlen, -errno,
+			     "%s: cannot open the device (VFIO_GROUP_GET_DEVICE_FD): %s", v->what,
+			     strerror(errno));
 		goto fail_early;
 	}
-	if (ioctl(v->fd, VFIO_DEVICE_GET_INFO, &info) < 0 || !(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
+	if (ioctl(v->fd, VFIO_DEVICE_GET_INFO, &info) < 0 ||
+	    !(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
 	    info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
-		ret = errmsg(err, errlen, -ENODEV, "%s: not a PCI device VFIO can pass through", v->what);
+		ret = errmsg(err, errlen, -ENODEV, "%s: not a PCI device VFIO can pass through",
+			     v->what);
 		goto fail_early;
 	}
 	v->reset_ok = info.flags & VFIO_DEVICE_FLAGS_RESET;
@@ -936,7 +966,8 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 		pr_info("%s: the device did not reset (%s); going on", v->what, strerror(errno));
 	ret = region_info(v, VFIO_PCI_CONFIG_REGION_INDEX, &cri);
 	if (ret) {
-		errmsg(err, errlen, ret, "%s: cannot find its config space: %s", v->what, strerror(-ret));
+		errmsg(err, errlen, ret, "%s: cannot find its config space: %s", v->what,
+		       strerror(-ret));
 		goto fail_early;
 	}
 	v->cfg_offset = cri->offset;
@@ -946,13 +977,15 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 		goto fail_early;
 	}
 	if ((hostcfg[PCI_HEADER_TYPE] & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
-		ret = errmsg(err, errlen, -EINVAL, "%s: a PCI bridge cannot be passed through", v->what);
+		ret = errmsg(err, errlen, -EINVAL, "%s: a PCI bridge cannot be passed through",
+			     v->what);
 		goto fail_early;
 	}
 	ret = pci_dev_init(&vm->pci, &v->pd, "vfio", get_le16(hostcfg + PCI_VENDOR_ID),
-			   get_le16(hostcfg + PCI_DEVICE_ID), get_le32(hostcfg + PCI_CLASS_REVISION),
-			   get_le16(hostcfg + PCI_SUBSYSTEM_VENDOR_ID), get_le16(hostcfg + PCI_SUBSYSTEM_ID),
-			   vm_alloc_spi(vm));
+			   get_le16(hostcfg + PCI_DEVICE_ID),
+			   get_le32(hostcfg + PCI_CLASS_REVISION),
+			   get_le16(hostcfg + PCI_SUBSYSTEM_VENDOR_ID),
+			   get_le16(hostcfg + PCI_SUBSYSTEM_ID), vm_alloc_spi(vm));
 	if (ret) {
 		errmsg(err, errlen, ret, "%s: no free slot on the PCI bus", v->what);
 		goto fail_early;
@@ -989,9 +1022,10 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 			free(rri);
 		}
 	}
-	if (v->pd.msix_cap && (!v->bars[v->msix_table_bar].present || !v->bars[v->msix_pba_bar].present)) {
-		ret = errmsg(err, errlen, -EINVAL, "%s: its MSI-X table is in a BAR armvm cannot offer",
-			     v->what);
+	if (v->pd.msix_cap &&
+	    (!v->bars[v->msix_table_bar].present || !v->bars[v->msix_pba_bar].present)) {
+		ret = errmsg(err, errlen, -EINVAL,
+			     "%s: its MSI-X table is in a BAR armvm cannot offer", v->what);
 		goto fail;
 	}
 	/* INTx: the pin the host reports, if VFIO has the interrupt. */
@@ -1000,7 +1034,8 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 		v->intx_efd = eventfd(0, EFD_CLOEXEC);
 		v->intx_resample_efd = eventfd(0, EFD_CLOEXEC);
 		if (v->intx_efd < 0 || v->intx_resample_efd < 0) {
-			ret = errmsg(err, errlen, -errno, "%s: eventfd: %s", v->what, strerror(errno));
+			ret = errmsg(err, errlen, -errno, "%s: eventfd: %s", v->what,
+				     strerror(errno));
 			goto fail;
 		}
 	} else {
@@ -1018,8 +1053,8 @@ int vfio_pci_create(struct vm *vm, const struct pci_bdf *bdf, bool behind_viommu
 	v->dev = (struct device){ .ops = &vfio_pci_ops, .priv = v };
 	snprintf(v->dev.name, sizeof(v->dev.name), "%s", v->pd.name);
 	device_list_add(&vm->devices, &v->dev);
-	pr_info("%s: %04x:%04x as %s (IOMMU group %d)", v->what, get_le16(hostcfg), get_le16(hostcfg + 2),
-		v->pd.name, group);
+	pr_info("%s: %04x:%04x as %s (IOMMU group %d)", v->what, get_le16(hostcfg),
+		get_le16(hostcfg + 2), v->pd.name, group);
 	return 0;
 
 fail_early:

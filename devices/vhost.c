@@ -53,8 +53,8 @@ static void vhost_err_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&vd->lock);
 }
 
-int vhost_open(struct vhost *vh, const char *path, struct virtio_dev *vd,
-	       unsigned int nr_queues, char *err, size_t errlen)
+int vhost_open(struct vhost *vh, const char *path, struct virtio_dev *vd, unsigned int nr_queues,
+	       char *err, size_t errlen)
 {
 	memset(vh, 0, sizeof(*vh));
 	for (unsigned int q = 0; q < VHOST_MAX_QUEUES; q++)
@@ -192,7 +192,8 @@ int vhost_start(struct vhost *vh, struct evloop *loop)
 		for (q = 0; q < vh->nr_queues && !err; q++) {
 			err = evloop_add(loop, vh->call_fd[q], 0, vhost_call_event, &vh->ctx[q]);
 			if (!err)
-				err = evloop_add(loop, vh->err_fd[q], 0, vhost_err_event, &vh->ctx[q]);
+				err = evloop_add(loop, vh->err_fd[q], 0, vhost_err_event,
+						 &vh->ctx[q]);
 		}
 		if (err)
 			return err;

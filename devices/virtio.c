@@ -9,10 +9,9 @@
 
 #include "util.h"
 
-void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
-		     const char *name, unsigned int nr_queues,
-		     uint16_t queue_max, uint64_t features, uint32_t cfg_size,
-		     const struct guest_mem *mem, void *priv)
+void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const char *name,
+		     unsigned int nr_queues, uint16_t queue_max, uint64_t features,
+		     uint32_t cfg_size, const struct guest_mem *mem, void *priv)
 {
 	memset(vd, 0, sizeof(*vd));
 	vd->ops = ops;
@@ -23,8 +22,7 @@ void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
 	vd->cfg_size = cfg_size;
 	/* Modern only, and our queues support both ring features. */
 	vd->host_features = features | 1ULL << VIRTIO_F_VERSION_1 |
-			    1ULL << VIRTIO_RING_F_EVENT_IDX |
-			    1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+			    1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	vd->msix_config = VIRTIO_MSI_NO_VECTOR;
 	for (unsigned int i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vd->msix_queue[i] = VIRTIO_MSI_NO_VECTOR;
@@ -61,8 +59,7 @@ void virtio_set_driver_features(struct virtio_dev *vd, uint32_t val)
 	if (vd->gfeat_sel >= 2 || (vd->status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	vd->driver_features &= ~(0xffffffffULL << (32 * vd->gfeat_sel));
-	vd->driver_features |= ((uint64_t)val << (32 * vd->gfeat_sel)) &
-			       vd->host_features;
+	vd->driver_features |= ((uint64_t)val << (32 * vd->gfeat_sel)) & vd->host_features;
 }
 
 uint32_t virtio_get_driver_features(struct virtio_dev *vd)
@@ -93,15 +90,13 @@ void virtio_set_status(struct virtio_dev *vd, uint8_t status)
 		return;
 	}
 	/* §3.1.1: a modern driver must accept VERSION_1; else no FEATURES_OK. */
-	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !virtio_feature(vd, VIRTIO_F_VERSION_1))
 		status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	/* NEEDS_RESET is the device's to set, the driver's to clear by reset. */
 	status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
 		 (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(vd->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(vd->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		vd->status = status;
 		if (vd->ops->activate)
 			vd->ops->activate(vd);
@@ -133,8 +128,8 @@ void virtio_queue_set_ready(struct virtio_dev *vd, unsigned int q, bool on)
 		virtio_queue_broken(vd, q);
 }
 
-void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data,
-			  uint32_t len, bool is_write)
+void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
 {
 	if (off >= vd->cfg_size || len > vd->cfg_size - off) {
 		if (!is_write)
@@ -250,8 +245,7 @@ static int virtio_dev_load_locked(struct virtio_dev *vd, struct state_buf *sb)
 	struct virtq *vqs = NULL, *old_vqs = NULL;
 	int err = -EINVAL;
 
-	if (state_error(sb) || nq != vd->nr_queues ||
-	    (features & ~vd->host_features))
+	if (state_error(sb) || nq != vd->nr_queues || (features & ~vd->host_features))
 		return -EINVAL;
 	vqs = calloc(nq ? nq : 1, sizeof(*vqs));
 	old_vqs = calloc(nq ? nq : 1, sizeof(*old_vqs));

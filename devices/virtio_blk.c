@@ -29,10 +29,10 @@
 #define BLK_BATCH 8
 /* The config space up to write_zeroes_may_unmap: no secure erase. */
 #define BLK_CFG_SIZE offsetof(struct virtio_blk_config, max_secure_erase_sectors)
-_Static_assert(BLK_CFG_SIZE == 60, "virtio-blk config space: 60 bytes, as the guest has always seen");
+_Static_assert(BLK_CFG_SIZE == 60,
+	       "virtio-blk config space: 60 bytes, as the guest has always seen");
 
-int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
-			size_t errlen)
+int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err, size_t errlen)
 {
 	char *copy = strdup(arg), *tok, *save = NULL;
 
@@ -136,9 +136,9 @@ static void blk_complete(void *opaque, void *tag, ssize_t res)
 		pr_guest(LOG_WARNING, "%s: I/O error: %s", r->bq->blk->vd.dev.name,
 			 strerror((int)-res));
 	else if ((uint64_t)res != r->expect)
-		pr_guest(LOG_WARNING, "%s: short transfer (%lld of %llu bytes): I/O error to the guest",
-			 r->bq->blk->vd.dev.name, (long long)res,
-			 (unsigned long long)r->expect);
+		pr_guest(LOG_WARNING,
+			 "%s: short transfer (%lld of %llu bytes): I/O error to the guest",
+			 r->bq->blk->vd.dev.name, (long long)res, (unsigned long long)r->expect);
 	/* A failed read wrote nothing the guest may use. */
 	virtq_push(&r->bq->blk->vd.vqs[r->bq->index], r->head,
 		   (*r->status == VIRTIO_BLK_S_OK ? r->written : 0) + 1);
@@ -180,7 +180,8 @@ static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
 		static const uint8_t zeros[65536];
 
 		while (len > 0) {
-			ssize_t n = pwrite(blk->fd, zeros, (size_t)MIN(len, (off_t)sizeof(zeros)), off);
+			ssize_t n =
+				pwrite(blk->fd, zeros, (size_t)MIN(len, (off_t)sizeof(zeros)), off);
 
 			/* 0 bytes written is no progress: an error, not success. */
 			if (n <= 0)
@@ -255,19 +256,23 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 			if (rq->type == VIRTIO_BLK_T_DISCARD ||
 			    rq->type == VIRTIO_BLK_T_WRITE_ZEROES) {
 				*rq->status = blk_fallocate(blk, rq) ? VIRTIO_BLK_S_IOERR
-								       : VIRTIO_BLK_S_OK;
+								     : VIRTIO_BLK_S_OK;
 				virtq_push(q, c.head, 1);
 				pushed = true;
 				continue;
 			}
 			in = &bq->reqs[c.head % BLK_QUEUE_SIZE];
-			*in = (struct blk_inflight){ bq, c.head,
-						     rq->type == VIRTIO_BLK_T_IN ? (uint32_t)rq->len : 0,
+			*in = (struct blk_inflight){ bq,
+						     c.head,
+						     rq->type == VIRTIO_BLK_T_IN ? (uint32_t)rq->len
+										 : 0,
 						     rq->type == VIRTIO_BLK_T_FLUSH ? 0 : rq->len,
-						     rq->status, true };
+						     rq->status,
+						     true };
 			r = blk_io_submit(&bq->io,
-					  rq->type == VIRTIO_BLK_T_IN ? BLK_OP_READ :
-					  rq->type == VIRTIO_BLK_T_OUT ? BLK_OP_WRITE : BLK_OP_FLUSH,
+					  rq->type == VIRTIO_BLK_T_IN	 ? BLK_OP_READ
+					  : rq->type == VIRTIO_BLK_T_OUT ? BLK_OP_WRITE
+									 : BLK_OP_FLUSH,
 					  rq->iov, rq->iovcnt, rq->sector * BLK_SECTOR, in);
 			if (r)
 				blk_complete(bq, in, r);
@@ -321,8 +326,7 @@ static int blk_load(struct virtio_dev *vd, struct state_buf *sb)
 	return state_get_u64(sb) == blk->capacity && !state_error(sb) ? 0 : -EINVAL;
 }
 
-static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
-			    uint32_t len)
+static void blk_config_read(struct virtio_dev *vd, uint32_t off, void *buf, uint32_t len)
 {
 	struct virtio_blk *blk = vd->priv;
 	struct virtio_blk_config cfg = {
@@ -382,10 +386,8 @@ static const struct virtio_dev_ops virtio_blk_ops = {
 	.destroy = blk_destroy,
 };
 
-struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
-				  unsigned int nr_queues,
-				  const struct guest_mem *mem, char *err,
-				  size_t errlen)
+struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o, unsigned int nr_queues,
+				  const struct guest_mem *mem, char *err, size_t errlen)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -400,15 +402,16 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 		return NULL;
 	}
 	/* A FIFO named as a disk must not block the start-up in open(). */
-	blk->fd = file_open_stat(o->path, (o->ro ? O_RDONLY : O_RDWR) |
-					  (o->direct ? O_DIRECT : 0), &st);
+	blk->fd = file_open_stat(o->path, (o->ro ? O_RDONLY : O_RDWR) | (o->direct ? O_DIRECT : 0),
+				 &st);
 	if (blk->fd < 0) {
 		errmsg(err, errlen, blk->fd, "--disk %s: %s", o->path, strerror(-blk->fd));
 		free(blk);
 		return NULL;
 	}
 	if (!(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		errmsg(err, errlen, -EINVAL, "--disk %s: not a regular file or block device", o->path);
+		errmsg(err, errlen, -EINVAL, "--disk %s: not a regular file or block device",
+		       o->path);
 		goto err_close;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -424,7 +427,8 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 	if (o->ro)
 		lk.l_type = F_RDLCK;
 	if (fcntl(blk->fd, F_OFD_SETLK, &lk) < 0) {
-		errmsg(err, errlen, -EBUSY, "--disk %s: the image is in use (%s lock is held by another VM or --disk)",
+		errmsg(err, errlen, -EBUSY,
+		       "--disk %s: the image is in use (%s lock is held by another VM or --disk)",
 		       o->path, o->ro ? "a write" : "a");
 		goto err_close;
 	}
@@ -444,11 +448,10 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 
 		bq->blk = blk;
 		bq->index = ready;
-		ret = blk_io_init(&bq->io, o->engine, blk->fd, BLK_QUEUE_SIZE,
-				  blk_complete, bq);
+		ret = blk_io_init(&bq->io, o->engine, blk->fd, BLK_QUEUE_SIZE, blk_complete, bq);
 		if (ret) {
-			errmsg(err, errlen, ret, "--disk %s: cannot set up %s: %s",
-			       o->path, blk_engine_name(o->engine), strerror(-ret));
+			errmsg(err, errlen, ret, "--disk %s: cannot set up %s: %s", o->path,
+			       blk_engine_name(o->engine), strerror(-ret));
 			goto err_close;
 		}
 	}
@@ -458,8 +461,8 @@ struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	else
 		features |= 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
-	virtio_dev_init(&blk->vd, &virtio_blk_ops, "virtio-blk", blk->nr_queues,
-			BLK_QUEUE_SIZE, features, BLK_CFG_SIZE, mem, blk);
+	virtio_dev_init(&blk->vd, &virtio_blk_ops, "virtio-blk", blk->nr_queues, BLK_QUEUE_SIZE,
+			features, BLK_CFG_SIZE, mem, blk);
 	return &blk->vd;
 
 err_close:

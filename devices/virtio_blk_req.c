@@ -9,8 +9,7 @@
 #include "util.h"
 #include "virtio_blk.h"
 
-int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
-		  struct blk_req *req)
+int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro, struct blk_req *req)
 {
 	struct virtio_blk_outhdr hdr;
 	unsigned int i, last_w = c->n;
@@ -97,8 +96,7 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		req->seg_sector = le64toh(seg.sector);
 		req->seg_sectors = le32toh(seg.num_sectors);
 		req->seg_flags = le32toh(seg.flags);
-		if (add_overflows_u64(req->seg_sector, req->seg_sectors, &end) ||
-		    end > capacity)
+		if (add_overflows_u64(req->seg_sector, req->seg_sectors, &end) || end > capacity)
 			return VIRTIO_BLK_S_IOERR;
 		/* §5.2.6.2: no more sectors than the config space allows. */
 		if (req->seg_sectors > (req->type == VIRTIO_BLK_T_DISCARD
@@ -107,7 +105,8 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 			return VIRTIO_BLK_S_IOERR;
 		/* §5.2.6.2: unmap is the only flag, and only for WRITE_ZEROES. */
 		if (req->seg_flags & ~(uint32_t)(req->type == VIRTIO_BLK_T_WRITE_ZEROES
-							 ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
+							 ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP
+							 : 0))
 			return VIRTIO_BLK_S_UNSUPP;
 		return VIRTIO_BLK_S_OK;
 	}
@@ -115,4 +114,3 @@ int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
 		return VIRTIO_BLK_S_UNSUPP;
 	}
 }
-

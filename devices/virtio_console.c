@@ -38,8 +38,7 @@ static size_t vcons_rx_push(void *opaque, const uint8_t *buf, size_t n)
 	int r;
 
 	pthread_mutex_lock(&vd->lock);
-	while (done < n && virtio_dev_live(vd) && q->ready &&
-	       (r = virtq_pop(q, &c)) != 0) {
+	while (done < n && virtio_dev_live(vd) && q->ready && (r = virtq_pop(q, &c)) != 0) {
 		size_t w = 0;
 
 		if (r == -EINVAL) {
@@ -100,9 +99,11 @@ static void vcons_tx(struct virtio_console *vc)
 					continue;
 				put = console_write(vc->con, c.bufs[i].host, len);
 				if (put < len)
-					pr_guest(LOG_WARNING, "%s: a %llu-byte output chain is larger than the console's buffer; %llu bytes dropped",
-						 vd->dev.name, (unsigned long long)c.out_len,
-						 (unsigned long long)(len - put));
+					pr_guest(
+						LOG_WARNING,
+						"%s: a %llu-byte output chain is larger than the console's buffer; %llu bytes dropped",
+						vd->dev.name, (unsigned long long)c.out_len,
+						(unsigned long long)(len - put));
 			}
 			virtq_push(q, c.head, 0);
 			pushed = true;
@@ -134,11 +135,12 @@ static void vcons_notify(struct virtio_dev *vd, unsigned int qi)
 	vcons_tx(vc);
 }
 
-static void vcons_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
-			      uint32_t len)
+static void vcons_config_read(struct virtio_dev *vd, uint32_t off, void *buf, uint32_t len)
 {
 	const struct virtio_console_config cfg = {
-		.cols = htole16(80), .rows = htole16(25), .max_nr_ports = htole32(1),
+		.cols = htole16(80),
+		.rows = htole16(25),
+		.max_nr_ports = htole32(1),
 	};
 
 	(void)vd;
@@ -159,8 +161,7 @@ static const struct virtio_dev_ops virtio_console_ops = {
 	.destroy = vcons_destroy,
 };
 
-struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
-				      struct console *con,
+struct virtio_dev *virtio_console_new(const struct guest_mem *mem, struct console *con,
 				      struct console_port *port)
 {
 	struct virtio_console *vc = calloc(1, sizeof(*vc));
@@ -168,8 +169,8 @@ struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
 	if (!vc)
 		return NULL;
 	vc->con = con;
-	virtio_dev_init(&vc->vd, &virtio_console_ops, "virtio-console", 2,
-			CONS_QUEUE_SIZE, 0, sizeof(struct virtio_console_config), mem, vc);
+	virtio_dev_init(&vc->vd, &virtio_console_ops, "virtio-console", 2, CONS_QUEUE_SIZE, 0,
+			sizeof(struct virtio_console_config), mem, vc);
 	port->rx_push = vcons_rx_push;
 	port->opaque = vc;
 	port->out_ready = vcons_out_ready;

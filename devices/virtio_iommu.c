@@ -122,8 +122,8 @@ static bool ram_covers(const struct guest_mem *m, uint64_t gpa, uint64_t size)
 }
 
 /* Map [iova, iova+size) -> gpa on one back-end, split at RAM regions. */
-static int backend_map(struct viommu *vi, const struct viommu_ep *ep, uint64_t iova,
-		       uint64_t size, uint64_t gpa, bool write)
+static int backend_map(struct viommu *vi, const struct viommu_ep *ep, uint64_t iova, uint64_t size,
+		       uint64_t gpa, bool write)
 {
 	uint64_t done = 0;
 	int ret = 0;
@@ -225,7 +225,8 @@ static void ep_detach(struct viommu *vi, struct viommu_ep *ep)
 	if (!--d->nr_eps)
 		dom_free(vi, d); /* its mappings go with it (§5.13.6.5) */
 	if (backend_sync(vi, ep))
-		pr_guest(LOG_WARNING, "virtio-iommu: endpoint 0x%x: cannot restore its unattached state",
+		pr_guest(LOG_WARNING,
+			 "virtio-iommu: endpoint 0x%x: cannot restore its unattached state",
 			 ep->id);
 }
 
@@ -344,7 +345,8 @@ static uint8_t req_map(struct viommu *vi, const struct virtio_iommu_req_map *r)
 	for (unsigned int i = 0; i < vi->nr_eps && !ret; i++) {
 		if (!first_of_key(vi, i, d))
 			continue;
-		ret = backend_map(vi, &vi->eps[i], start, size, gpa, flags & VIRTIO_IOMMU_MAP_F_WRITE);
+		ret = backend_map(vi, &vi->eps[i], start, size, gpa,
+				  flags & VIRTIO_IOMMU_MAP_F_WRITE);
 		if (!ret)
 			done = i + 1;
 	}
@@ -388,8 +390,10 @@ static uint8_t req_unmap(struct viommu *vi, const struct virtio_iommu_req_unmap 
 		uint64_t size = m->end - m->start + 1;
 
 		for (unsigned int i = 0; i < vi->nr_eps; i++) {
-			if (first_of_key(vi, i, d) && vi->eps[i].ops->unmap(vi->eps[i].key, m->start, size))
-				pr_guest(LOG_WARNING, "virtio-iommu: host unmap of 0x%llx+0x%llx failed",
+			if (first_of_key(vi, i, d) &&
+			    vi->eps[i].ops->unmap(vi->eps[i].key, m->start, size))
+				pr_guest(LOG_WARNING,
+					 "virtio-iommu: host unmap of 0x%llx+0x%llx failed",
 					 (unsigned long long)m->start, (unsigned long long)size);
 		}
 		d->pages -= size >> 12;
@@ -449,15 +453,25 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 	vi->st_requests++;
 	/* The readable part is the request without its tail. */
 	switch (req_len >= sizeof(r.head) ? r.head.type : 0) {
-	case VIRTIO_IOMMU_T_ATTACH: body = sizeof(r.attach) - tail; break;
-	case VIRTIO_IOMMU_T_DETACH: body = sizeof(r.detach) - tail; break;
-	case VIRTIO_IOMMU_T_MAP: body = sizeof(r.map) - tail; break;
-	case VIRTIO_IOMMU_T_UNMAP: body = sizeof(r.unmap) - tail; break;
+	case VIRTIO_IOMMU_T_ATTACH:
+		body = sizeof(r.attach) - tail;
+		break;
+	case VIRTIO_IOMMU_T_DETACH:
+		body = sizeof(r.detach) - tail;
+		break;
+	case VIRTIO_IOMMU_T_MAP:
+		body = sizeof(r.map) - tail;
+		break;
+	case VIRTIO_IOMMU_T_UNMAP:
+		body = sizeof(r.unmap) - tail;
+		break;
 	case VIRTIO_IOMMU_T_PROBE: /* no tail member: it follows the properties */
 		body = sizeof(r.probe);
 		need_out = VIOMMU_PROBE_SIZE + tail;
 		break;
-	default: body = 0; break;
+	default:
+		body = 0;
+		break;
 	}
 	pthread_mutex_lock(&vi->lock);
 	if (!body) {
@@ -466,11 +480,21 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 		status = VIRTIO_IOMMU_S_INVAL;
 	} else {
 		switch (r.head.type) {
-		case VIRTIO_IOMMU_T_ATTACH: status = req_attach(vi, &r.attach); break;
-		case VIRTIO_IOMMU_T_DETACH: status = req_detach(vi, &r.detach); break;
-		case VIRTIO_IOMMU_T_MAP: status = req_map(vi, &r.map); break;
-		case VIRTIO_IOMMU_T_UNMAP: status = req_unmap(vi, &r.unmap); break;
-		default: status = req_probe(vi, &r.probe, out, VIOMMU_PROBE_SIZE); break;
+		case VIRTIO_IOMMU_T_ATTACH:
+			status = req_attach(vi, &r.attach);
+			break;
+		case VIRTIO_IOMMU_T_DETACH:
+			status = req_detach(vi, &r.detach);
+			break;
+		case VIRTIO_IOMMU_T_MAP:
+			status = req_map(vi, &r.map);
+			break;
+		case VIRTIO_IOMMU_T_UNMAP:
+			status = req_unmap(vi, &r.unmap);
+			break;
+		default:
+			status = req_probe(vi, &r.probe, out, VIOMMU_PROBE_SIZE);
+			break;
 		}
 	}
 	if (status != VIRTIO_IOMMU_S_OK)
@@ -478,15 +502,24 @@ size_t viommu_request(struct viommu *vi, const uint8_t *req, size_t req_len,
 	pthread_mutex_unlock(&vi->lock);
 	if (log_get_level() >= LOG_DEBUG) {
 		if (r.head.type == VIRTIO_IOMMU_T_MAP || r.head.type == VIRTIO_IOMMU_T_UNMAP)
-			pr_guest(LOG_DEBUG, "virtio-iommu: %s domain %u 0x%llx-0x%llx -> 0x%llx flags %u: status %u",
-				 r.head.type == VIRTIO_IOMMU_T_MAP ? "MAP" : "UNMAP", le32toh(r.map.domain),
-				 (unsigned long long)le64toh(r.map.virt_start),
-				 (unsigned long long)le64toh(r.map.virt_end),
-				 (unsigned long long)(r.head.type == VIRTIO_IOMMU_T_MAP ? le64toh(r.map.phys_start) : 0),
-				 r.head.type == VIRTIO_IOMMU_T_MAP ? le32toh(r.map.flags) : 0, status);
+			pr_guest(
+				LOG_DEBUG,
+				"virtio-iommu: %s domain %u 0x%llx-0x%llx -> 0x%llx flags %u: status %u",
+				r.head.type == VIRTIO_IOMMU_T_MAP ? "MAP" : "UNMAP",
+				le32toh(r.map.domain),
+				(unsigned long long)le64toh(r.map.virt_start),
+				(unsigned long long)le64toh(r.map.virt_end),
+				(unsigned long long)(r.head.type == VIRTIO_IOMMU_T_MAP
+							     ? le64toh(r.map.phys_start)
+							     : 0),
+				r.head.type == VIRTIO_IOMMU_T_MAP ? le32toh(r.map.flags) : 0,
+				status);
 		else
-			pr_guest(LOG_DEBUG, "virtio-iommu: request %u (domain/endpoint %u, endpoint %u): status %u",
-				 r.head.type, le32toh(r.attach.domain), le32toh(r.attach.endpoint), status);
+			pr_guest(
+				LOG_DEBUG,
+				"virtio-iommu: request %u (domain/endpoint %u, endpoint %u): status %u",
+				r.head.type, le32toh(r.attach.domain), le32toh(r.attach.endpoint),
+				status);
 	}
 	/* The tail follows the request's writable fields (PROBE's properties). */
 	if (status == VIRTIO_IOMMU_S_OK && r.head.type == VIRTIO_IOMMU_T_PROBE) {
@@ -507,7 +540,9 @@ static void fault_note(struct viommu *vi, uint32_t ep, uint64_t iova, bool write
 		return;
 	}
 	vi->pending[vi->nr_pending++] = (struct viommu_fault){
-		.reason = reason, .endpoint = ep, .address = iova,
+		.reason = reason,
+		.endpoint = ep,
+		.address = iova,
 		.flags = (write ? VIRTIO_IOMMU_FAULT_F_WRITE : VIRTIO_IOMMU_FAULT_F_READ) |
 			 VIRTIO_IOMMU_FAULT_F_ADDRESS,
 	};
@@ -546,7 +581,8 @@ static void post_faults_locked(struct viommu *vi)
 			virtq_push(q, c.head, 0); /* not a buffer for a fault: give it back */
 		}
 		pushed = true;
-		memmove(&vi->pending[0], &vi->pending[1], --vi->nr_pending * sizeof(vi->pending[0]));
+		memmove(&vi->pending[0], &vi->pending[1],
+			--vi->nr_pending * sizeof(vi->pending[0]));
 	}
 	pthread_mutex_unlock(&vi->lock);
 	if (pushed)
@@ -628,8 +664,10 @@ static int translate(struct viommu *vi, uint32_t id, uint64_t iova, uint64_t len
 	}
 	pthread_mutex_unlock(&vi->lock);
 	if (noted) {
-		pr_guest(LOG_DEBUG, "virtio-iommu: endpoint 0x%x: no %s translation for 0x%llx+0x%llx",
-			 id, write ? "write" : "read", (unsigned long long)iova, (unsigned long long)len);
+		pr_guest(LOG_DEBUG,
+			 "virtio-iommu: endpoint 0x%x: no %s translation for 0x%llx+0x%llx", id,
+			 write ? "write" : "read", (unsigned long long)iova,
+			 (unsigned long long)len);
 		viommu_post_faults(vi);
 	}
 	return ret;
@@ -698,16 +736,18 @@ size_t viommu_stats(struct viommu *vi, char *buf, size_t len)
 	int n;
 
 	pthread_mutex_lock(&vi->lock);
-	n = snprintf(buf, len, "virtio-iommu: %u endpoint(s), %u domain(s), %llu request(s), %llu refused\n",
+	n = snprintf(buf, len,
+		     "virtio-iommu: %u endpoint(s), %u domain(s), %llu request(s), %llu refused\n",
 		     vi->nr_eps, vi->nr_domains, (unsigned long long)vi->st_requests,
 		     (unsigned long long)vi->st_bad);
 	at = n > 0 ? MIN((size_t)n, len) : 0;
 	for (struct viommu_domain *d = vi->domains; d && at < len; d = d->next) {
-		n = snprintf(buf + at, len - at,
-			     "domain %u: %u endpoint(s)%s, %zu mapping(s), %llu page(s) mapped, %llu map(s), %llu unmap(s), %llu fault(s)\n",
-			     d->id, d->nr_eps, d->bypass ? " (bypass)" : "", d->nr_maps,
-			     (unsigned long long)d->pages, (unsigned long long)d->st_maps,
-			     (unsigned long long)d->st_unmaps, (unsigned long long)d->st_faults);
+		n = snprintf(
+			buf + at, len - at,
+			"domain %u: %u endpoint(s)%s, %zu mapping(s), %llu page(s) mapped, %llu map(s), %llu unmap(s), %llu fault(s)\n",
+			d->id, d->nr_eps, d->bypass ? " (bypass)" : "", d->nr_maps,
+			(unsigned long long)d->pages, (unsigned long long)d->st_maps,
+			(unsigned long long)d->st_unmaps, (unsigned long long)d->st_faults);
 		at += n > 0 ? MIN((size_t)n, len - at) : 0;
 	}
 	pthread_mutex_unlock(&vi->lock);
@@ -891,10 +931,12 @@ static int viommu_load(struct virtio_dev *vd, struct state_buf *sb)
 			m->start = state_get_u64(sb), m->end = state_get_u64(sb);
 			m->gpa = state_get_u64(sb), m->flags = state_get_u32(sb);
 			if (state_error(sb) || !range_ok(vi, m->start, m->end) ||
-			    ((m->start | m->gpa | (m->end + 1)) & (g - 1)) || m->end - m->start == UINT64_MAX ||
+			    ((m->start | m->gpa | (m->end + 1)) & (g - 1)) ||
+			    m->end - m->start == UINT64_MAX ||
 			    m->gpa + (m->end - m->start) < m->gpa ||
 			    !ram_covers(vi->mem, m->gpa, m->end - m->start + 1) ||
-			    (m->flags & ~(uint32_t)(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)) ||
+			    (m->flags &
+			     ~(uint32_t)(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)) ||
 			    (i && d->maps[i - 1].end >= m->start))
 				goto out;
 			d->nr_maps++;
@@ -972,13 +1014,13 @@ static const struct virtio_dev_ops virtio_iommu_ops = {
 	.destroy = viommu_destroy,
 };
 
-struct viommu *viommu_new(const struct guest_mem *mem, uint64_t pgsize_mask,
-			  uint64_t input_start, uint64_t input_end)
+struct viommu *viommu_new(const struct guest_mem *mem, uint64_t pgsize_mask, uint64_t input_start,
+			  uint64_t input_end)
 {
 	struct viommu *vi = calloc(1, sizeof(*vi));
-	uint64_t features = 1ULL << VIRTIO_IOMMU_F_INPUT_RANGE | 1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE |
-			    1ULL << VIRTIO_IOMMU_F_MAP_UNMAP | 1ULL << VIRTIO_IOMMU_F_PROBE |
-			    1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG;
+	uint64_t features = 1ULL << VIRTIO_IOMMU_F_INPUT_RANGE |
+			    1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE | 1ULL << VIRTIO_IOMMU_F_MAP_UNMAP |
+			    1ULL << VIRTIO_IOMMU_F_PROBE | 1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG;
 
 	if (!vi)
 		return NULL;
@@ -1005,7 +1047,8 @@ int viommu_add_resv(struct viommu *vi, uint64_t start, uint64_t end, uint8_t sub
 {
 	if (vi->nr_resv == VIOMMU_MAX_RESV || start > end)
 		return -EINVAL;
-	vi->resv[vi->nr_resv++] = (struct viommu_resv){ .start = start, .end = end, .subtype = subtype };
+	vi->resv[vi->nr_resv++] =
+		(struct viommu_resv){ .start = start, .end = end, .subtype = subtype };
 	return 0;
 }
 

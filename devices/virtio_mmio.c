@@ -40,8 +40,7 @@ static void set_hi(uint64_t *v, uint32_t x)
 	*v = (*v & 0xffffffffULL) | (uint64_t)x << 32;
 }
 
-static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
-			 unsigned int len, bool is_write)
+static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct virtio_mmio *m = opaque;
 	struct virtio_dev *vd = m->vd;
@@ -50,15 +49,14 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		pthread_mutex_lock(&vd->lock);
-		virtio_config_access(vd, (uint32_t)(off - VIRTIO_MMIO_CONFIG), data,
-				     len, is_write);
+		virtio_config_access(vd, (uint32_t)(off - VIRTIO_MMIO_CONFIG), data, len, is_write);
 		pthread_mutex_unlock(&vd->lock);
 		return;
 	}
 	/* §4.2.2.2: the registers are 32-bit, accessed 32 bits at a time. */
 	if (len != 4 || off % 4) {
-		pr_guest(LOG_WARNING, "%s: %u-byte access at 0x%llx ignored",
-			 vd->dev.name, len, (unsigned long long)off);
+		pr_guest(LOG_WARNING, "%s: %u-byte access at 0x%llx ignored", vd->dev.name, len,
+			 (unsigned long long)off);
 		return;
 	}
 	if (is_write)
@@ -71,36 +69,95 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data,
 	q = virtio_sel_queue(vd);
 	if (!is_write) {
 		switch (off) {
-		case VIRTIO_MMIO_MAGIC_VALUE: v = VMMIO_MAGIC_VALUE; break;
-		case VIRTIO_MMIO_VERSION: v = 2; break;
-		case VIRTIO_MMIO_DEVICE_ID: v = vd->ops->device_id; break;
-		case VIRTIO_MMIO_VENDOR_ID: v = VMMIO_VENDOR; break;
-		case VIRTIO_MMIO_DEVICE_FEATURES: v = virtio_get_device_features(vd); break;
-		case VIRTIO_MMIO_QUEUE_NUM_MAX: v = q ? vd->queue_max : 0; break;
-		case VIRTIO_MMIO_QUEUE_READY: v = q && q->ready; break;
-		case VIRTIO_MMIO_INTERRUPT_STATUS: v = __atomic_load_n(&vd->isr, __ATOMIC_SEQ_CST); break;
-		case VIRTIO_MMIO_STATUS: v = vd->status; break;
-		case VIRTIO_MMIO_CONFIG_GENERATION: v = vd->config_gen; break;
-		default: v = 0; break;
+		case VIRTIO_MMIO_MAGIC_VALUE:
+			v = VMMIO_MAGIC_VALUE;
+			break;
+		case VIRTIO_MMIO_VERSION:
+			v = 2;
+			break;
+		case VIRTIO_MMIO_DEVICE_ID:
+			v = vd->ops->device_id;
+			break;
+		case VIRTIO_MMIO_VENDOR_ID:
+			v = VMMIO_VENDOR;
+			break;
+		case VIRTIO_MMIO_DEVICE_FEATURES:
+			v = virtio_get_device_features(vd);
+			break;
+		case VIRTIO_MMIO_QUEUE_NUM_MAX:
+			v = q ? vd->queue_max : 0;
+			break;
+		case VIRTIO_MMIO_QUEUE_READY:
+			v = q && q->ready;
+			break;
+		case VIRTIO_MMIO_INTERRUPT_STATUS:
+			v = __atomic_load_n(&vd->isr, __ATOMIC_SEQ_CST);
+			break;
+		case VIRTIO_MMIO_STATUS:
+			v = vd->status;
+			break;
+		case VIRTIO_MMIO_CONFIG_GENERATION:
+			v = vd->config_gen;
+			break;
+		default:
+			v = 0;
+			break;
 		}
 		bus_data_set(data, 4, v);
 	} else {
 		switch (off) {
-		case VIRTIO_MMIO_DEVICE_FEATURES_SEL: vd->dfeat_sel = v; break;
-		case VIRTIO_MMIO_DRIVER_FEATURES: virtio_set_driver_features(vd, v); break;
-		case VIRTIO_MMIO_DRIVER_FEATURES_SEL: vd->gfeat_sel = v; break;
-		case VIRTIO_MMIO_QUEUE_SEL: vd->queue_sel = v; break;
-		case VIRTIO_MMIO_QUEUE_NUM: if (q && !q->ready) q->size = (uint16_t)MIN(v, 0xffffu); break;
-		case VIRTIO_MMIO_QUEUE_READY: if (q) virtio_queue_set_ready(vd, vd->queue_sel, v & 1); break;
-		case VIRTIO_MMIO_INTERRUPT_ACK: __atomic_and_fetch(&vd->isr, ~v, __ATOMIC_SEQ_CST); break;
-		case VIRTIO_MMIO_STATUS: virtio_set_status(vd, (uint8_t)v); break;
-		case VIRTIO_MMIO_QUEUE_DESC_LOW: if (q && !q->ready) set_lo(&q->desc_gpa, v); break;
-		case VIRTIO_MMIO_QUEUE_DESC_HIGH: if (q && !q->ready) set_hi(&q->desc_gpa, v); break;
-		case VIRTIO_MMIO_QUEUE_AVAIL_LOW: if (q && !q->ready) set_lo(&q->avail_gpa, v); break;
-		case VIRTIO_MMIO_QUEUE_AVAIL_HIGH: if (q && !q->ready) set_hi(&q->avail_gpa, v); break;
-		case VIRTIO_MMIO_QUEUE_USED_LOW: if (q && !q->ready) set_lo(&q->used_gpa, v); break;
-		case VIRTIO_MMIO_QUEUE_USED_HIGH: if (q && !q->ready) set_hi(&q->used_gpa, v); break;
-		default: break;
+		case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+			vd->dfeat_sel = v;
+			break;
+		case VIRTIO_MMIO_DRIVER_FEATURES:
+			virtio_set_driver_features(vd, v);
+			break;
+		case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+			vd->gfeat_sel = v;
+			break;
+		case VIRTIO_MMIO_QUEUE_SEL:
+			vd->queue_sel = v;
+			break;
+		case VIRTIO_MMIO_QUEUE_NUM:
+			if (q && !q->ready)
+				q->size = (uint16_t)MIN(v, 0xffffu);
+			break;
+		case VIRTIO_MMIO_QUEUE_READY:
+			if (q)
+				virtio_queue_set_ready(vd, vd->queue_sel, v & 1);
+			break;
+		case VIRTIO_MMIO_INTERRUPT_ACK:
+			__atomic_and_fetch(&vd->isr, ~v, __ATOMIC_SEQ_CST);
+			break;
+		case VIRTIO_MMIO_STATUS:
+			virtio_set_status(vd, (uint8_t)v);
+			break;
+		case VIRTIO_MMIO_QUEUE_DESC_LOW:
+			if (q && !q->ready)
+				set_lo(&q->desc_gpa, v);
+			break;
+		case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+			if (q && !q->ready)
+				set_hi(&q->desc_gpa, v);
+			break;
+		case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+			if (q && !q->ready)
+				set_lo(&q->avail_gpa, v);
+			break;
+		case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+			if (q && !q->ready)
+				set_hi(&q->avail_gpa, v);
+			break;
+		case VIRTIO_MMIO_QUEUE_USED_LOW:
+			if (q && !q->ready)
+				set_lo(&q->used_gpa, v);
+			break;
+		case VIRTIO_MMIO_QUEUE_USED_HIGH:
+			if (q && !q->ready)
+				set_hi(&q->used_gpa, v);
+			break;
+		default:
+			break;
 		}
 	}
 	pthread_mutex_unlock(&vd->lock);
@@ -143,7 +200,8 @@ static int vmmio_fdt(struct device *dev, void *fdt)
 			err = fdt_property_cell(fdt, "phandle", DEVTREE_PHANDLE_VIOMMU);
 	}
 	if (!err && vd && vd->behind_iommu) {
-		uint32_t iommus[2] = { cpu_to_fdt32(DEVTREE_PHANDLE_VIOMMU), cpu_to_fdt32(vd->ep_id) };
+		uint32_t iommus[2] = { cpu_to_fdt32(DEVTREE_PHANDLE_VIOMMU),
+				       cpu_to_fdt32(vd->ep_id) };
 
 		err = fdt_property(fdt, "iommus", iommus, sizeof(iommus));
 	}
@@ -161,9 +219,8 @@ static int vmmio_start(struct device *dev)
 	if (!err)
 		err = irq_irqfd(m->vm->vm_fd, m->irq_efd, dev->irq, true);
 	for (unsigned int q = 0; !err && q < m->vd->nr_queues; q++)
-		err = virtio_notify_bind(&m->notify, q,
-					 dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true,
-					 q, true);
+		err = virtio_notify_bind(&m->notify, q, dev->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+					 true, q, true);
 	return err;
 }
 
@@ -229,11 +286,9 @@ static const struct device_ops virtio_mmio_ops = {
 	.destroy = vmmio_destroy,
 };
 
-int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
-		       size_t errlen)
+int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen)
 {
-	uint64_t base = LAYOUT_VIRTIO_MMIO_BASE +
-			vm->nr_virtio_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
+	uint64_t base = LAYOUT_VIRTIO_MMIO_BASE + vm->nr_virtio_mmio * LAYOUT_VIRTIO_MMIO_SLOT;
 	struct virtio_mmio *m = NULL;
 	int ret;
 
@@ -263,7 +318,9 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	vd->ep_id = VIRTIO_MMIO_EP_BASE + vm->nr_virtio_mmio;
 	m->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vd->transport = (struct virtio_transport){
-		.irq = vmmio_irq, .kick_fd = vmmio_kick_fd, .opaque = m,
+		.irq = vmmio_irq,
+		.kick_fd = vmmio_kick_fd,
+		.opaque = m,
 	};
 	ret = m->irq_efd < 0 ? -errno : virtio_notify_init(&m->notify, vd, vm->vm_fd);
 	vd->dev.ops = &virtio_mmio_ops;
@@ -272,12 +329,12 @@ int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	vd->dev.size = LAYOUT_VIRTIO_MMIO_SLOT;
 	vd->dev.irq = vm_alloc_spi(vm);
 	if (!ret)
-		ret = bus_add(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SLOT, vmmio_access,
-			      m, vd->dev.name);
+		ret = bus_add(&vm->mmio, base, LAYOUT_VIRTIO_MMIO_SLOT, vmmio_access, m,
+			      vd->dev.name);
 	if (ret) {
 		/* The message first: vmmio_destroy frees vd and its name. */
-		errmsg(err, errlen, ret, "cannot place %s on virtio-mmio: %s",
-		       vd->dev.name, strerror(-ret));
+		errmsg(err, errlen, ret, "cannot place %s on virtio-mmio: %s", vd->dev.name,
+		       strerror(-ret));
 		vmmio_destroy(&vd->dev);
 		return ret;
 	}

@@ -53,12 +53,12 @@ _Static_assert(NET_HDR_LEN == 12 && NET_CFG_SIZE == 8, "virtio-net layouts");
 #endif
 
 #define BIT(n) (1ULL << (n))
-#define NET_FEATURES_GUEST_OFFLOAD                                             \
-	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |          \
+#define NET_FEATURES_GUEST_OFFLOAD                                                                 \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |                             \
 	 BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN))
-#define NET_FEATURES_HOST_OFFLOAD                                              \
-	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                 \
-	 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN))
+#define NET_FEATURES_HOST_OFFLOAD                                                                  \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |      \
+	 BIT(VIRTIO_NET_F_HOST_ECN))
 
 struct virtio_net {
 	struct virtio_dev vd;
@@ -76,10 +76,10 @@ struct virtio_net {
 
 	/* Userspace receive: the frame being delivered, and how far. */
 	uint8_t *frame;
-	size_t frame_len, frame_off;	/* frame_len 0: none */
+	size_t frame_len, frame_off; /* frame_len 0: none */
 	struct virtq_buf first_bufs[NET_MAX_CHAIN], rx_bufs[NET_MAX_CHAIN];
-	struct virtq_chain first;	/* the frame's first chain (header) */
-	uint16_t nr_used;		/* chains filled for it so far */
+	struct virtq_chain first; /* the frame's first chain (header) */
+	uint16_t nr_used;	  /* chains filled for it so far */
 	uint16_t used_head[NET_QUEUE_SIZE];
 	uint32_t used_len[NET_QUEUE_SIZE];
 };
@@ -230,12 +230,14 @@ static void net_tx(struct virtio_net *n)
 			}
 			for (unsigned int i = 0; r > 0 && i < c.n; i++)
 				if (!c.bufs[i].write)
-					n->iov[iovcnt++] = (struct iovec){ c.bufs[i].host, c.bufs[i].len };
+					n->iov[iovcnt++] =
+						(struct iovec){ c.bufs[i].host, c.bufs[i].len };
 			/* A frame the tap refuses (too short, too long, a bad
 			 * GSO header) is dropped. */
 			if (c.out_len >= NET_HDR_LEN && iovcnt &&
 			    writev(n->tap, n->iov, iovcnt) < 0 && errno != EAGAIN)
-				pr_guest(LOG_DEBUG, "%s: tap write: %s", vd->dev.name, strerror(errno));
+				pr_guest(LOG_DEBUG, "%s: tap write: %s", vd->dev.name,
+					 strerror(errno));
 			virtq_push(q, c.head, 0);
 			pushed = true;
 		}
@@ -314,8 +316,8 @@ static void net_start(struct virtio_net *n)
 			}
 			return;
 		}
-		pr_warn("%s: vhost-net would not start (%s): frames go through armvm",
-			vd->dev.name, strerror(-err));
+		pr_warn("%s: vhost-net would not start (%s): frames go through armvm", vd->dev.name,
+			strerror(-err));
 	}
 	net_rx_poll(n, true);
 }
@@ -384,8 +386,7 @@ static int net_load(struct virtio_dev *vd, struct state_buf *sb)
 	return 0;
 }
 
-static void net_config_read(struct virtio_dev *vd, uint32_t off, void *buf,
-			    uint32_t len)
+static void net_config_read(struct virtio_dev *vd, uint32_t off, void *buf, uint32_t len)
 {
 	struct virtio_net *n = vd->priv;
 	struct virtio_net_config cfg = { .status = htole16(VIRTIO_NET_S_LINK_UP) };
@@ -455,7 +456,8 @@ int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen
 			o->mode = NET_MODE_TAP;
 		} else if (!strncmp(tok, "mode=", 5)) {
 			return errmsg(err, errlen, -EINVAL,
-				      "--network %s: this armvm offers mode=tap and mode=none", tok);
+				      "--network %s: this armvm offers mode=tap and mode=none",
+				      tok);
 		} else if (!strcmp(tok, "vhost=1") || !strcmp(tok, "vhost=on")) {
 			o->vhost = NET_VHOST_ON;
 		} else if (!strcmp(tok, "vhost=0") || !strcmp(tok, "vhost=off")) {
@@ -465,26 +467,29 @@ int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen
 		} else if (!strncmp(tok, "tapif=", 6) && strlen(tok + 6) < IFNAMSIZ && tok[6]) {
 			snprintf(o->tapif, sizeof(o->tapif), "%s", tok + 6);
 		} else if (!strncmp(tok, "guest_mac=", 10) &&
-			   sscanf(tok + 10, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2],
-				  &m[3], &m[4], &m[5]) == 6 && strlen(tok + 10) == 17) {
+			   sscanf(tok + 10, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3],
+				  &m[4], &m[5]) == 6 &&
+			   strlen(tok + 10) == 17) {
 			for (int i = 0; i < 6; i++)
 				o->mac[i] = (uint8_t)m[i];
 			o->has_mac = true;
 			if (o->mac[0] & 1)
 				return errmsg(err, errlen, -EINVAL,
-					      "--network %s: a multicast MAC cannot be a guest's", tok);
+					      "--network %s: a multicast MAC cannot be a guest's",
+					      tok);
 		} else {
-			return errmsg(err, errlen, -EINVAL,
-				      "--network '%s': unknown '%s' (mode=tap|none, tapif=NAME, guest_mac=XX:XX:XX:XX:XX:XX, vhost=0|1|auto)",
-				      arg, tok);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"--network '%s': unknown '%s' (mode=tap|none, tapif=NAME, guest_mac=XX:XX:XX:XX:XX:XX, vhost=0|1|auto)",
+				arg, tok);
 		}
 	}
 	return 0;
 }
 
 /* Open vhost-net as asked: 0 with it, 0 without (auto, said why), or -errno. */
-static int net_vhost_open(struct virtio_net *n, const struct net_opts *o,
-			  uint64_t ring_features, char *err, size_t errlen)
+static int net_vhost_open(struct virtio_net *n, const struct net_opts *o, uint64_t ring_features,
+			  char *err, size_t errlen)
 {
 	char why[160];
 	int ret;
@@ -508,8 +513,7 @@ static int net_vhost_open(struct virtio_net *n, const struct net_opts *o,
 	return 0;
 }
 
-struct virtio_dev *virtio_net_new(const struct net_opts *o,
-				  const struct guest_mem *mem, char *err,
+struct virtio_dev *virtio_net_new(const struct net_opts *o, const struct guest_mem *mem, char *err,
 				  size_t errlen)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
@@ -519,7 +523,8 @@ struct virtio_dev *virtio_net_new(const struct net_opts *o,
 			    BIT(VIRTIO_NET_F_MRG_RXBUF) | NET_FEATURES_HOST_OFFLOAD;
 	/* What vhost must do itself; the net header's offloads are the tap's. */
 	const uint64_t ring_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
-				       BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF);
+				       BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+				       BIT(VIRTIO_NET_F_MRG_RXBUF);
 
 	if (!n || !(n->frame = malloc(NET_FRAME_MAX))) {
 		if (n)
@@ -536,8 +541,7 @@ struct virtio_dev *virtio_net_new(const struct net_opts *o,
 	}
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", o->tapif[0] ? o->tapif : "armvm%d");
-	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0 ||
-	    ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {
+	if (ioctl(n->tap, TUNSETIFF, &ifr) < 0 || ioctl(n->tap, TUNSETVNETHDRSZ, &hdr) < 0) {
 		errmsg(err, errlen, -errno, "--network mode=tap: cannot set up tap '%s': %s",
 		       ifr.ifr_name, strerror(errno));
 		net_free(n);
@@ -576,7 +580,7 @@ struct virtio_dev *virtio_net_new(const struct net_opts *o,
 	}
 	pr_info("network: tap %s, %s data path", n->ifname,
 		n->has_vhost ? "vhost-net" : "userspace");
-	virtio_dev_init(&n->vd, &virtio_net_ops, "virtio-net", 2, NET_QUEUE_SIZE,
-			features, NET_CFG_SIZE, mem, n);
+	virtio_dev_init(&n->vd, &virtio_net_ops, "virtio-net", 2, NET_QUEUE_SIZE, features,
+			NET_CFG_SIZE, mem, n);
 	return &n->vd;
 }

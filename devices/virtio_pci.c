@@ -69,8 +69,8 @@ static int vpci_call_fd(struct virtio_dev *vd, unsigned int q)
 }
 
 /* §4.1.4.3 struct virtio_pci_common_cfg. */
-static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
-			  unsigned int len, bool w)
+static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data, unsigned int len,
+			  bool w)
 {
 	struct virtio_dev *vd = p->vd;
 	struct virtq *q = virtio_sel_queue(vd);
@@ -78,17 +78,38 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 	uint16_t qi = (uint16_t)vd->queue_sel;
 
 	switch (off) {
-	case CC(device_feature_select): if (w) vd->dfeat_sel = (uint32_t)v; else r = vd->dfeat_sel; break;
-	case CC(device_feature): if (!w) r = virtio_get_device_features(vd); break;
-	case CC(guest_feature_select): if (w) vd->gfeat_sel = (uint32_t)v; else r = vd->gfeat_sel; break;
-	case CC(guest_feature): if (w) virtio_set_driver_features(vd, (uint32_t)v); else r = virtio_get_driver_features(vd); break;
+	case CC(device_feature_select):
+		if (w)
+			vd->dfeat_sel = (uint32_t)v;
+		else
+			r = vd->dfeat_sel;
+		break;
+	case CC(device_feature):
+		if (!w)
+			r = virtio_get_device_features(vd);
+		break;
+	case CC(guest_feature_select):
+		if (w)
+			vd->gfeat_sel = (uint32_t)v;
+		else
+			r = vd->gfeat_sel;
+		break;
+	case CC(guest_feature):
+		if (w)
+			virtio_set_driver_features(vd, (uint32_t)v);
+		else
+			r = virtio_get_driver_features(vd);
+		break;
 	case CC(msix_config):
 		if (w)
 			vd->msix_config = v < p->pd.msix_nr ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
 		else
 			r = vd->msix_config;
 		break;
-	case CC(num_queues): if (!w) r = vd->nr_queues; break;
+	case CC(num_queues):
+		if (!w)
+			r = vd->nr_queues;
+		break;
 	case CC(device_status):
 		if (w) {
 			virtio_set_status(vd, (uint8_t)v);
@@ -98,8 +119,16 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 			r = vd->status;
 		}
 		break;
-	case CC(config_generation): if (!w) r = (uint8_t)vd->config_gen; break;
-	case CC(queue_select): if (w) vd->queue_sel = (uint32_t)v; else r = vd->queue_sel; break;
+	case CC(config_generation):
+		if (!w)
+			r = (uint8_t)vd->config_gen;
+		break;
+	case CC(queue_select):
+		if (w)
+			vd->queue_sel = (uint32_t)v;
+		else
+			r = vd->queue_sel;
+		break;
 	case CC(queue_size):
 		if (!q)
 			break;
@@ -124,12 +153,20 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 		else if (!w)
 			r = q->ready;
 		break;
-	case CC(queue_notify_off): if (!w && q) r = qi; break;
-	case CC(queue_desc_lo): case CC(queue_desc_hi):
-	case CC(queue_avail_lo): case CC(queue_avail_hi):
-	case CC(queue_used_lo): case CC(queue_used_hi): {
-		uint64_t *a = !q ? NULL : off < CC(queue_avail_lo) ? &q->desc_gpa
-				   : off < CC(queue_used_lo) ? &q->avail_gpa : &q->used_gpa;
+	case CC(queue_notify_off):
+		if (!w && q)
+			r = qi;
+		break;
+	case CC(queue_desc_lo):
+	case CC(queue_desc_hi):
+	case CC(queue_avail_lo):
+	case CC(queue_avail_hi):
+	case CC(queue_used_lo):
+	case CC(queue_used_hi): {
+		uint64_t *a = !q			 ? NULL
+			      : off < CC(queue_avail_lo) ? &q->desc_gpa
+			      : off < CC(queue_used_lo)	 ? &q->avail_gpa
+							 : &q->used_gpa;
 		/* Each address is a _lo and a _hi half (or one 8-byte access). */
 		unsigned int shift = (off - CC(queue_desc_lo)) % 8 ? 32 : 0;
 
@@ -152,8 +189,7 @@ static void common_access(struct virtio_pci *p, uint32_t off, uint8_t *data,
 		bus_data_set(data, len, r);
 }
 
-static void bar0_access(void *opaque, uint64_t off, uint8_t *data,
-			unsigned int len, bool is_write)
+static void bar0_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct virtio_pci *p = opaque;
 	struct virtio_dev *vd = p->vd;
@@ -177,15 +213,13 @@ static void bar0_access(void *opaque, uint64_t off, uint8_t *data,
 			pci_intx_set(&p->pd, 0);
 		}
 	} else {
-		virtio_config_access(vd, (uint32_t)(off - VPCI_DEVICE), data, len,
-				     is_write);
+		virtio_config_access(vd, (uint32_t)(off - VPCI_DEVICE), data, len, is_write);
 	}
 	pthread_mutex_unlock(&vd->lock);
 }
 
 /* BAR0 moved: move the notification ioeventfds with it. */
-static void vpci_bar_moved(struct pci_dev *pd, int bar, bool mapped,
-			   uint64_t addr, uint64_t old)
+static void vpci_bar_moved(struct pci_dev *pd, int bar, bool mapped, uint64_t addr, uint64_t old)
 {
 	struct virtio_pci *p = pd->opaque;
 
@@ -206,8 +240,8 @@ static const struct pci_dev_ops vpci_pci_ops = {
 	.bar_moved = vpci_bar_moved,
 };
 
-static void add_vcap(struct virtio_pci *p, uint8_t type, uint8_t len,
-		     uint32_t offset, uint32_t length, uint8_t **out)
+static void add_vcap(struct virtio_pci *p, uint8_t type, uint8_t len, uint32_t offset,
+		     uint32_t length, uint8_t **out)
 {
 	uint8_t off = pci_cap_add(&p->pd, PCI_CAP_ID_VNDR, len);
 	uint8_t *c = p->pd.cfg + off;
@@ -273,8 +307,8 @@ static void vpci_cfg_apply(struct virtio_pci *p, uint8_t *cfg)
 
 	pci_cfg_access(&p->pd, PCI_COMMAND, cfg + PCI_COMMAND, 2, true);
 	for (int b = 0; b < PCI_STD_NUM_BARS; b++)
-		pci_cfg_access(&p->pd, PCI_BASE_ADDRESS_0 + 4 * b,
-			       cfg + PCI_BASE_ADDRESS_0 + 4 * b, 4, true);
+		pci_cfg_access(&p->pd, PCI_BASE_ADDRESS_0 + 4 * b, cfg + PCI_BASE_ADDRESS_0 + 4 * b,
+			       4, true);
 	if (p->pd.msix_cap)
 		pci_cfg_access(&p->pd, flags, cfg + flags, 2, true);
 }
@@ -339,8 +373,7 @@ static const struct device_ops virtio_pci_ops = {
 	.destroy = vpci_destroy,
 };
 
-int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
-		      size_t errlen)
+int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen)
 {
 	struct virtio_pci *p = calloc(1, sizeof(*p));
 	uint8_t *notify_cap;
@@ -356,7 +389,10 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 	p->vd = vd;
 	p->vm = vm;
 	vd->transport = (struct virtio_transport){
-		.irq = vpci_irq, .kick_fd = vpci_kick_fd, .call_fd = vpci_call_fd, .opaque = p,
+		.irq = vpci_irq,
+		.kick_fd = vpci_kick_fd,
+		.call_fd = vpci_call_fd,
+		.opaque = p,
 	};
 	ret = pci_dev_init(&vm->pci, &p->pd, vd->dev.name, 0x1af4,
 			   (uint16_t)(0x1040 + vd->ops->device_id),
@@ -387,13 +423,14 @@ int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
 		add_vcap(p, VIRTIO_PCI_CAP_DEVICE_CFG, sizeof(struct virtio_pci_cap), VPCI_DEVICE,
 			 vd->cfg_size, NULL);
 	if (!ret && vm->pci.msi)
-		ret = pci_msix_init(&p->pd, (uint16_t)MIN(vd->nr_queues + 1, (unsigned int)PCI_MSIX_MAX), 1);
+		ret = pci_msix_init(
+			&p->pd, (uint16_t)MIN(vd->nr_queues + 1, (unsigned int)PCI_MSIX_MAX), 1);
 	if (!ret)
 		ret = virtio_notify_init(&p->notify, vd, vm->vm_fd);
 	if (ret) {
 		/* The message first: vpci_destroy frees vd and its name. */
-		errmsg(err, errlen, ret, "cannot place %s on PCI: %s",
-		       vd->dev.name, strerror(-ret));
+		errmsg(err, errlen, ret, "cannot place %s on PCI: %s", vd->dev.name,
+		       strerror(-ret));
 		vpci_destroy(&vd->dev);
 		return ret;
 	}

@@ -69,7 +69,6 @@ struct virtio_dev *virtio_rng_new(const struct guest_mem *mem)
 
 	if (!rng)
 		return NULL;
-	virtio_dev_init(&rng->vd, &virtio_rng_ops, "virtio-rng", 1,
-			RNG_QUEUE_SIZE, 0, 0, mem, rng);
+	virtio_dev_init(&rng->vd, &virtio_rng_ops, "virtio-rng", 1, RNG_QUEUE_SIZE, 0, 0, mem, rng);
 	return &rng->vd;
 }

@@ -23,15 +23,13 @@ static void notify_event(void *opaque, uint32_t events)
 	if (virtio_dev_live(vd) && vd->vqs[c->q].ready && !vd->vqs[c->q].broken) {
 		vd->stat_notifies++;
 		vd->ops->queue_notify(vd, c->q);
-	}
-	else if (!vd->vqs[c->q].ready)
+	} else if (!vd->vqs[c->q].ready)
 		pr_guest(LOG_DEBUG, "%s: notification for queue %u before it is ready",
 			 vd->dev.name, c->q);
 	pthread_mutex_unlock(&vd->lock);
 }
 
-int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd,
-		       int vm_fd)
+int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd, int vm_fd)
 {
 	int err;
 
@@ -48,8 +46,7 @@ int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd,
 		if (n->efd[q] < 0)
 			return -errno;
 		n->ctx[q] = (struct virtio_notify_ctx){ n, q };
-		err = evloop_add(&n->io.loop, n->efd[q], EPOLLIN, notify_event,
-				 &n->ctx[q]);
+		err = evloop_add(&n->io.loop, n->efd[q], EPOLLIN, notify_event, &n->ctx[q]);
 		if (err)
 			return err;
 	}
@@ -64,11 +61,10 @@ void virtio_notify_destroy(struct virtio_notify *n)
 			close(n->efd[q]);
 }
 
-int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr,
-		       unsigned int len, bool match, uint64_t data, bool assign)
+int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr, unsigned int len,
+		       bool match, uint64_t data, bool assign)
 {
-	return irq_ioeventfd(n->vm_fd, n->efd[q], addr, len, match, data,
-			     assign);
+	return irq_ioeventfd(n->vm_fd, n->efd[q], addr, len, match, data, assign);
 }
 
 void virtio_notify_kick(struct virtio_notify *n, unsigned int q)

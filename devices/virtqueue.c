@@ -35,9 +35,9 @@ static inline volatile void *ring_ptr(const struct virtq *q, unsigned int r, uin
 	uint64_t base, a;
 
 	if (!q->paged) {
-		volatile uint8_t *flat = r == 0 ? (volatile uint8_t *)q->desc
-				       : r == 1 ? (volatile uint8_t *)q->avail
-						: (volatile uint8_t *)q->used;
+		volatile uint8_t *flat = r == 0	  ? (volatile uint8_t *)q->desc
+					 : r == 1 ? (volatile uint8_t *)q->avail
+						  : (volatile uint8_t *)q->used;
 
 		return flat + off;
 	}
@@ -64,7 +64,8 @@ static int ring_pages(struct virtq *q, const struct guest_mem *mem, unsigned int
 	if (last - first >= VIRTQ_RING_PAGES)
 		return -E2BIG;
 	for (uint64_t k = 0; k <= last - first; k++) {
-		uint64_t lo = MAX(base, (first + k) << 12), hi = MIN(base + len, (first + k + 1) << 12);
+		uint64_t lo = MAX(base, (first + k) << 12),
+			 hi = MIN(base + len, (first + k + 1) << 12);
 		uint8_t *p = guest_mem_ptr_dir(mem, lo, hi - lo, write);
 
 		if (!p)
@@ -116,8 +117,7 @@ int virtq_enable(struct virtq *q, const struct guest_mem *mem)
 
 bool virtq_has_avail(struct virtq *q)
 {
-	return q->ready && !q->broken &&
-	       ring_load(AVAIL(q, 1)) != q->last_avail;
+	return q->ready && !q->broken && ring_load(AVAIL(q, 1)) != q->last_avail;
 }
 
 /* Copy descriptor i of table (n entries) out of guest memory, once. */
@@ -141,8 +141,8 @@ static int qdesc_read(const struct virtq *q, uint32_t i, struct vring_desc *d)
 	return desc_read(ring_ptr(q, 0, 16 * (uint64_t)i), 1, 0, d);
 }
 
-static int chain_add(struct virtq *q, struct virtq_chain *c,
-		     const struct vring_desc *d, bool *seen_write)
+static int chain_add(struct virtq *q, struct virtq_chain *c, const struct vring_desc *d,
+		     bool *seen_write)
 {
 	bool write = d->flags & VRING_DESC_F_WRITE;
 	void *host;
@@ -208,16 +208,20 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 			n = d.len / 16;
 			table = guest_mem_ptr(q->mem, d.addr, d.len);
 			if (!table || d.addr % 16)
-				return virtq_break(q, "indirect table outside guest RAM or misaligned");
+				return virtq_break(
+					q, "indirect table outside guest RAM or misaligned");
 			for (j = 0;;) {
 				struct vring_desc id;
 
 				if (!budget--)
-					return virtq_break(q, "indirect chain longer than the queue (a cycle?)");
+					return virtq_break(
+						q,
+						"indirect chain longer than the queue (a cycle?)");
 				if (desc_read(table, n, j, &id))
 					return virtq_break(q, "indirect next index out of range");
 				if (id.flags & VRING_DESC_F_INDIRECT)
-					return virtq_break(q, "indirect table inside an indirect table");
+					return virtq_break(
+						q, "indirect table inside an indirect table");
 				err = chain_add(q, c, &id, &seen_write);
 				if (err == -E2BIG)
 					too_long = true;
@@ -284,8 +288,7 @@ bool virtq_need_interrupt(struct virtq *q)
 	old = q->signalled_used;
 	q->signalled_used = new_idx;
 	q->signalled_valid = true;
-	return !valid ||
-	       need_event(ring_load(AVAIL(q, 2 + q->size)), new_idx, old);
+	return !valid || need_event(ring_load(AVAIL(q, 2 + q->size)), new_idx, old);
 }
 
 void virtq_disable_notify(struct virtq *q)
@@ -308,8 +311,8 @@ bool virtq_enable_notify(struct virtq *q)
 	return ring_load(AVAIL(q, 1)) != q->last_avail;
 }
 
-static size_t chain_copy(const struct virtq_chain *c, size_t off, void *flat,
-			 size_t len, bool to_chain)
+static size_t chain_copy(const struct virtq_chain *c, size_t off, void *flat, size_t len,
+			 bool to_chain)
 {
 	size_t done = 0;
 
@@ -334,14 +337,12 @@ static size_t chain_copy(const struct virtq_chain *c, size_t off, void *flat,
 	return done;
 }
 
-size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *dst,
-			size_t len)
+size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *dst, size_t len)
 {
 	return chain_copy(c, off, dst, len, false);
 }
 
-size_t virtq_chain_write(const struct virtq_chain *c, size_t off,
-			 const void *src, size_t len)
+size_t virtq_chain_write(const struct virtq_chain *c, size_t off, const void *src, size_t len)
 {
 	return chain_copy(c, off, (void *)src, len, true);
 }
@@ -349,16 +350,19 @@ size_t virtq_chain_write(const struct virtq_chain *c, size_t off,
 void virtq_get_state(const struct virtq *q, struct virtq_state *s)
 {
 	*s = (struct virtq_state){
-		.size = q->size, .last_avail = q->last_avail,
-		.used_idx = q->used_idx, .signalled_used = q->signalled_used,
-		.ready = q->ready, .signalled_valid = q->signalled_valid,
-		.desc_gpa = q->desc_gpa, .avail_gpa = q->avail_gpa,
+		.size = q->size,
+		.last_avail = q->last_avail,
+		.used_idx = q->used_idx,
+		.signalled_used = q->signalled_used,
+		.ready = q->ready,
+		.signalled_valid = q->signalled_valid,
+		.desc_gpa = q->desc_gpa,
+		.avail_gpa = q->avail_gpa,
 		.used_gpa = q->used_gpa,
 	};
 }
 
-int virtq_set_state(struct virtq *q, const struct virtq_state *s,
-		    const struct guest_mem *mem)
+int virtq_set_state(struct virtq *q, const struct virtq_state *s, const struct guest_mem *mem)
 {
 	bool ev = q->event_idx, ind = q->indirect;
 	int err;

@@ -23,8 +23,8 @@ struct blk_io {
 	int fd;
 	int efd; /* completions; -1 for the sync engine */
 	unsigned int depth, inflight;
-	unsigned int queued;	/* prepared, not yet all taken by the kernel */
-	unsigned int sqes;	/* io_uring: SQEs of those the kernel has not taken */
+	unsigned int queued; /* prepared, not yet all taken by the kernel */
+	unsigned int sqes;   /* io_uring: SQEs of those the kernel has not taken */
 	/*
 	 * io_uring on a block device: at most this many iovecs per SQE (the
 	 * device's max_segments; 0: no limit). io_uring tries each I/O
@@ -33,23 +33,23 @@ struct blk_io {
 	 * thread instead; requests cut to the device's size go straight down.
 	 */
 	unsigned int max_iov;
-	void **pending;		/* AIO: the queued iocbs */
-	void *ctx; /* struct io_uring * or io_context_t */
+	void **pending; /* AIO: the queued iocbs */
+	void *ctx;	/* struct io_uring * or io_context_t */
 	blk_done_fn done;
 	void *opaque;
 };
 
 const char *blk_engine_name(enum blk_engine e);
 int blk_engine_parse(const char *s, enum blk_engine *e);
-int blk_io_init(struct blk_io *io, enum blk_engine e, int fd,
-		unsigned int depth, blk_done_fn done, void *opaque);
+int blk_io_init(struct blk_io *io, enum blk_engine e, int fd, unsigned int depth, blk_done_fn done,
+		void *opaque);
 void blk_io_destroy(struct blk_io *io);
 /*
  * Queue an operation (the sync engine does it now and calls done). The
  * iovec array must stay as it is until blk_io_kick() has returned.
  */
-int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov,
-		  int iovcnt, uint64_t off, void *tag);
+int blk_io_submit(struct blk_io *io, enum blk_op op, const struct iovec *iov, int iovcnt,
+		  uint64_t off, void *tag);
 /* Submit what was queued, in one system call. */
 void blk_io_kick(struct blk_io *io);
 /* io_uring accounting (blk_io.c; exposed for its unit test): the kernel

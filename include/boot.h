@@ -46,22 +46,22 @@ struct boot_layout {
  * and refused if big-endian. Anything without the Image magic is a flat
  * binary. -EINVAL with a reason in err.
  */
-int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
-		     char *err, size_t errlen);
+int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out, char *err,
+		     size_t errlen);
 
 /* True for a gzip stream (RFC 1952 magic). */
 bool boot_is_gzip(const uint8_t *buf, size_t size);
 
 /* Inflate a gzip file into a new buffer of at most max bytes. */
-int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **out,
-		size_t *outlen, char *err, size_t errlen);
+int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **out, size_t *outlen,
+		char *err, size_t errlen);
 
 /*
  * Place kernel, initrd and DTB (fdt_max bytes reserved) in RAM
  * [ram_base, ram_base + ram_size), kvmtool's way (see layout.h).
  */
 int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
-	      uint64_t initrd_size, uint64_t fdt_max, struct boot_layout *out,
-	      char *err, size_t errlen);
+	      uint64_t initrd_size, uint64_t fdt_max, struct boot_layout *out, char *err,
+	      size_t errlen);
 
 #endif

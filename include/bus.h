@@ -16,8 +16,8 @@
  * is little-endian guest data; a read handler fills it, and data starts
  * zeroed so a handler that ignores a register reads as zero.
  */
-typedef void (*bus_access_fn)(void *opaque, uint64_t offset, uint8_t *data,
-			      unsigned int len, bool is_write);
+typedef void (*bus_access_fn)(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
+			      bool is_write);
 
 struct bus_region {
 	uint64_t base;
@@ -36,12 +36,11 @@ struct bus {
 int bus_init(struct bus *bus);
 void bus_destroy(struct bus *bus);
 /* -EINVAL for an empty or wrapping range, -EBUSY if it overlaps another. */
-int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn,
-	    void *opaque, const char *name);
+int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn, void *opaque,
+	    const char *name);
 int bus_remove(struct bus *bus, uint64_t base);
 /* Dispatch an access; false if no region covers all of it. */
-bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data,
-		unsigned int len, bool is_write);
+bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len, bool is_write);
 
 /* Little-endian helpers for handlers. */
 static inline uint64_t bus_data_get(const uint8_t *data, unsigned int len)

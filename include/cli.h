@@ -59,9 +59,9 @@ enum opt_id {
 /* What an option's (or a command's) argument is: for the completion. */
 enum cli_arg {
 	CLI_ARG_NONE,
-	CLI_ARG_VALUE,	/* free text; "a|b|c" in arg completes those words */
-	CLI_ARG_FILE,	/* a path */
-	CLI_ARG_GUEST,	/* a running guest's name */
+	CLI_ARG_VALUE, /* free text; "a|b|c" in arg completes those words */
+	CLI_ARG_FILE,  /* a path */
+	CLI_ARG_GUEST, /* a running guest's name */
 };
 
 /* cli_opt.flags */
@@ -80,9 +80,9 @@ struct cli_opt {
 
 struct cli_cmd {
 	const char *name;
-	const char *synopsis; /* after "armvm NAME", e.g. "--name NAME -o FILE" */
-	const char *summary;  /* one line, for armvm help */
-	const char *desc;     /* a paragraph, for --help and the man page */
+	const char *synopsis;  /* after "armvm NAME", e.g. "--name NAME -o FILE" */
+	const char *summary;   /* one line, for armvm help */
+	const char *desc;      /* a paragraph, for --help and the man page */
 	enum cli_arg pos_kind; /* its positional arguments */
 	int min_pos, max_pos;  /* how many (max -1: any number) */
 	const struct cli_opt *opts;

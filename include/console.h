@@ -38,10 +38,10 @@ struct console_port {
 #define CONSOLE_OUT_SIZE (64 * 1024)
 
 enum console_out_kind {
-	CONSOLE_OUT_FILE,  /* a regular file: writes do not wait */
-	CONSOLE_OUT_OWN,   /* our own non-blocking open of the pipe or tty */
-	CONSOLE_OUT_SOCK,  /* a socket: send(MSG_DONTWAIT) */
-	CONSOLE_OUT_FLAG,  /* O_NONBLOCK set on the fd itself (restored) */
+	CONSOLE_OUT_FILE, /* a regular file: writes do not wait */
+	CONSOLE_OUT_OWN,  /* our own non-blocking open of the pipe or tty */
+	CONSOLE_OUT_SOCK, /* a socket: send(MSG_DONTWAIT) */
+	CONSOLE_OUT_FLAG, /* O_NONBLOCK set on the fd itself (restored) */
 };
 
 struct console {
@@ -50,20 +50,20 @@ struct console {
 	void (*quit)(void *opaque);
 	void *quit_opaque;
 	int in_fd, out_fd;
-	int wake_fd;	/* eventfd: the UART has room again */
-	bool in_open;	/* stdin not at EOF */
-	bool reading;	/* stdin is in the epoll set */
-	bool escape;	/* saw Ctrl-a */
+	int wake_fd;  /* eventfd: the UART has room again */
+	bool in_open; /* stdin not at EOF */
+	bool reading; /* stdin is in the epoll set */
+	bool escape;  /* saw Ctrl-a */
 	uint8_t pending[64];
 	size_t npending;
 
 	pthread_mutex_t out_lock;
 	enum console_out_kind out_kind;
-	int out_flags;		/* CONSOLE_OUT_FLAG: the flags to restore */
-	bool out_polled;	/* out_fd is in the loop (EPOLLOUT when needed) */
-	bool out_waiting;	/* EPOLLOUT armed */
-	bool out_closed;	/* EPIPE or an error: output is discarded */
-	uint8_t *out_buf;	/* ring of CONSOLE_OUT_SIZE */
+	int out_flags;	  /* CONSOLE_OUT_FLAG: the flags to restore */
+	bool out_polled;  /* out_fd is in the loop (EPOLLOUT when needed) */
+	bool out_waiting; /* EPOLLOUT armed */
+	bool out_closed;  /* EPIPE or an error: output is discarded */
+	uint8_t *out_buf; /* ring of CONSOLE_OUT_SIZE */
 	size_t out_head, out_len;
 	uint64_t out_dropped;
 };
@@ -75,16 +75,13 @@ void term_restore(void);
 
 /* Escape handling on raw input bytes: returns bytes for the guest in out
  * (at most n), sets *quit on Ctrl-a x. Pure; unit-tested. */
-size_t console_filter(bool *escape, const uint8_t *in, size_t n, uint8_t *out,
-		      bool *quit);
+size_t console_filter(bool *escape, const uint8_t *in, size_t n, uint8_t *out, bool *quit);
 
-int console_init(struct console *con, struct evloop *loop,
-		 const struct console_port *port, void (*quit)(void *),
-		 void *opaque);
+int console_init(struct console *con, struct evloop *loop, const struct console_port *port,
+		 void (*quit)(void *), void *opaque);
 /* The same on other descriptors than stdin and stdout (tests). */
-int console_init_fds(struct console *con, struct evloop *loop,
-		     const struct console_port *port, void (*quit)(void *),
-		     void *opaque, int in_fd, int out_fd);
+int console_init_fds(struct console *con, struct evloop *loop, const struct console_port *port,
+		     void (*quit)(void *), void *opaque, int in_fd, int out_fd);
 /* The port has room for input again (any thread). */
 void console_rx_ready(void *opaque);
 void console_destroy(struct console *con);
@@ -95,6 +92,5 @@ void console_tx(void *opaque, uint8_t byte);
 size_t console_write(struct console *con, const void *buf, size_t n);
 /* Bytes console_write would take now. */
 size_t console_out_room(struct console *con);
-
 
 #endif

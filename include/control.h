@@ -25,8 +25,8 @@ struct control;
 struct control_client {
 	struct control *owner;
 	int fd;
-	bool refused;	/* another uid: told so, never served */
-	bool waiting;	/* owed a reply that comes later (a background save) */
+	bool refused; /* another uid: told so, never served */
+	bool waiting; /* owed a reply that comes later (a background save) */
 	size_t len;
 	char buf[CONTROL_LINE_MAX];
 };
@@ -34,11 +34,11 @@ struct control_client {
 struct control {
 	char path[256];
 	char name[65];
-	int fd;			/* listening; -1 when closed */
-	struct vm *vm;		/* the machine answering, while attached */
+	int fd;	       /* listening; -1 when closed */
+	struct vm *vm; /* the machine answering, while attached */
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 	int64_t t_start_ns;
-	int serving_fd;		/* the client being answered (progress lines), or -1 */
+	int serving_fd; /* the client being answered (progress lines), or -1 */
 	struct control_client *serving;
 	int64_t last_progress_ns;
 	/* A `snapshot --resume` whose memory a child process is writing. */

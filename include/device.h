@@ -58,9 +58,9 @@ struct device_ops {
 
 struct device {
 	const struct device_ops *ops;
-	char name[32];		/* unique in a VM: "uart@1000000" */
-	uint64_t base, size;	/* register window, for the FDT node */
-	uint32_t irq;		/* GIC SPI number (0-based), for the FDT */
+	char name[32];	     /* unique in a VM: "uart@1000000" */
+	uint64_t base, size; /* register window, for the FDT node */
+	uint32_t irq;	     /* GIC SPI number (0-based), for the FDT */
 	void *priv;
 	struct device *next;
 };
@@ -69,8 +69,8 @@ struct device {
  * For a device at a fixed platform address with one SPI: fill in the
  * common fields, naming it "<node>@<base in hex>".
  */
-void device_init(struct device *dev, const struct device_ops *ops, void *priv,
-		 const char *node, uint64_t base, uint64_t size, uint32_t spi);
+void device_init(struct device *dev, const struct device_ops *ops, void *priv, const char *node,
+		 uint64_t base, uint64_t size, uint32_t spi);
 /*
  * Open its device-tree node ("<node>@<base>", or dev->name when node is
  * NULL) with compatible (a NUL-separated list of compat_len bytes), reg and
@@ -79,8 +79,8 @@ void device_init(struct device *dev, const struct device_ops *ops, void *priv,
  */
 #define DEVICE_IRQ_EDGE_RISING 1
 #define DEVICE_IRQ_LEVEL_HIGH 4
-int device_fdt_begin(struct device *dev, void *fdt, const char *node,
-		     const char *compat, size_t compat_len, uint32_t irq_flags);
+int device_fdt_begin(struct device *dev, void *fdt, const char *node, const char *compat,
+		     size_t compat_len, uint32_t irq_flags);
 
 /* A list of devices in registration order. */
 struct device_list {

@@ -19,8 +19,8 @@ struct evloop_handler;
 
 struct evloop {
 	int epfd;
-	int wake_fd; /* eventfd: evloop_stop() */
-	_Atomic bool stop; /* set from any thread or a signal handler */
+	int wake_fd;	      /* eventfd: evloop_stop() */
+	_Atomic bool stop;    /* set from any thread or a signal handler */
 	pthread_mutex_t lock; /* the lists */
 	struct evloop_handler *handlers;
 	struct evloop_handler *deleted; /* freed between batches */
@@ -29,8 +29,7 @@ struct evloop {
 int evloop_init(struct evloop *loop);
 void evloop_destroy(struct evloop *loop);
 /* Watch fd for events (EPOLLIN...); fn(opaque, revents) on each. */
-int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn,
-	       void *opaque);
+int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn, void *opaque);
 int evloop_mod(struct evloop *loop, int fd, uint32_t events);
 int evloop_del(struct evloop *loop, int fd);
 /* Run until evloop_stop(); returns 0 or a negative errno. */

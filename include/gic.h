@@ -18,7 +18,7 @@
 struct gic {
 	enum irqchip_type type; /* resolved */
 	int fd;
-	int its_fd; /* -1 without an ITS */
+	int its_fd;	  /* -1 without an ITS */
 	uint32_t nr_irqs; /* set by gic_init */
 };
 
@@ -28,11 +28,10 @@ bool gic_host_supports(int vm_fd, enum irqchip_type type);
  * Resolve the request against the host: AUTO picks the best offered;
  * anything else must be offered, or -ENODEV with a message in err.
  */
-int gic_resolve(int vm_fd, enum irqchip_type req, unsigned int nr_cpus,
-		enum irqchip_type *out, char *err, size_t errlen);
+int gic_resolve(int vm_fd, enum irqchip_type req, unsigned int nr_cpus, enum irqchip_type *out,
+		char *err, size_t errlen);
 const char *gic_type_name(enum irqchip_type type);
-int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type,
-	       unsigned int nr_cpus);
+int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type, unsigned int nr_cpus);
 /* After every vCPU exists: set the SPI count and initialise. */
 int gic_init(struct gic *gic, unsigned int nr_spis);
 void gic_destroy(struct gic *gic);

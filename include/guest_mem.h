@@ -34,8 +34,7 @@ struct guest_mem {
 };
 
 /* Add a region; refuses empty, overflowing and overlapping ones (-EINVAL). */
-int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
-		  void *host);
+int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host);
 
 /* Host pointer for [gpa, gpa+len), or NULL unless it lies in one region
  * (through the IOMMU, if there is one, for reading). */
@@ -44,9 +43,7 @@ void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 void *guest_mem_ptr_dir(const struct guest_mem *gm, uint64_t addr, uint64_t len, bool write);
 
 /* Copy to/from guest memory; -EFAULT when the range is not wholly RAM. */
-int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf,
-		   size_t len);
-int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf,
-		    size_t len);
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t len);
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len);
 
 #endif

@@ -31,8 +31,7 @@ int irq_route_spi(struct irq_routes *r, uint32_t spi);
 /* A new GSI for an MSI; not routed until irq_route_msi(). */
 uint32_t irq_msi_gsi_alloc(struct irq_routes *r);
 /* Point gsi at an MSI (address, data, device ID); commits. */
-int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr,
-		  uint32_t data, uint32_t devid);
+int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid);
 
 /* irqfd: writes to efd inject gsi. */
 int irq_irqfd(int vm_fd, int efd, uint32_t gsi, bool assign);
@@ -40,7 +39,7 @@ int irq_irqfd(int vm_fd, int efd, uint32_t gsi, bool assign);
  * ioeventfd: a guest write of len bytes at addr (with data == match if
  * match_data) signals efd without leaving the kernel.
  */
-int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len,
-		  bool match_data, uint64_t match, bool assign);
+int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len, bool match_data,
+		  uint64_t match, bool assign);
 
 #endif

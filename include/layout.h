@@ -79,7 +79,7 @@
 /* Boot placement inside RAM. */
 #define LAYOUT_FLAT_LOAD_OFFSET 0x80000ULL /* kvmtool: flat binaries at +512K */
 #define LAYOUT_BOOT_WINDOW 0x10000000ULL   /* DTB and initrd in first 256M */
-#define LAYOUT_FDT_MAX_SIZE SZ_64K         /* booting.rst: DTB <= 2M */
+#define LAYOUT_FDT_MAX_SIZE SZ_64K	   /* booting.rst: DTB <= 2M */
 #define LAYOUT_FDT_ALIGN SZ_2M
 
 /* The default IPA space (KVM_VM_TYPE 0) is 40 bits: 1 TiB. */

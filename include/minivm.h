@@ -34,9 +34,8 @@ struct minivm {
  * host's) and finalize. The payload is copied to the start of RAM and the
  * vCPU set to enter it at EL1 (or in AArch32 SVC mode with EL1_32BIT).
  */
-int minivm_create(struct minivm *mv, uint32_t features, bool finalize,
-		  const struct sve_vls *vls, const uint8_t *code, size_t len,
-		  char *err, size_t errlen);
+int minivm_create(struct minivm *mv, uint32_t features, bool finalize, const struct sve_vls *vls,
+		  const uint8_t *code, size_t len, char *err, size_t errlen);
 /* Set the entry registers (pc, pstate, x19..x22); done by create. */
 int minivm_reset_regs(struct minivm *mv, uint64_t iters);
 /* KVM_RUN until the next ucall; its code in *code. -errno, or -EIO on
@@ -49,8 +48,8 @@ void minivm_destroy(struct minivm *mv);
 
 /* ONE_REG IDs used with payloads. */
 uint64_t arm64_core_xreg_id(unsigned int n);
-uint64_t arm64_sysreg_id(unsigned int op0, unsigned int op1, unsigned int crn,
-			 unsigned int crm, unsigned int op2);
+uint64_t arm64_sysreg_id(unsigned int op0, unsigned int op1, unsigned int crn, unsigned int crm,
+			 unsigned int op2);
 #define ARM64_ZCR_EL1 arm64_sysreg_id(3, 0, 1, 2, 0)
 #define ARM64_ID_AA64PFR0_EL1 arm64_sysreg_id(3, 0, 0, 4, 0)
 

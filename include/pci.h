@@ -29,7 +29,7 @@ struct pci_dev;
 struct pci_bar {
 	uint64_t size; /* power of two, >= 4 KiB; 0: unused */
 	uint64_t addr; /* as programmed */
-	bool is64;	/* 64-bit memory BAR: the next BAR is its upper half */
+	bool is64;     /* 64-bit memory BAR: the next BAR is its upper half */
 	bool mapped;
 	bool pending; /* decoding, but its range was taken: mapped when free */
 	uint64_t mapped_addr;
@@ -39,8 +39,7 @@ struct pci_bar {
 
 struct pci_dev_ops {
 	/* A BAR (PCI_ROM_BAR: the ROM) was mapped at addr (mapped) or unmapped from old. */
-	void (*bar_moved)(struct pci_dev *pd, int bar, bool mapped,
-			  uint64_t addr, uint64_t old);
+	void (*bar_moved)(struct pci_dev *pd, int bar, bool mapped, uint64_t addr, uint64_t old);
 	/* The guest wrote config space at off (pd lock held). */
 	void (*cfg_written)(struct pci_dev *pd, uint32_t off, unsigned int len);
 	/* The guest turned MSI-X on or off, before any vector is bound. */
@@ -60,7 +59,7 @@ struct pci_dev {
 	pthread_mutex_t lock;
 	uint8_t cfg[PCI_CFG_SPACE_SIZE];
 	uint8_t wmask[PCI_CFG_SPACE_SIZE]; /* guest-writable bits */
-	uint8_t next_cap;	      /* where the next capability goes */
+	uint8_t next_cap;		   /* where the next capability goes */
 	struct pci_bar bars[PCI_STD_NUM_BARS + 1];
 	uint32_t intx_spi;
 	int intx_level;
@@ -91,8 +90,7 @@ struct pci_bus {
 
 void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi);
 /* The ECAM window's access function (placed on the MMIO bus). */
-void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
-		     unsigned int len, bool is_write);
+void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len, bool is_write);
 /* The host bridge's device-tree node. */
 int pci_bus_fdt(struct pci_bus *bus, void *fdt);
 
@@ -100,18 +98,17 @@ int pci_bus_fdt(struct pci_bus *bus, void *fdt);
  * A function on the bus at the next free slot: IDs, class, its INTx SPI.
  * pd->name becomes "NAME@00:SS.0". pci_dev_destroy takes it off the bus.
  */
-int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
-		 uint16_t vendor, uint16_t device, uint32_t class_rev,
-		 uint16_t subsys_vendor, uint16_t subsys, uint32_t intx_spi);
+int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name, uint16_t vendor,
+		 uint16_t device, uint32_t class_rev, uint16_t subsys_vendor, uint16_t subsys,
+		 uint32_t intx_spi);
 /* A 32-bit memory BAR of size bytes (power of two) with its handler. */
-int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
-		 bus_access_fn fn, void *opaque);
+int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size, bus_access_fn fn, void *opaque);
 /* The same with PCI_BAR_* flags: a 64-bit BAR takes bar and bar + 1 (it
  * is still placed below 4 GiB, in the 32-bit window). */
 #define PCI_BAR_64 1u
 #define PCI_BAR_PREFETCH 2u
-int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
-		       unsigned int flags, bus_access_fn fn, void *opaque);
+int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size, unsigned int flags,
+		       bus_access_fn fn, void *opaque);
 /* An expansion ROM of size bytes (power of two, >= 4 KiB): read-only,
  * decoded while its enable bit and memory decoding are on. */
 int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaque);
@@ -126,12 +123,12 @@ int pci_msix_init(struct pci_dev *pd, uint16_t nr, int bar);
  * handler sends accesses there to pci_msix_table_access/pba_access, with
  * offsets relative to the table and the PBA.
  */
-int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar,
-		     uint32_t table_off, int pba_bar, uint32_t pba_off);
-void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
-			   unsigned int len, bool is_write);
-void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
-			 unsigned int len, bool is_write);
+int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar, uint32_t table_off,
+		     int pba_bar, uint32_t pba_off);
+void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data, unsigned int len,
+			   bool is_write);
+void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data, unsigned int len,
+			 bool is_write);
 /* After the GIC exists: eventfds, GSIs and irqfds for the vectors. */
 int pci_dev_start(struct pci_dev *pd);
 void pci_dev_destroy(struct pci_dev *pd);
@@ -148,7 +145,7 @@ void pci_msix_notify(struct pci_dev *pd, uint16_t v);
 /* Drive INTx (level). */
 void pci_intx_set(struct pci_dev *pd, int level);
 /* Config space as the guest sees it (the pd lock is taken). */
-void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
-		    unsigned int len, bool is_write);
+void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data, unsigned int len,
+		    bool is_write);
 
 #endif

@@ -18,7 +18,7 @@ struct pl031 {
 	struct device dev;
 	pthread_mutex_t lock;
 	struct irq_line irq;
-	int timer_fd; /* fires at the match time; -1 in unit tests */
+	int timer_fd;	/* fires at the match time; -1 in unit tests */
 	int64_t offset; /* guest seconds - host seconds */
 	uint32_t mr, lr, imsc, ris;
 	bool started;
@@ -27,9 +27,8 @@ struct pl031 {
 	int64_t (*now)(void);
 };
 
-int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi,
-	       const struct irq_line *irq, struct evloop *loop);
-void pl031_mmio(void *opaque, uint64_t offset, uint8_t *data,
-		unsigned int len, bool is_write);
+int pl031_init(struct pl031 *rtc, uint64_t base, uint32_t spi, const struct irq_line *irq,
+	       struct evloop *loop);
+void pl031_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len, bool is_write);
 
 #endif

@@ -17,14 +17,14 @@
 #include "state.h"
 
 #define SNAP_MAGIC "ARMVMSNP"
-#define SNAP_VERSION 1		  /* this armvm writes and reads 1 */
+#define SNAP_VERSION 1 /* this armvm writes and reads 1 */
 #define SNAP_HEADER_SIZE 64
 #define SNAP_SECTION_HDR 24
-#define SNAP_MEM_ALIGN 65536	  /* any arm64 host page size divides it */
+#define SNAP_MEM_ALIGN 65536	   /* any arm64 host page size divides it */
 #define SNAP_MAX_STATE (64u << 20) /* header and sections */
 #define SNAP_MAX_SECTIONS 1024
-#define SNAP_CHUNK_SHIFT 20	  /* memory checksums per MiB */
-#define SNAP_PAGE 4096		  /* zero pages are detected at this size */
+#define SNAP_CHUNK_SHIFT 20 /* memory checksums per MiB */
+#define SNAP_PAGE 4096	    /* zero pages are detected at this size */
 
 /* Section types, in the order a file must hold them. */
 enum snap_sec {
@@ -49,14 +49,14 @@ struct snap_section {
 /* The MEMORY section, decoded. */
 struct snap_memory {
 	uint64_t gpa, size;
-	uint64_t data_pages;  /* 4 KiB pages stored (not holes) */
+	uint64_t data_pages; /* 4 KiB pages stored (not holes) */
 	uint32_t nr_chunks;
-	const uint8_t *crcs;  /* nr_chunks little-endian u32 */
+	const uint8_t *crcs; /* nr_chunks little-endian u32 */
 };
 
 struct snap_image {
-	int fd;			/* -1 when parsed from a buffer */
-	uint8_t *state;		/* header and sections */
+	int fd;		/* -1 when parsed from a buffer */
+	uint8_t *state; /* header and sections */
 	size_t state_size;
 	uint32_t version;
 	uint64_t mem_offset, mem_size, file_size;
@@ -70,21 +70,18 @@ struct snap_image {
  * the memory need not be there): magic, version, every checksum, the
  * order, the lengths. 0, or -EINVAL with one line in err. img borrows buf.
  */
-int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img,
-	       char *err, size_t errlen);
+int snap_parse(const uint8_t *buf, size_t len, struct snap_image *img, char *err, size_t errlen);
 /*
  * The header alone (magic, checksum, version, sizes): 0 with
  * img->state_size (header and sections) and the claimed section count.
  */
-int snap_parse_header(const uint8_t *buf, size_t len, struct snap_image *img,
-		      char *err, size_t errlen);
+int snap_parse_header(const uint8_t *buf, size_t len, struct snap_image *img, char *err,
+		      size_t errlen);
 /* Open and parse a file; checks its size holds the memory too. */
-int snap_open(const char *path, struct snap_image *img, char *err,
-	      size_t errlen);
+int snap_open(const char *path, struct snap_image *img, char *err, size_t errlen);
 void snap_close(struct snap_image *img);
 /* The nth section of type (0-based), or NULL. */
-const struct snap_section *snap_find(const struct snap_image *img,
-				     uint32_t type, unsigned int nth);
+const struct snap_section *snap_find(const struct snap_image *img, uint32_t type, unsigned int nth);
 
 typedef void (*snap_progress_fn)(void *opaque, uint64_t done, uint64_t total);
 
@@ -92,8 +89,8 @@ typedef void (*snap_progress_fn)(void *opaque, uint64_t done, uint64_t total);
  * Read the memory back and check every chunk's checksum. 0, or -EIO
  * naming the first bad chunk's guest address.
  */
-int snap_verify_memory(const struct snap_image *img, snap_progress_fn progress,
-		       void *opaque, char *err, size_t errlen);
+int snap_verify_memory(const struct snap_image *img, snap_progress_fn progress, void *opaque,
+		       char *err, size_t errlen);
 
 /* A file being written: sections are appended, then snap_write() ends it. */
 struct snap_writer {
@@ -106,8 +103,8 @@ struct snap_writer {
 void snapw_init(struct snap_writer *w);
 void snapw_free(struct snap_writer *w);
 /* Append a section; sections must come in the order of enum snap_sec. */
-void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version,
-		   uint32_t flags, const void *data, size_t len);
+void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version, uint32_t flags,
+		   const void *data, size_t len);
 
 /*
  * Write the file at path with the sections so far, then guest memory
@@ -117,9 +114,9 @@ void snapw_section(struct snap_writer *w, uint32_t type, uint32_t version,
  * path before. 0 or -errno with one line in err; *bytes_out (if not NULL)
  * is how many memory bytes were stored.
  */
-int snap_write(struct snap_writer *w, const char *path, const uint8_t *mem,
-	       uint64_t gpa, uint64_t mem_size, snap_progress_fn progress,
-	       void *opaque, uint64_t *bytes_out, char *err, size_t errlen);
+int snap_write(struct snap_writer *w, const char *path, const uint8_t *mem, uint64_t gpa,
+	       uint64_t mem_size, snap_progress_fn progress, void *opaque, uint64_t *bytes_out,
+	       char *err, size_t errlen);
 
 /*
  * snap_write() in three steps, for a save whose memory is written by a
@@ -140,8 +137,8 @@ struct snap_job {
 	int dir_sync_errno;
 };
 
-int snap_write_begin(struct snap_writer *w, struct snap_job *job, const char *path,
-		     uint64_t gpa, uint64_t mem_size, char *err, size_t errlen);
+int snap_write_begin(struct snap_writer *w, struct snap_job *job, const char *path, uint64_t gpa,
+		     uint64_t mem_size, char *err, size_t errlen);
 int snap_write_finish(struct snap_job *job, const uint8_t *mem, snap_progress_fn progress,
 		      void *opaque, char *err, size_t errlen);
 void snap_write_free(struct snap_job *job);

@@ -21,23 +21,23 @@ struct vm;
 /* The HOST section: who wrote the file, where, when. */
 struct snap_host {
 	char armvm_version[64];
-	char kernel[128];	/* uname -r of the host */
-	uint64_t saved_at_ns;	/* CLOCK_REALTIME */
-	uint64_t cntfrq;	/* Hz */
+	char kernel[128];     /* uname -r of the host */
+	uint64_t saved_at_ns; /* CLOCK_REALTIME */
+	uint64_t cntfrq;      /* Hz */
 	uint32_t page_size;
 	uint32_t max_ipa_bits;
 	struct sve_vls host_vls;
-	uint64_t pause_ns;	/* how long the guest was paused to save */
+	uint64_t pause_ns; /* how long the guest was paused to save */
 };
 
 /* The MACHINE section: what the restore rebuilds. */
 struct snap_machine {
-	int argc;		/* `armvm run` arguments, as given */
+	int argc; /* `armvm run` arguments, as given */
 	char **argv;
 	uint32_t nr_vcpus;
 	uint64_t ram_size;
 	uint32_t ipa_bits;
-	uint32_t gic;		/* enum irqchip_type, resolved */
+	uint32_t gic; /* enum irqchip_type, resolved */
 	uint32_t nr_spis;
 	bool sve, pmu;
 	struct sve_vls vls;
@@ -67,8 +67,8 @@ int snapshot_decode(struct snapshot *s, char *err, size_t errlen);
  * Can this host restore it? The SVE vector lengths, the GIC, CNTFRQ, the
  * IPA size, the vCPU count, the disks. Nothing is created for the guest.
  */
-int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
-			char *err, size_t errlen);
+int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg, char *err,
+			size_t errlen);
 
 /*
  * Build the configuration to restore into: the saved `armvm run`
@@ -76,11 +76,11 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
  * log level, seccomp) taken from user (its disk options move to cfg).
  * cfg is initialised here.
  */
-int snapshot_config(const struct snapshot *s, struct vm_config *user,
-		    struct vm_config *cfg, char *err, size_t errlen);
+int snapshot_config(const struct snapshot *s, struct vm_config *user, struct vm_config *cfg,
+		    char *err, size_t errlen);
 
 struct snap_result {
-	int64_t pause_ns;	/* the guest was stopped this long */
+	int64_t pause_ns; /* the guest was stopped this long */
 	int64_t write_ns;
 	uint64_t file_bytes, mem_bytes;
 };
@@ -88,7 +88,7 @@ struct snap_result {
 /* A save whose memory a child process writes while the guest runs on. */
 struct snap_bg {
 	int pid;
-	int fd;		/* the child's result arrives here (struct snap_bg_result) */
+	int fd; /* the child's result arrives here (struct snap_bg_result) */
 	int64_t t0;
 };
 
@@ -111,9 +111,8 @@ struct snap_bg_result {
  * later reads the child's struct snap_bg_result from bg->fd and reaps it
  * (snapshot_bg_collect). The guest's pause is then the state capture only.
  */
-int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
-		void *opaque, struct snap_result *res, struct snap_bg *bg,
-		char *err, size_t errlen);
+int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress, void *opaque,
+		struct snap_result *res, struct snap_bg *bg, char *err, size_t errlen);
 /* The background save's result (waits for the child). 0 or -errno with err. */
 int snapshot_bg_collect(struct snap_bg *bg, struct snap_result *res, char *err, size_t errlen);
 

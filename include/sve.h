@@ -15,11 +15,11 @@
 #include <stdint.h>
 
 #define SVE_VQ_BITS 128
-#define SVE_VQ_MAX_UAPI 512	  /* bits in KVM_REG_ARM64_SVE_VLS */
-#define SVE_VL_MAX_ARCH 2048	  /* bits: the architecture's maximum VL */
-#define SVE_VLS_WORDS 8		  /* u64 words in KVM_REG_ARM64_SVE_VLS */
-#define SVE_ZREG_SLICE_BYTES 256  /* KVM_REG_SIZE_U2048 */
-#define SVE_PREG_SLICE_BYTES 32	  /* KVM_REG_SIZE_U256 */
+#define SVE_VQ_MAX_UAPI 512	 /* bits in KVM_REG_ARM64_SVE_VLS */
+#define SVE_VL_MAX_ARCH 2048	 /* bits: the architecture's maximum VL */
+#define SVE_VLS_WORDS 8		 /* u64 words in KVM_REG_ARM64_SVE_VLS */
+#define SVE_ZREG_SLICE_BYTES 256 /* KVM_REG_SIZE_U2048 */
+#define SVE_PREG_SLICE_BYTES 32	 /* KVM_REG_SIZE_U256 */
 #define SVE_NR_ZREGS 32
 #define SVE_NR_PREGS 16
 
@@ -34,8 +34,7 @@ unsigned int sve_vls_max_vq(const struct sve_vls *v); /* 0 when empty */
 unsigned int sve_vls_count(const struct sve_vls *v);
 bool sve_vls_equal(const struct sve_vls *a, const struct sve_vls *b);
 /* The set cut at max_vq: every vq <= max_vq. */
-void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq,
-		 struct sve_vls *out);
+void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq, struct sve_vls *out);
 /*
  * The largest vq up to which all n sets agree (each length present in
  * every set or in none), counting only lengths all have; 0 if none. A
@@ -56,8 +55,8 @@ enum sve_request_kind {
 
 struct sve_request {
 	enum sve_request_kind kind;
-	unsigned int max_vl;			  /* bits, SVE_REQ_MAX */
-	unsigned int vl[SVE_REQ_MAX_LENGTHS];	  /* bits, SVE_REQ_SET */
+	unsigned int max_vl;		      /* bits, SVE_REQ_MAX */
+	unsigned int vl[SVE_REQ_MAX_LENGTHS]; /* bits, SVE_REQ_SET */
 	unsigned int nr_vl;
 };
 
@@ -66,16 +65,15 @@ struct sve_request {
  * here (numbers, at most 32); whether the lengths are possible is for
  * sve_negotiate(), which knows the host. -EINVAL with a message.
  */
-int sve_request_parse_list(const char *s, struct sve_request *req, char *err,
-			   size_t errlen);
+int sve_request_parse_list(const char *s, struct sve_request *req, char *err, size_t errlen);
 
 /*
  * Turn the request into the set to write to every vCPU, or refuse with a
  * message naming what was asked, what the host offers, and the nearest
  * valid choice. 0 or -EINVAL.
  */
-int sve_negotiate(const struct sve_vls *host, const struct sve_request *req,
-		  struct sve_vls *out, char *err, size_t errlen);
+int sve_negotiate(const struct sve_vls *host, const struct sve_request *req, struct sve_vls *out,
+		  char *err, size_t errlen);
 
 /* ONE_REG slices (2048 bits of Z, 256 of P/FFR each) for a max vq. */
 unsigned int sve_nr_slices(unsigned int max_vq);

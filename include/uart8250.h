@@ -36,10 +36,8 @@ struct uart8250 {
 	unsigned int rx_head, rx_count;
 };
 
-void uart8250_init(struct uart8250 *u, uint64_t base, uint32_t spi,
-		   const struct irq_line *irq);
-void uart8250_mmio(void *opaque, uint64_t offset, uint8_t *data,
-		   unsigned int len, bool is_write);
+void uart8250_init(struct uart8250 *u, uint64_t base, uint32_t spi, const struct irq_line *irq);
+void uart8250_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned int len, bool is_write);
 /* Queue received bytes; returns how many fit. */
 size_t uart8250_rx_push(struct uart8250 *u, const uint8_t *buf, size_t n);
 size_t uart8250_rx_space(struct uart8250 *u);

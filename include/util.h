@@ -21,9 +21,9 @@
 #define SZ_2M 0x200000ULL
 #define SZ_1G 0x40000000ULL
 
-#define ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a) - 1)) == 0)
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
@@ -33,8 +33,7 @@ enum log_level { LOG_ERROR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_level_parse(const char *s, enum log_level *out);
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
  * For messages a guest can trigger at will: at most `burst` per 5 seconds per
  * call site (the state lives in the caller's static), then a count of the
@@ -45,17 +44,17 @@ struct log_ratelimit {
 	unsigned int printed;
 	unsigned int suppressed;
 };
-void log_ratelimited(struct log_ratelimit *rl, enum log_level level,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define pr_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define pr_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define pr_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
-#define pr_guest(level, ...)                                                   \
-	do {                                                                   \
-		static struct log_ratelimit rl_;                               \
-		log_ratelimited(&rl_, level, __VA_ARGS__);                     \
+#define pr_guest(level, ...)                                                                       \
+	do {                                                                                       \
+		static struct log_ratelimit rl_;                                                   \
+		log_ratelimited(&rl_, level, __VA_ARGS__);                                         \
 	} while (0)
 
 /* a + b into *out; false on overflow. */
@@ -111,8 +110,7 @@ static inline void put_le64(void *p, uint64_t v)
 }
 
 /* True when [a, a+alen) and [b, b+blen) share a byte. Lengths are > 0. */
-static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
-				  uint64_t blen)
+static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
 }
@@ -134,8 +132,7 @@ int errmsg(char *err, size_t len, int ret, const char *fmt, ...)
  * a negative errno.
  */
 int file_open_stat(const char *path, int flags, struct stat *st);
-int file_read_all(const char *path, size_t max_size, uint8_t **buf,
-		  size_t *size);
+int file_read_all(const char *path, size_t max_size, uint8_t **buf, size_t *size);
 
 /*
  * Map a whole regular file read-only (private). Same errors as

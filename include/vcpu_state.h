@@ -4,8 +4,8 @@
  * in KVM_GET_REG_LIST (each sized from its ID: 8 bytes for most, 16 for the
  * FPSIMD V registers, 256 for an SVE Z slice), the SVE vector-length set
  * (applied before FINALIZE, by whoever creates the vCPU), the vCPU events
- * (a pending SError or external abort) and the MP state (applied last). Capture, apply, and (de)serialise: the layer snapshot and
- * restore are built on.
+ * (a pending SError or external abort) and the MP state (applied last). Capture, apply, and
+ * (de)serialise: the layer snapshot and restore are built on.
  */
 #ifndef ARMVM_VCPU_STATE_H
 #define ARMVM_VCPU_STATE_H
@@ -20,7 +20,7 @@
 struct vcpu;
 
 struct vcpu_state {
-	uint32_t features;  /* KVM_ARM_VCPU_INIT features[0] */
+	uint32_t features; /* KVM_ARM_VCPU_INIT features[0] */
 	bool has_sve;
 	struct sve_vls vls; /* when has_sve */
 	uint32_t mp_state;  /* KVM_MP_STATE_* */
@@ -28,7 +28,7 @@ struct vcpu_state {
 	uint8_t events[64]; /* struct kvm_vcpu_events, as KVM gave it */
 	uint32_t nr_regs;
 	uint64_t *ids;
-	size_t *offsets;    /* of each value in data */
+	size_t *offsets; /* of each value in data */
 	uint8_t *data;
 	size_t data_len;
 };
@@ -42,8 +42,7 @@ int vcpu_state_capture(struct vcpu *vcpu, struct vcpu_state *st);
  * same features and finalized with st->vls), the events, then the MP state. The first
  * failure stops it: -errno, and *failed_id (if not NULL) names the register.
  */
-int vcpu_state_apply(struct vcpu *vcpu, const struct vcpu_state *st,
-		     uint64_t *failed_id);
+int vcpu_state_apply(struct vcpu *vcpu, const struct vcpu_state *st, uint64_t *failed_id);
 void vcpu_state_free(struct vcpu_state *st);
 /* Pointer to the value of id in st, or NULL. */
 uint8_t *vcpu_state_value(const struct vcpu_state *st, uint64_t id);

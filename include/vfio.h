@@ -28,8 +28,7 @@ void vfio_bdf_format(const struct pci_bdf *b, char *buf, size_t len);
  * iommu_group). 0 with *group, or -errno with a message naming the
  * problem: no such function, or no IOMMU group (no IOMMU on the host).
  */
-int vfio_group_of(const char *sysfs, const struct pci_bdf *b, int *group,
-		  char *err, size_t errlen);
+int vfio_group_of(const char *sysfs, const struct pci_bdf *b, int *group, char *err, size_t errlen);
 
 /*
  * Is every function of the group free for VFIO? 0, or -EBUSY with one

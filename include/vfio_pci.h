@@ -20,13 +20,15 @@ struct vfio_group {
 	int id;
 	int fd;
 	int container;
-	uint64_t iova_pgsizes;	/* VFIO_IOMMU_GET_INFO */
-	/* The IOVA ranges the host's IOMMU translates (its reserved regions,
-	 * e.g. the host's MSI window, are the gaps). */
+	uint64_t iova_pgsizes; /* VFIO_IOMMU_GET_INFO */
+			       /* The IOVA ranges the host's IOMMU translates (its reserved regions,
+				* e.g. the host's MSI window, are the gaps). */
 #define VFIO_MAX_IOVA_RANGES 16
-	struct { uint64_t start, end; } iova[VFIO_MAX_IOVA_RANGES];
+	struct {
+		uint64_t start, end;
+	} iova[VFIO_MAX_IOVA_RANGES];
 	unsigned int nr_iova;
-	unsigned int users;	/* functions of this VM in the group */
+	unsigned int users; /* functions of this VM in the group */
 	struct vfio_group *next;
 };
 
@@ -45,7 +47,7 @@ struct vfio_slot {
 struct vfio_bar {
 	bool present;
 	uint64_t region_offset, region_size; /* in the device fd */
-	uint8_t *map;			      /* mmap of the region, or NULL */
+	uint8_t *map;			     /* mmap of the region, or NULL */
 	unsigned int nr_slots;
 	struct vfio_slot slots[VFIO_BAR_SLOTS];
 };

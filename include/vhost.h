@@ -28,7 +28,7 @@
 
 struct vhost {
 	int fd;
-	uint64_t features;	/* what the kernel back-end offers */
+	uint64_t features; /* what the kernel back-end offers */
 	unsigned int nr_queues;
 	struct virtio_dev *vd;
 	struct evloop *loop;
@@ -42,8 +42,8 @@ struct vhost {
 };
 
 /* Open a vhost device node (SET_OWNER, GET_FEATURES); -errno, err set. */
-int vhost_open(struct vhost *vh, const char *path, struct virtio_dev *vd,
-	       unsigned int nr_queues, char *err, size_t errlen);
+int vhost_open(struct vhost *vh, const char *path, struct virtio_dev *vd, unsigned int nr_queues,
+	       char *err, size_t errlen);
 void vhost_close(struct vhost *vh);
 /* The device is live: hand the queues to the kernel (vd lock held). */
 int vhost_start(struct vhost *vh, struct evloop *loop);

@@ -37,10 +37,8 @@ struct virtio_dev_ops {
 	uint32_t device_id;
 	uint16_t pci_class; /* PCI class code (base << 8 | sub) */
 	/* Device-specific config space: reads and writes within cfg_size. */
-	void (*config_read)(struct virtio_dev *vd, uint32_t off, void *buf,
-			    uint32_t len);
-	void (*config_write)(struct virtio_dev *vd, uint32_t off,
-			     const void *buf, uint32_t len);
+	void (*config_read)(struct virtio_dev *vd, uint32_t off, void *buf, uint32_t len);
+	void (*config_write)(struct virtio_dev *vd, uint32_t off, const void *buf, uint32_t len);
 	/* The driver added buffers to queue q (on the device's I/O thread). */
 	void (*queue_notify)(struct virtio_dev *vd, unsigned int q);
 	/* The driver set DRIVER_OK. */
@@ -112,10 +110,9 @@ struct virtio_dev {
 /* The virtio device behind a placed device, or NULL if it is not one. */
 struct virtio_dev *virtio_dev_of(struct device *dev);
 
-void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops,
-		     const char *name, unsigned int nr_queues,
-		     uint16_t queue_max, uint64_t features, uint32_t cfg_size,
-		     const struct guest_mem *mem, void *priv);
+void virtio_dev_init(struct virtio_dev *vd, const struct virtio_dev_ops *ops, const char *name,
+		     unsigned int nr_queues, uint16_t queue_max, uint64_t features,
+		     uint32_t cfg_size, const struct guest_mem *mem, void *priv);
 void virtio_dev_destroy(struct virtio_dev *vd);
 
 /* Register semantics shared by the transports (lock held by the caller). */
@@ -125,8 +122,8 @@ uint32_t virtio_get_driver_features(struct virtio_dev *vd);
 void virtio_set_status(struct virtio_dev *vd, uint8_t status);
 void virtio_queue_set_ready(struct virtio_dev *vd, unsigned int q, bool on);
 struct virtq *virtio_sel_queue(struct virtio_dev *vd); /* NULL if out of range */
-void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data,
-			  uint32_t len, bool is_write);
+void virtio_config_access(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len,
+			  bool is_write);
 bool virtio_feature(const struct virtio_dev *vd, unsigned int bit);
 
 /* For devices: after pushing used buffers to queue q. */

@@ -29,10 +29,10 @@
 struct blk_req {
 	uint32_t type;
 	uint64_t sector;
-	uint8_t *status;	/* the last writable byte */
+	uint8_t *status; /* the last writable byte */
 	struct iovec iov[VIRTIO_BLK_SEG_MAX];
 	int iovcnt;
-	uint64_t len;		/* data bytes */
+	uint64_t len; /* data bytes */
 	/* DISCARD / WRITE_ZEROES: one segment */
 	uint64_t seg_sector;
 	uint32_t seg_sectors, seg_flags;
@@ -44,8 +44,7 @@ struct blk_req {
  * unknown type). req->status is NULL when there is no writable byte to put
  * a status in (the chain is then returned with length 0).
  */
-int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro,
-		  struct blk_req *req);
+int blk_req_parse(const struct virtq_chain *c, uint64_t capacity, bool ro, struct blk_req *req);
 
 /* A finished read or write: OK only if all expect bytes moved (res is
  * the engine's byte count or a negative errno). */
@@ -59,13 +58,10 @@ struct blk_disk_opts {
 };
 
 /* Parse "-d PATH[,ro][,direct][,engine=...][,serial=...]". */
-int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err,
-			size_t errlen);
+int blk_disk_opts_parse(const char *arg, struct blk_disk_opts *o, char *err, size_t errlen);
 
 /* Open and lock the image, and make the device (nr_queues queues). */
-struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o,
-				  unsigned int nr_queues,
-				  const struct guest_mem *mem, char *err,
-				  size_t errlen);
+struct virtio_dev *virtio_blk_new(const struct blk_disk_opts *o, unsigned int nr_queues,
+				  const struct guest_mem *mem, char *err, size_t errlen);
 
 #endif

@@ -23,8 +23,7 @@ struct net_opts {
 /* Parse kvmtool's "-n mode=tap[,tapif=NAME][,guest_mac=...][,vhost=0|1]". */
 int net_opts_parse(const char *arg, struct net_opts *o, char *err, size_t errlen);
 /* A virtio-net on a tap device (created if need be, and brought up). */
-struct virtio_dev *virtio_net_new(const struct net_opts *o,
-				  const struct guest_mem *mem, char *err,
+struct virtio_dev *virtio_net_new(const struct net_opts *o, const struct guest_mem *mem, char *err,
 				  size_t errlen);
 
 struct virtio_dev *virtio_rng_new(const struct guest_mem *mem);
@@ -32,8 +31,7 @@ struct virtio_dev *virtio_rng_new(const struct guest_mem *mem);
 struct console;
 struct console_port;
 /* A virtio console (hvc0) wired to con; fills *port for console_init. */
-struct virtio_dev *virtio_console_new(const struct guest_mem *mem,
-				      struct console *con,
+struct virtio_dev *virtio_console_new(const struct guest_mem *mem, struct console *con,
 				      struct console_port *port);
 
 #endif

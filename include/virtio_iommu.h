@@ -47,7 +47,7 @@ struct viommu_ep {
 struct viommu_mapping {
 	uint64_t start, end; /* IOVA, inclusive */
 	uint64_t gpa;
-	uint32_t flags;	     /* VIRTIO_IOMMU_MAP_F_* */
+	uint32_t flags; /* VIRTIO_IOMMU_MAP_F_* */
 };
 
 struct viommu_domain {
@@ -79,7 +79,7 @@ struct viommu {
 	const struct guest_mem *mem;
 	uint64_t pgsize_mask;
 	uint64_t input_start, input_end;
-	uint8_t bypass;	      /* config: unattached endpoints bypass */
+	uint8_t bypass; /* config: unattached endpoints bypass */
 	struct viommu_ep eps[VIOMMU_MAX_EPS];
 	unsigned int nr_eps;
 	struct viommu_domain *domains;
@@ -112,8 +112,8 @@ void viommu_view_init(struct viommu_view *v, struct viommu *vi, uint32_t ep,
 void viommu_view_destroy(struct viommu_view *v);
 
 /* The device, with mem for its queues. Endpoints are added before start. */
-struct viommu *viommu_new(const struct guest_mem *mem, uint64_t pgsize_mask,
-			  uint64_t input_start, uint64_t input_end);
+struct viommu *viommu_new(const struct guest_mem *mem, uint64_t pgsize_mask, uint64_t input_start,
+			  uint64_t input_end);
 int viommu_add_endpoint(struct viommu *vi, uint32_t id, const struct viommu_backend_ops *ops,
 			void *key);
 int viommu_add_resv(struct viommu *vi, uint64_t start, uint64_t end, uint8_t subtype);

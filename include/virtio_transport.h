@@ -30,12 +30,11 @@ struct virtio_notify {
 	} ctx[VIRTIO_MAX_QUEUES];
 };
 
-int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd,
-		       int vm_fd);
+int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd, int vm_fd);
 void virtio_notify_destroy(struct virtio_notify *n);
 /* Bind queue q's eventfd to a guest write at addr (len, datamatch). */
-int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr,
-		       unsigned int len, bool match, uint64_t data, bool assign);
+int virtio_notify_bind(struct virtio_notify *n, unsigned int q, uint64_t addr, unsigned int len,
+		       bool match, uint64_t data, bool assign);
 /* Hand queue q's eventfd to an in-kernel back-end (take: the I/O thread
  * stops watching it) or take it back; returns it, or -1. */
 int virtio_notify_take(struct virtio_notify *n, unsigned int q, bool take);
@@ -50,9 +49,7 @@ void virtio_notify_kick(struct virtio_notify *n, unsigned int q);
  * The device is renamed for its place ("virtio-blk@00:02.0",
  * "virtio-blk@3000200"): unique in the VM, so saved state finds it.
  */
-int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err,
-		       size_t errlen);
-int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err,
-		      size_t errlen);
+int virtio_mmio_create(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen);
+int virtio_pci_create(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen);
 
 #endif

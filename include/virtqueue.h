@@ -37,7 +37,7 @@ struct virtq_buf {
 
 struct virtq_chain {
 	uint16_t head;
-	unsigned int n, cap;	/* buffers filled, room in bufs */
+	unsigned int n, cap; /* buffers filled, room in bufs */
 	struct virtq_buf *bufs;
 	uint64_t out_len, in_len; /* readable and writable bytes */
 };
@@ -52,22 +52,22 @@ struct virtq {
 	bool ready, broken;
 	const struct guest_mem *mem;
 	volatile struct vring_desc *desc;
-	volatile uint16_t *avail;	/* flags, idx, ring[size], used_event */
-	volatile uint16_t *used;	/* flags, idx, then ring, avail_event */
-	/*
-	 * Behind an IOMMU a ring may be IOVA-contiguous but not physically
-	 * so (Linux's dma_alloc_coherent maps pages as it finds them): then
-	 * each 4 KiB page of each ring (desc, avail, used) has its own host
-	 * address, and the pointers above are NULL.
-	 */
+	volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
+	volatile uint16_t *used;  /* flags, idx, then ring, avail_event */
+				  /*
+				   * Behind an IOMMU a ring may be IOVA-contiguous but not physically
+				   * so (Linux's dma_alloc_coherent maps pages as it finds them): then
+				   * each 4 KiB page of each ring (desc, avail, used) has its own host
+				   * address, and the pointers above are NULL.
+				   */
 #define VIRTQ_RING_PAGES 16
 	bool paged;
 	uintptr_t pg[3][VIRTQ_RING_PAGES];
-	uint16_t last_avail;		/* next avail entry to take */
-	uint16_t used_idx;		/* next used entry to fill */
-	uint16_t signalled_used;	/* used idx at the last interrupt */
+	uint16_t last_avail;	 /* next avail entry to take */
+	uint16_t used_idx;	 /* next used entry to fill */
+	uint16_t signalled_used; /* used idx at the last interrupt */
 	bool signalled_valid;
-	const char *why;		/* what broke it */
+	const char *why; /* what broke it */
 };
 
 /* Check the layout and start using the queue: 0, or -EINVAL (why set). */
@@ -100,10 +100,8 @@ bool virtq_enable_notify(struct virtq *q);
 void virtq_disable_notify(struct virtq *q);
 
 /* Copy between a chain's buffers and a flat buffer, bounded by both. */
-size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *dst,
-			size_t len);
-size_t virtq_chain_write(const struct virtq_chain *c, size_t off,
-			 const void *src, size_t len);
+size_t virtq_chain_read(const struct virtq_chain *c, size_t off, void *dst, size_t len);
+size_t virtq_chain_write(const struct virtq_chain *c, size_t off, const void *src, size_t len);
 
 /* Saved queue state for snapshots (addresses and indices). */
 struct virtq_state {
@@ -112,7 +110,6 @@ struct virtq_state {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 };
 void virtq_get_state(const struct virtq *q, struct virtq_state *s);
-int virtq_set_state(struct virtq *q, const struct virtq_state *s,
-		    const struct guest_mem *mem);
+int virtq_set_state(struct virtq *q, const struct virtq_state *s, const struct guest_mem *mem);
 
 #endif

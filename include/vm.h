@@ -88,8 +88,8 @@ struct vm {
 
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
-	bool sve;		 /* vCPUs have SVE */
-	struct sve_vls sve_vls;	 /* their vector lengths (all the same) */
+	bool sve;		/* vCPUs have SVE */
+	struct sve_vls sve_vls; /* their vector lengths (all the same) */
 
 	struct uart8250 uart;
 	struct pl031 rtc;
@@ -98,7 +98,7 @@ struct vm {
 	pthread_mutex_t exit_lock;
 	enum vm_exit exit_reason;
 	char exit_msg[256];
-	_Atomic bool stopping;		/* vCPU threads: leave KVM_RUN */
+	_Atomic bool stopping; /* vCPU threads: leave KVM_RUN */
 	int signal_fd;
 	int exit_signal;
 
@@ -106,20 +106,20 @@ struct vm {
 	pthread_mutex_t run_lock;
 	pthread_cond_t run_cond;
 	_Atomic bool pause_req;
-	unsigned int parked;		/* vCPU threads parked (run_lock) */
+	unsigned int parked; /* vCPU threads parked (run_lock) */
 	bool paused;
 
 	struct vfio_group *vfio_groups; /* passed-through functions' groups */
 	struct viommu *viommu;		/* --viommu: the virtio-iommu, or NULL */
 	struct viommu_view *views[40];	/* --viommu virtio: devices' memory views */
 	unsigned int nr_views;
-	uint64_t memslots[4];		/* KVM memory slots in use (bitmap) */
-	int64_t t_main_ns;		/* armvm's main() entry, for timing */
+	uint64_t memslots[4]; /* KVM memory slots in use (bitmap) */
+	int64_t t_main_ns;    /* armvm's main() entry, for timing */
 	_Atomic int first_run_logged;
 };
 
-int vm_create(struct vm *vm, const struct vm_config *cfg,
-	      const char *cmdline, char *err, size_t errlen);
+int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, char *err,
+	      size_t errlen);
 /* Run until the guest or user ends it; returns why. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
@@ -150,13 +150,12 @@ uint32_t vm_alloc_spi(struct vm *vm);
  * Create the VM and its RAM only: no GIC, devices or vCPUs. vm_create()
  * builds on it; vCPU-level tests and `armvm selftest` use it alone.
  */
-int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
-		   size_t errlen);
+int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
 
 /* vCPU layer (arch/arm64/vcpu.c). */
 /* KVM_CREATE_VCPU and KVM_ARM_VCPU_INIT with exactly these features. */
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
-		uint32_t features, char *err, size_t errlen);
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, uint32_t features, char *err,
+		size_t errlen);
 /* The vector lengths KVM offers this (SVE, not finalized) vCPU. */
 int vcpu_sve_get_vls(struct vcpu *vcpu, struct sve_vls *vls);
 /* Write VLS (unless NULL) and finalize SVE (KVM_ARM_VCPU_FINALIZE). */

@@ -20,8 +20,8 @@ void bus_destroy(struct bus *bus)
 	memset(bus, 0, sizeof(*bus));
 }
 
-int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn,
-	    void *opaque, const char *name)
+int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn, void *opaque,
+	    const char *name)
 {
 	uint64_t end;
 	unsigned int i;
@@ -31,16 +31,14 @@ int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn,
 		return -EINVAL;
 	pthread_rwlock_wrlock(&bus->lock);
 	for (i = 0; i < bus->nr; i++) {
-		if (ranges_overlap(base, size, bus->regions[i].base,
-				   bus->regions[i].size)) {
+		if (ranges_overlap(base, size, bus->regions[i].base, bus->regions[i].size)) {
 			err = -EBUSY;
 			goto out;
 		}
 	}
 	if (bus->nr == bus->cap) {
 		unsigned int cap = bus->cap ? bus->cap * 2 : 16;
-		struct bus_region *r =
-			realloc(bus->regions, cap * sizeof(*r));
+		struct bus_region *r = realloc(bus->regions, cap * sizeof(*r));
 
 		if (!r) {
 			err = -ENOMEM;
@@ -51,8 +49,7 @@ int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn,
 	}
 	for (i = 0; i < bus->nr && bus->regions[i].base < base; i++)
 		;
-	memmove(&bus->regions[i + 1], &bus->regions[i],
-		(bus->nr - i) * sizeof(bus->regions[0]));
+	memmove(&bus->regions[i + 1], &bus->regions[i], (bus->nr - i) * sizeof(bus->regions[0]));
 	bus->regions[i] = (struct bus_region){ base, size, fn, opaque, name };
 	bus->nr++;
 out:
@@ -78,8 +75,7 @@ int bus_remove(struct bus *bus, uint64_t base)
 	return err;
 }
 
-bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data,
-		unsigned int len, bool is_write)
+bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct bus_region hit = { 0 };
 	unsigned int lo = 0, hi;

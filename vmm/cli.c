@@ -74,8 +74,8 @@ int cli_begin(struct cli_parser *p, const char *cmd, int argc, char **argv, char
 	p->err = err;
 	p->errlen = errlen;
 	if (!p->cmd)
-		return p->failed = errmsg(err, errlen, -EINVAL, "unknown command '%s' (see armvm help)",
-					  cmd);
+		return p->failed = errmsg(err, errlen, -EINVAL,
+					  "unknown command '%s' (see armvm help)", cmd);
 	p->shortopts[s++] = '-'; /* positional arguments in order, as option 1 */
 	p->shortopts[s++] = ':'; /* a missing argument as ':' */
 	for (unsigned int i = 0; i < p->cmd->nr_opts && n < CLI_MAX_OPTS; i++) {
@@ -84,9 +84,9 @@ int cli_begin(struct cli_parser *p, const char *cmd, int argc, char **argv, char
 		if (!cli_cmd_has(p->cmd, o))
 			continue;
 		/* Long options return 1000 + their index in the table. */
-		p->longopts[n++] = (struct option){ o->name,
-						    o->kind ? required_argument : no_argument,
-						    NULL, 1000 + (int)i };
+		p->longopts[n++] =
+			(struct option){ o->name, o->kind ? required_argument : no_argument, NULL,
+					 1000 + (int)i };
 		if (o->sname && s + 3 < sizeof(p->shortopts)) {
 			p->shortopts[s++] = o->sname;
 			if (o->kind)
@@ -165,8 +165,7 @@ int cli_finish(struct cli_parser *p, int c)
 	return -1;
 }
 
-int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
-		  size_t errlen)
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err, size_t errlen)
 {
 	struct cli_parser p;
 	const struct cli_opt *bad_with_restore = NULL;
@@ -182,35 +181,41 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		if (c != OPT_RESTORE && !(p.opt->flags & CLI_F_RESTORE) && !bad_with_restore)
 			bad_with_restore = p.opt;
 		switch (c) {
-		case OPT_KERNEL: cfg->kernel = optarg; break;
-		case OPT_INITRD: cfg->initrd = optarg; break;
-		case OPT_PARAMS: cfg->params = optarg; break;
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_PARAMS:
+			cfg->params = optarg;
+			break;
 		case OPT_NAME:
 			if (!*optarg || strlen(optarg) > 64 || strchr(optarg, '/'))
 				return errmsg(err, errlen, -EINVAL,
-					    "--name '%s': must be 1 to 64 characters, no '/'",
-					    optarg);
+					      "--name '%s': must be 1 to 64 characters, no '/'",
+					      optarg);
 			cfg->name = optarg;
 			break;
 		case OPT_MEM:
 			if (size_parse_mib(optarg, &cfg->ram_size) < 0)
-				return errmsg(err, errlen, -EINVAL,
-					    "-m/--mem '%s': not a size (MiB, or a number with K, M, G or T)",
-					    optarg);
+				return errmsg(
+					err, errlen, -EINVAL,
+					"-m/--mem '%s': not a size (MiB, or a number with K, M, G or T)",
+					optarg);
 			if (cfg->ram_size < SZ_1M)
 				return errmsg(err, errlen, -EINVAL,
-					    "-m/--mem %s: the guest needs at least 1 MiB of RAM",
-					    optarg);
+					      "-m/--mem %s: the guest needs at least 1 MiB of RAM",
+					      optarg);
 			if (!IS_ALIGNED(cfg->ram_size, SZ_64K))
 				return errmsg(err, errlen, -EINVAL,
-					    "-m/--mem %s: must be a multiple of 64 KiB",
-					    optarg);
+					      "-m/--mem %s: must be a multiple of 64 KiB", optarg);
 			break;
 		case OPT_CPUS:
 			if (parse_uint(optarg, 4096, &v) < 0 || v == 0)
 				return errmsg(err, errlen, -EINVAL,
-					    "-c/--cpus '%s': need a vCPU count of at least 1",
-					    optarg);
+					      "-c/--cpus '%s': need a vCPU count of at least 1",
+					      optarg);
 			cfg->nr_cpus = (unsigned int)v;
 			break;
 		case OPT_CONSOLE:
@@ -220,8 +225,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 				cfg->console = CONSOLE_VIRTIO;
 			else
 				return errmsg(err, errlen, -EINVAL,
-					    "--console '%s': expected serial or virtio",
-					    optarg);
+					      "--console '%s': expected serial or virtio", optarg);
 			break;
 		case OPT_IRQCHIP:
 			if (!strcmp(optarg, "gicv2"))
@@ -232,31 +236,35 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 				cfg->irqchip = IRQCHIP_GICV3_ITS;
 			else
 				return errmsg(err, errlen, -EINVAL,
-					    "--irqchip '%s': expected gicv3, gicv3-its or gicv2",
-					    optarg);
+					      "--irqchip '%s': expected gicv3, gicv3-its or gicv2",
+					      optarg);
 			break;
-		case OPT_PMU: cfg->pmu = true; break;
+		case OPT_PMU:
+			cfg->pmu = true;
+			break;
 		case OPT_DISK:
 			if (cfg->nr_disks == CONFIG_MAX_DISKS)
-				return errmsg(err, errlen, -EINVAL,
-					      "--disk: at most %d disks", CONFIG_MAX_DISKS);
-			if (blk_disk_opts_parse(optarg, &cfg->disks[cfg->nr_disks],
-						err, errlen))
+				return errmsg(err, errlen, -EINVAL, "--disk: at most %d disks",
+					      CONFIG_MAX_DISKS);
+			if (blk_disk_opts_parse(optarg, &cfg->disks[cfg->nr_disks], err, errlen))
 				return -EINVAL;
 			cfg->disk_opt[cfg->nr_disks] = (char *)cfg->disks[cfg->nr_disks].path;
 			cfg->nr_disks++;
 			break;
-		case OPT_RNG: cfg->rng = true; break;
+		case OPT_RNG:
+			cfg->rng = true;
+			break;
 		case OPT_VFIO_PCI:
 			if (cfg->nr_vfio == CONFIG_MAX_VFIO)
-				return errmsg(err, errlen, -EINVAL, "--vfio-pci: at most %d functions",
-					      CONFIG_MAX_VFIO);
+				return errmsg(err, errlen, -EINVAL,
+					      "--vfio-pci: at most %d functions", CONFIG_MAX_VFIO);
 			if (vfio_bdf_parse(optarg, &cfg->vfio[cfg->nr_vfio], err, errlen))
 				return -EINVAL;
 			for (unsigned int i = 0; i < cfg->nr_vfio; i++)
-				if (!memcmp(&cfg->vfio[i], &cfg->vfio[cfg->nr_vfio], sizeof(cfg->vfio[i])))
-					return errmsg(err, errlen, -EINVAL, "--vfio-pci %s: given twice",
-						      optarg);
+				if (!memcmp(&cfg->vfio[i], &cfg->vfio[cfg->nr_vfio],
+					    sizeof(cfg->vfio[i])))
+					return errmsg(err, errlen, -EINVAL,
+						      "--vfio-pci %s: given twice", optarg);
 			cfg->nr_vfio++;
 			break;
 		case OPT_VIOMMU: {
@@ -270,9 +278,10 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 				else if (l == 6 && !strncmp(w, "virtio", 6))
 					cfg->viommu_virtio = true;
 				else
-					return errmsg(err, errlen, -EINVAL,
-						      "--viommu '%s': expected vfio, virtio or both (vfio,virtio)",
-						      optarg);
+					return errmsg(
+						err, errlen, -EINVAL,
+						"--viommu '%s': expected vfio, virtio or both (vfio,virtio)",
+						optarg);
 				w += l;
 			} while (*w++ == ',');
 			break;
@@ -287,15 +296,18 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 					      "--virtio-transport '%s': expected pci or mmio",
 					      optarg);
 			break;
-		case OPT_NO_SVE: cfg->no_sve = true; break;
+		case OPT_NO_SVE:
+			cfg->no_sve = true;
+			break;
 		case OPT_SVE_MAX_VL:
 			if (cfg->sve.kind == SVE_REQ_SET)
 				return errmsg(err, errlen, -EINVAL,
 					      "--sve-max-vl and --sve-vls cannot be used together");
 			if (parse_uint(optarg, 1UL << 20, &v) < 0)
-				return errmsg(err, errlen, -EINVAL,
-					      "--sve-max-vl '%s': expected a vector length in bits, like 512",
-					      optarg);
+				return errmsg(
+					err, errlen, -EINVAL,
+					"--sve-max-vl '%s': expected a vector length in bits, like 512",
+					optarg);
 			cfg->sve.kind = SVE_REQ_MAX;
 			cfg->sve.max_vl = (unsigned int)v;
 			break;
@@ -310,22 +322,35 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 			if (net_opts_parse(optarg, &cfg->net, err, errlen) < 0)
 				return -EINVAL;
 			break;
-		case OPT_NODEFAULTS: cfg->nodefaults = true; break;
-		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
-		case OPT_NO_SECCOMP: cfg->no_seccomp = true; break;
-		case OPT_DUMP_DTB: cfg->dump_dtb = optarg; break;
+		case OPT_NODEFAULTS:
+			cfg->nodefaults = true;
+			break;
+		case OPT_NO_REBOOT:
+			cfg->no_reboot = true;
+			break;
+		case OPT_NO_SECCOMP:
+			cfg->no_seccomp = true;
+			break;
+		case OPT_DUMP_DTB:
+			cfg->dump_dtb = optarg;
+			break;
 		case OPT_LOGLEVEL:
 			if (log_level_parse(optarg, &cfg->loglevel) < 0)
-				return errmsg(err, errlen, -EINVAL,
-					    "--loglevel '%s': expected error, warning, info or debug",
-					    optarg);
+				return errmsg(
+					err, errlen, -EINVAL,
+					"--loglevel '%s': expected error, warning, info or debug",
+					optarg);
 			break;
 		case OPT_DEBUG:
 			cfg->debug = true;
 			cfg->loglevel = LOG_DEBUG;
 			break;
-		case OPT_KVM_DEV: cfg->kvm_dev = optarg; break;
-		case OPT_RESTORE: cfg->restore = optarg; break;
+		case OPT_KVM_DEV:
+			cfg->kvm_dev = optarg;
+			break;
+		case OPT_RESTORE:
+			cfg->restore = optarg;
+			break;
 		}
 	}
 	if (c < 0 || c == CLI_HELP)
@@ -334,8 +359,9 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 		return errmsg(err, errlen, -EINVAL,
 			      "--no-sve cannot be used with --sve-max-vl or --sve-vls");
 	if (cfg->viommu_virtio && cfg->net.mode == NET_MODE_TAP && cfg->net.vhost == NET_VHOST_ON)
-		return errmsg(err, errlen, -EINVAL,
-			      "--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
+		return errmsg(
+			err, errlen, -EINVAL,
+			"--network vhost=1 cannot be used with --viommu virtio (vhost-net does not translate IOVAs here); drop one");
 	if (cfg->restore && bad_with_restore) {
 		char may[256];
 		size_t off = 0;
@@ -356,9 +382,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg, char *err,
 static const char *const default_guest_dirs[] = {
 	NULL, /* $ARMVM_GUEST_DIR */
 	NULL, /* ../share/armvm beside this armvm: make install's, any PREFIX */
-	"/lab",
-	"/usr/local/share/armvm",
-	"/usr/share/armvm",
+	"/lab", "/usr/local/share/armvm", "/usr/share/armvm",
 };
 
 int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
@@ -381,8 +405,9 @@ int config_find_default_guest(struct vm_config *cfg, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(default_guest_dirs); i++) {
-		const char *dir = i == 0 ? getenv("ARMVM_GUEST_DIR") : i == 1 ? beside
-									 : default_guest_dirs[i];
+		const char *dir = i == 0   ? getenv("ARMVM_GUEST_DIR")
+				  : i == 1 ? beside
+					   : default_guest_dirs[i];
 
 		if (!dir || !*dir)
 			continue;

@@ -186,10 +186,12 @@ void cli_print_man(FILE *f, const char *version)
 
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
-	fprintf(f, ".\\\" armvm(1), generated from armvm's option table (vmm/cli_table.c).\n"
-		   ".TH ARMVM 1 \"%s\" \"armvm %s\" \"User Commands\"\n"
-		   ".SH NAME\narmvm \\- a virtual machine monitor for arm64 Linux hosts, on KVM\n"
-		   ".SH SYNOPSIS\n", date, version);
+	fprintf(f,
+		".\\\" armvm(1), generated from armvm's option table (vmm/cli_table.c).\n"
+		".TH ARMVM 1 \"%s\" \"armvm %s\" \"User Commands\"\n"
+		".SH NAME\narmvm \\- a virtual machine monitor for arm64 Linux hosts, on KVM\n"
+		".SH SYNOPSIS\n",
+		date, version);
 	for (unsigned int i = 0; i < cli_nr_cmds; i++) {
 		const struct cli_cmd *c = &cli_cmds[i];
 
@@ -211,7 +213,8 @@ void cli_print_man(FILE *f, const char *version)
 				man_opt(f, &c->opts[j]);
 	}
 	fputs(".SH \"KVMTOOL COMPATIBILITY\"\narmvm run takes the options that kvmtool's lkvm run "
-	      "also has with lkvm's spelling:", f);
+	      "also has with lkvm's spelling:",
+	      f);
 	for (unsigned int j = 0, k = 0; j < cli_cmds[0].nr_opts; j++) {
 		const struct cli_opt *o = &cli_cmds[0].opts[j];
 
@@ -339,13 +342,15 @@ void cli_print_bash_completion(FILE *f)
 				fputs("\t\t", f);
 				bash_opt_names(f, c, o);
 				fputs(")\n\t\t\tcompopt -o filenames 2>/dev/null\n"
-				      "\t\t\t_armvm_put \"$pre\" < <(compgen -f -- \"$val\"); return 0 ;;\n", f);
+				      "\t\t\t_armvm_put \"$pre\" < <(compgen -f -- \"$val\"); return 0 ;;\n",
+				      f);
 			} else if (o->kind == CLI_ARG_GUEST && !seen_guest) {
 				seen_guest = true;
 				fputs("\t\t", f);
 				bash_opt_names(f, c, o);
 				fputs(")\n\t\t\t_armvm_put \"$pre\" < <(compgen -W \"$(_armvm_guests "
-				      "\"${COMP_WORDS[0]}\")\" -- \"$val\"); return 0 ;;\n", f);
+				      "\"${COMP_WORDS[0]}\")\" -- \"$val\"); return 0 ;;\n",
+				      f);
 			} else if (o->kind == CLI_ARG_VALUE && word_list(o->arg)) {
 				char words[256];
 
@@ -355,8 +360,10 @@ void cli_print_bash_completion(FILE *f)
 						*p = ' ';
 				fputs("\t\t", f);
 				bash_opt_names(f, c, o);
-				fprintf(f, ")\n\t\t\t_armvm_put \"$pre\" < <(compgen -W '%s' -- \"$val\"); "
-					   "return 0 ;;\n", words);
+				fprintf(f,
+					")\n\t\t\t_armvm_put \"$pre\" < <(compgen -W '%s' -- \"$val\"); "
+					"return 0 ;;\n",
+					words);
 			} else if (o->kind == CLI_ARG_VALUE && !seen_value) {
 				/* Free values (sizes, counts, lists): nothing to offer. */
 				bool any = false;

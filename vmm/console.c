@@ -46,12 +46,10 @@ static void term_fatal_signal(int sig)
 
 void term_setup(void)
 {
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
-				     SIGQUIT };
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT };
 	struct termios raw;
 
-	if (term_is_raw || !isatty(STDIN_FILENO) ||
-	    tcgetattr(STDIN_FILENO, &term_saved) < 0)
+	if (term_is_raw || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &term_saved) < 0)
 		return;
 	raw = term_saved;
 	/* As kvmtool: no line editing, echo or signals; output unchanged. */
@@ -70,8 +68,7 @@ void term_setup(void)
 		term_is_raw = 1;
 }
 
-size_t console_filter(bool *escape, const uint8_t *in, size_t n, uint8_t *out,
-		      bool *quit)
+size_t console_filter(bool *escape, const uint8_t *in, size_t n, uint8_t *out, bool *quit)
 {
 	size_t o = 0;
 
@@ -133,8 +130,8 @@ static void console_input(void *opaque, uint32_t events)
 		con->in_open = con->reading = false;
 		return;
 	}
-	con->npending += console_filter(&con->escape, buf, (size_t)n,
-					con->pending + con->npending, &quit);
+	con->npending +=
+		console_filter(&con->escape, buf, (size_t)n, con->pending + con->npending, &quit);
 	if (quit) {
 		con->quit(con->quit_opaque);
 		return;
@@ -240,7 +237,7 @@ size_t console_write(struct console *con, const void *buf, size_t n)
 		while (done < n && con->out_len < CONSOLE_OUT_SIZE) {
 			size_t tail = (con->out_head + con->out_len) % CONSOLE_OUT_SIZE;
 			size_t k = MIN(n - done, MIN(CONSOLE_OUT_SIZE - con->out_len,
-						      CONSOLE_OUT_SIZE - tail));
+						     CONSOLE_OUT_SIZE - tail));
 
 			memcpy(con->out_buf + tail, p + done, k);
 			con->out_len += k;
@@ -330,9 +327,8 @@ static int console_open_out(struct console *con, int fd)
 	return 0;
 }
 
-int console_init_fds(struct console *con, struct evloop *loop,
-		     const struct console_port *port, void (*quit)(void *),
-		     void *opaque, int in_fd, int out_fd)
+int console_init_fds(struct console *con, struct evloop *loop, const struct console_port *port,
+		     void (*quit)(void *), void *opaque, int in_fd, int out_fd)
 {
 	int err;
 
@@ -375,12 +371,10 @@ err_out:
 	return err;
 }
 
-int console_init(struct console *con, struct evloop *loop,
-		 const struct console_port *port, void (*quit)(void *),
-		 void *opaque)
+int console_init(struct console *con, struct evloop *loop, const struct console_port *port,
+		 void (*quit)(void *), void *opaque)
 {
-	return console_init_fds(con, loop, port, quit, opaque, STDIN_FILENO,
-				STDOUT_FILENO);
+	return console_init_fds(con, loop, port, quit, opaque, STDIN_FILENO, STDOUT_FILENO);
 }
 
 /*

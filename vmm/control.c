@@ -47,8 +47,9 @@ int control_dir(char *buf, size_t len, bool make, char *err, size_t errlen)
 	else if (home && *home == '/')
 		n = snprintf(buf, len, "%s/.armvm", home);
 	else
-		return errmsg(err, errlen, -ENOENT,
-			      "no place for control sockets: neither XDG_RUNTIME_DIR nor HOME is set");
+		return errmsg(
+			err, errlen, -ENOENT,
+			"no place for control sockets: neither XDG_RUNTIME_DIR nor HOME is set");
 	if (n < 0 || (size_t)n >= len)
 		return errmsg(err, errlen, -ENAMETOOLONG, "control directory path too long");
 	if (make && mkdir(buf, 0700) < 0 && errno != EEXIST)
@@ -58,7 +59,8 @@ int control_dir(char *buf, size_t len, bool make, char *err, size_t errlen)
 	/* Ours, and nobody else's to write in. */
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
 		return errmsg(err, errlen, -EPERM,
-			      "%s must be a directory owned by you and writable by nobody else", buf);
+			      "%s must be a directory owned by you and writable by nobody else",
+			      buf);
 	return 0;
 }
 
@@ -125,7 +127,7 @@ int control_open(struct control *c, const char *name, char *err, size_t errlen)
 	if (fd < 0)
 		return errmsg(err, errlen, -errno, "control socket: %s", strerror(errno));
 	memcpy(sun.sun_path, c->path, strlen(c->path) + 1); /* fits: sock_path */
-	old = umask(0177); /* the socket is 0600 from its birth */
+	old = umask(0177);				    /* the socket is 0600 from its birth */
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (ret < 0 || listen(fd, 8) < 0) {
@@ -192,8 +194,8 @@ static json_t *control_stat(struct control *c)
 
 		json_array_append_new(vcpus, json_pack("{s:i, s:s, s:I, s:I}", "id", (int)i,
 						       "state", v->parked ? "paused" : "running",
-						       "exits", (json_int_t)v->exits,
-						       "mmio_exits", (json_int_t)v->mmio_exits));
+						       "exits", (json_int_t)v->exits, "mmio_exits",
+						       (json_int_t)v->mmio_exits));
 	}
 	for (struct device *d = vm->devices.head; d; d = d->next) {
 		struct virtio_dev *vd = virtio_dev_of(d);
@@ -201,17 +203,20 @@ static json_t *control_stat(struct control *c)
 				      d->ops && d->ops->type ? d->ops->type : "?");
 
 		if (vd) {
-			json_object_set_new(j, "notifies", json_integer((json_int_t)vd->stat_notifies));
-			json_object_set_new(j, "interrupts", json_integer((json_int_t)vd->stat_irqs));
-			json_object_set_new(j, "read_bytes", json_integer((json_int_t)vd->stat_read_bytes));
-			json_object_set_new(j, "write_bytes", json_integer((json_int_t)vd->stat_write_bytes));
+			json_object_set_new(j, "notifies",
+					    json_integer((json_int_t)vd->stat_notifies));
+			json_object_set_new(j, "interrupts",
+					    json_integer((json_int_t)vd->stat_irqs));
+			json_object_set_new(j, "read_bytes",
+					    json_integer((json_int_t)vd->stat_read_bytes));
+			json_object_set_new(j, "write_bytes",
+					    json_integer((json_int_t)vd->stat_write_bytes));
 		}
 		json_array_append_new(devs, j);
 	}
-	return json_pack("{s:b, s:s, s:i, s:s, s:I, s:o, s:o}", "ok", 1, "name", c->name,
-			 "pid", (int)getpid(), "state", vm_state(vm),
-			 "memory_mib", (json_int_t)(vm->ram_size >> 20), "vcpus", vcpus,
-			 "devices", devs);
+	return json_pack("{s:b, s:s, s:i, s:s, s:I, s:o, s:o}", "ok", 1, "name", c->name, "pid",
+			 (int)getpid(), "state", vm_state(vm), "memory_mib",
+			 (json_int_t)(vm->ram_size >> 20), "vcpus", vcpus, "devices", devs);
 }
 
 /* While a snapshot is written: a progress line to the client, 4 a second. */
@@ -287,8 +292,8 @@ static void snapshot_bg_done(void *opaque, uint32_t events)
 		pr_warn("%s", err);
 		reply = reply_error("%s", err);
 	} else {
-		pr_info("snapshot %s: %llu MiB of memory stored in %.1f ms while the guest ran", c->bg.path,
-			(unsigned long long)(res.mem_bytes >> 20), res.write_ns / 1e6);
+		pr_info("snapshot %s: %llu MiB of memory stored in %.1f ms while the guest ran",
+			c->bg.path, (unsigned long long)(res.mem_bytes >> 20), res.write_ns / 1e6);
 		j = json_pack("{s:b, s:s, s:s, s:f, s:f, s:I, s:I}", "ok", 1, "path", c->bg.path,
 			      "state", "running", "pause_ms", res.pause_ns / 1e6, "write_ms",
 			      res.write_ns / 1e6, "memory_bytes", (json_int_t)res.mem_bytes,
@@ -369,10 +374,10 @@ static json_t *control_snapshot(struct control *c, json_t *req, char **out)
 	} else {
 		state = "paused";
 	}
-	return json_pack("{s:b, s:s, s:s, s:f, s:f, s:I, s:I}", "ok", 1, "path", path,
-			 "state", state, "pause_ms", res.pause_ns / 1e6, "write_ms",
-			 res.write_ns / 1e6, "memory_bytes", (json_int_t)res.mem_bytes,
-			 "file_bytes", (json_int_t)res.file_bytes);
+	return json_pack("{s:b, s:s, s:s, s:f, s:f, s:I, s:I}", "ok", 1, "path", path, "state",
+			 state, "pause_ms", res.pause_ns / 1e6, "write_ms", res.write_ns / 1e6,
+			 "memory_bytes", (json_int_t)res.mem_bytes, "file_bytes",
+			 (json_int_t)res.file_bytes);
 }
 
 /* A register's value as hex, most significant byte first. */
@@ -401,7 +406,8 @@ static json_t *vcpu_regs_json(struct vm *vm, unsigned int i, char *err, size_t e
 	int ret = vcpu_state_capture(&vm->vcpus[i], &st);
 
 	if (ret) {
-		errmsg(err, errlen, ret, "debug: cannot read vCPU %u's registers: %s", i, strerror(-ret));
+		errmsg(err, errlen, ret, "debug: cannot read vCPU %u's registers: %s", i,
+		       strerror(-ret));
 		return NULL;
 	}
 	core = json_object();
@@ -414,10 +420,16 @@ static json_t *vcpu_regs_json(struct vm *vm, unsigned int i, char *err, size_t e
 	json_object_set_new(core, "pstate", reg_hex(&st, CORE_ID(regs.pstate), 8));
 	json_object_set_new(core, "sp_el1", reg_hex(&st, CORE_ID(sp_el1), 8));
 	json_object_set_new(core, "elr_el1", reg_hex(&st, CORE_ID(elr_el1), 8));
-	json_object_set_new(core, "fpsr", reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
-						  KVM_REG_ARM_CORE_REG(fp_regs.fpsr), 4));
-	json_object_set_new(core, "fpcr", reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
-						  KVM_REG_ARM_CORE_REG(fp_regs.fpcr), 4));
+	json_object_set_new(core, "fpsr",
+			    reg_hex(&st,
+				    KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
+					    KVM_REG_ARM_CORE_REG(fp_regs.fpsr),
+				    4));
+	json_object_set_new(core, "fpcr",
+			    reg_hex(&st,
+				    KVM_REG_ARM64 | KVM_REG_SIZE_U32 | KVM_REG_ARM_CORE |
+					    KVM_REG_ARM_CORE_REG(fp_regs.fpcr),
+				    4));
 	j = json_pack("{s:i, s:s, s:o}", "id", (int)i, "mp_state",
 		      st.mp_state == KVM_MP_STATE_STOPPED ? "stopped" : "runnable", "core", core);
 	if (st.has_sve) {
@@ -429,16 +441,19 @@ static json_t *vcpu_regs_json(struct vm *vm, unsigned int i, char *err, size_t e
 			json_array_append_new(z, reg_hex(&st, sve_zreg_id(r, 0), vq * 16));
 		for (unsigned int r = 0; r < SVE_NR_PREGS; r++)
 			json_array_append_new(p, reg_hex(&st, sve_preg_id(r, 0), vq * 2));
-		json_object_set_new(j, "sve", json_pack("{s:i, s:o, s:o, s:o, s:o}", "vl", (int)vq * 128,
-							"z", z, "p", p, "ffr", reg_hex(&st, sve_ffr_id(0), vq * 2),
-							"zcr_el1", reg_hex(&st, ARM64_ZCR_EL1, 8)));
+		json_object_set_new(j, "sve",
+				    json_pack("{s:i, s:o, s:o, s:o, s:o}", "vl", (int)vq * 128, "z",
+					      z, "p", p, "ffr", reg_hex(&st, sve_ffr_id(0), vq * 2),
+					      "zcr_el1", reg_hex(&st, ARM64_ZCR_EL1, 8)));
 	} else {
 		json_t *v = json_array();
 
 		for (unsigned int r = 0; r < 32; r++)
-			json_array_append_new(v, reg_hex(&st, KVM_REG_ARM64 | KVM_REG_SIZE_U128 |
-							     KVM_REG_ARM_CORE |
-							     KVM_REG_ARM_CORE_REG(fp_regs.vregs[r]), 16));
+			json_array_append_new(
+				v, reg_hex(&st,
+					   KVM_REG_ARM64 | KVM_REG_SIZE_U128 | KVM_REG_ARM_CORE |
+						   KVM_REG_ARM_CORE_REG(fp_regs.vregs[r]),
+					   16));
 		json_object_set_new(j, "v", v);
 	}
 	vcpu_state_free(&st);
@@ -461,13 +476,13 @@ static json_t *control_debug_stats(struct control *c)
 	doms = json_array();
 	pthread_mutex_lock(&vi->lock);
 	for (struct viommu_domain *d = vi->domains; d; d = d->next)
-		json_array_append_new(doms, json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I}",
-						      "id", (json_int_t)d->id, "endpoints",
-						      (json_int_t)d->nr_eps, "bypass", d->bypass,
-						      "mappings", (json_int_t)d->nr_maps, "pages",
-						      (json_int_t)d->pages, "maps", (json_int_t)d->st_maps,
-						      "unmaps", (json_int_t)d->st_unmaps, "faults",
-						      (json_int_t)d->st_faults));
+		json_array_append_new(
+			doms,
+			json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I}", "id",
+				  (json_int_t)d->id, "endpoints", (json_int_t)d->nr_eps, "bypass",
+				  d->bypass, "mappings", (json_int_t)d->nr_maps, "pages",
+				  (json_int_t)d->pages, "maps", (json_int_t)d->st_maps, "unmaps",
+				  (json_int_t)d->st_unmaps, "faults", (json_int_t)d->st_faults));
 	rep = json_pack("{s:b, s:{s:I, s:I, s:I, s:b, s:o}}", "ok", 1, "viommu", "endpoints",
 			(json_int_t)vi->nr_eps, "requests", (json_int_t)vi->st_requests, "refused",
 			(json_int_t)vi->st_bad, "bypass", vi->bypass, "domains", doms);
@@ -538,10 +553,9 @@ char *control_handle(struct control *c, const char *line)
 	} else if (!strcmp(cmd, "info")) {
 		struct vm *vm = c->vm;
 
-		rep = json_pack("{s:b, s:s, s:i, s:s, s:i, s:I, s:b, s:I, s:f}",
-				"ok", 1, "name", c->name, "pid", (int)getpid(),
-				"state", vm_state(vm), "vcpus", (int)vm->nr_vcpus,
-				"memory_mib", (json_int_t)(vm->ram_size >> 20),
+		rep = json_pack("{s:b, s:s, s:i, s:s, s:i, s:I, s:b, s:I, s:f}", "ok", 1, "name",
+				c->name, "pid", (int)getpid(), "state", vm_state(vm), "vcpus",
+				(int)vm->nr_vcpus, "memory_mib", (json_int_t)(vm->ram_size >> 20),
 				"sve", vm->sve, "sve_max_vl",
 				(json_int_t)(vm->sve ? 128 * sve_vls_max_vq(&vm->sve_vls) : 0),
 				"uptime_s", (clock_monotonic_ns() - c->t_start_ns) / 1e9);
@@ -554,8 +568,8 @@ char *control_handle(struct control *c, const char *line)
 		if (err)
 			out = reply_error("pause: %s", strerror(-err));
 		else
-			rep = json_pack("{s:b, s:s, s:f}", "ok", 1, "state", "paused",
-					"took_ms", took / 1e6);
+			rep = json_pack("{s:b, s:s, s:f}", "ok", 1, "state", "paused", "took_ms",
+					took / 1e6);
 	} else if (!strcmp(cmd, "resume")) {
 		vm_resume(c->vm);
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "running");
@@ -567,7 +581,9 @@ char *control_handle(struct control *c, const char *line)
 		vm_request_exit(c->vm, VM_EXIT_QUIT, "stopped through the control socket");
 		rep = json_pack("{s:b, s:s}", "ok", 1, "state", "stopping");
 	} else {
-		out = reply_error("unknown command '%s' (info, stat, pause, resume, stop, snapshot, debug)", cmd);
+		out = reply_error(
+			"unknown command '%s' (info, stat, pause, resume, stop, snapshot, debug)",
+			cmd);
 	}
 	if (rep) {
 		out = json_dumps(rep, JSON_COMPACT);
@@ -720,8 +736,8 @@ static void progress_show(struct progress *p, json_t *prog)
  * One request (a JSON line) to the socket at path; the reply object, or
  * NULL with err. Progress lines before the reply are shown on a terminal.
  */
-static json_t *control_request(const char *path, const char *req, int timeout_ms,
-			       char *err, size_t errlen)
+static json_t *control_request(const char *path, const char *req, int timeout_ms, char *err,
+			       size_t errlen)
 {
 	size_t got = 0, cap = CONTROL_LINE_MAX;
 	char *buf = malloc(cap), *nb;
@@ -731,7 +747,8 @@ static json_t *control_request(const char *path, const char *req, int timeout_ms
 	int fd = sock_connect(path);
 
 	if (fd < 0 || !buf) {
-		errmsg(err, errlen, fd < 0 ? fd : -ENOMEM, "%s: %s", path, strerror(fd < 0 ? -fd : ENOMEM));
+		errmsg(err, errlen, fd < 0 ? fd : -ENOMEM, "%s: %s", path,
+		       strerror(fd < 0 ? -fd : ENOMEM));
 		if (fd >= 0)
 			close(fd);
 		free(buf);
@@ -753,7 +770,8 @@ static json_t *control_request(const char *path, const char *req, int timeout_ms
 			rep = json_loads(buf, 0, &jerr);
 			got -= (size_t)(nl + 1 - buf);
 			memmove(buf, nl + 1, got);
-			if (rep && json_object_get(rep, "progress") && !json_object_get(rep, "ok")) {
+			if (rep && json_object_get(rep, "progress") &&
+			    !json_object_get(rep, "ok")) {
 				progress_show(&prog, json_object_get(rep, "progress"));
 				json_decref(rep);
 				rep = NULL;
@@ -814,16 +832,31 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 	cli_begin(&p, cmd, argc, argv, err, sizeof(err));
 	while ((c = cli_next(&p)) > CLI_HELP) {
 		switch (c) {
-		case OPT_NAME: o->name = p.arg; break;
-		case OPT_ALL: o->all = true; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_OUTPUT: o->output = p.arg; break;
-		case OPT_RESUME: o->then = "resume"; break;
-		case OPT_STOP: o->then = "stop"; break;
-		case OPT_REGS: o->regs = true; break;
+		case OPT_NAME:
+			o->name = p.arg;
+			break;
+		case OPT_ALL:
+			o->all = true;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case OPT_OUTPUT:
+			o->output = p.arg;
+			break;
+		case OPT_RESUME:
+			o->then = "resume";
+			break;
+		case OPT_STOP:
+			o->then = "stop";
+			break;
+		case OPT_REGS:
+			o->regs = true;
+			break;
 		case OPT_INFO:
 			if (strcmp(p.arg, "stats")) {
-				pr_err("debug: -i shows 'stats' (the virtio-iommu's domains), not '%s'", p.arg);
+				pr_err("debug: -i shows 'stats' (the virtio-iommu's domains), not '%s'",
+				       p.arg);
 				return 2;
 			}
 			o->stats = true;
@@ -851,7 +884,8 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 		pr_err("debug: say which guest: --name NAME, or -a for all");
 		return 2;
 	}
-	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") || (!strcmp(cmd, "debug") && o->regs)) &&
+	if ((!strcmp(cmd, "stat") || !strcmp(cmd, "snapshot") ||
+	     (!strcmp(cmd, "debug") && o->regs)) &&
 	    !o->name) {
 		pr_err("%s: say which guest: --name NAME", cmd);
 		return 2;
@@ -860,8 +894,8 @@ static int ctl_parse(const char *cmd, int argc, char **argv, struct ctl_opts *o)
 		pr_err("snapshot: say where to: -o FILE");
 		return 2;
 	}
-	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") && strcmp(cmd, "debug") &&
-	    !o->name == !o->all) {
+	if (strcmp(cmd, "list") && strcmp(cmd, "stat") && strcmp(cmd, "snapshot") &&
+	    strcmp(cmd, "debug") && !o->name == !o->all) {
 		pr_err("%s: say which guest: --name NAME, or --all", cmd);
 		return 2;
 	}
@@ -885,7 +919,8 @@ static int ctl_guests(const char *dir, char ***names, size_t *n)
 		int fd;
 
 		if (len > 5 && !strcmp(ents[i]->d_name + len - 5, ".sock") && *names &&
-		    snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) < (int)sizeof(path)) {
+		    snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) <
+			    (int)sizeof(path)) {
 			fd = sock_connect(path);
 			if (fd >= 0) {
 				close(fd);
@@ -913,8 +948,7 @@ static void ctl_print_stat(json_t *rep, bool as_json)
 		free(s);
 		return;
 	}
-	printf("%s: %s, pid %lld, %lld MiB\n",
-	       json_string_value(json_object_get(rep, "name")),
+	printf("%s: %s, pid %lld, %lld MiB\n", json_string_value(json_object_get(rep, "name")),
 	       json_string_value(json_object_get(rep, "state")),
 	       (long long)json_integer_value(json_object_get(rep, "pid")),
 	       (long long)json_integer_value(json_object_get(rep, "memory_mib")));
@@ -925,9 +959,10 @@ static void ctl_print_stat(json_t *rep, bool as_json)
 		       json_string_value(json_object_get(v, "state")),
 		       (long long)json_integer_value(json_object_get(v, "exits")),
 		       (long long)json_integer_value(json_object_get(v, "mmio_exits")));
-	printf("%-22s %-12s %10s %10s %12s %12s\n", "DEVICE", "TYPE", "NOTIFIES",
-	       "IRQS", "READ_BYTES", "WRITE_BYTES");
-	json_array_foreach(json_object_get(rep, "devices"), i, v) {
+	printf("%-22s %-12s %10s %10s %12s %12s\n", "DEVICE", "TYPE", "NOTIFIES", "IRQS",
+	       "READ_BYTES", "WRITE_BYTES");
+	json_array_foreach(json_object_get(rep, "devices"), i, v)
+	{
 		if (!json_object_get(v, "notifies")) { /* not a virtio device */
 			printf("%-22s %-12s %10s %10s %12s %12s\n",
 			       json_string_value(json_object_get(v, "name")),
@@ -1031,16 +1066,16 @@ static int ctl_debug_stats(const struct ctl_opts *o, const char *name, const cha
 		       (long long)json_integer_value(json_object_get(vi, "requests")),
 		       (long long)json_integer_value(json_object_get(vi, "refused")),
 		       json_is_true(json_object_get(vi, "bypass")) ? "on" : "off");
-		json_array_foreach(json_object_get(vi, "domains"), i, d)
-			printf("  domain %lld: %lld endpoint(s)%s, %lld mapping(s), %lld page(s) mapped, %lld map(s), %lld unmap(s), %lld fault(s)\n",
-			       (long long)json_integer_value(json_object_get(d, "id")),
-			       (long long)json_integer_value(json_object_get(d, "endpoints")),
-			       json_is_true(json_object_get(d, "bypass")) ? " (bypass)" : "",
-			       (long long)json_integer_value(json_object_get(d, "mappings")),
-			       (long long)json_integer_value(json_object_get(d, "pages")),
-			       (long long)json_integer_value(json_object_get(d, "maps")),
-			       (long long)json_integer_value(json_object_get(d, "unmaps")),
-			       (long long)json_integer_value(json_object_get(d, "faults")));
+		json_array_foreach(json_object_get(vi, "domains"), i, d) printf(
+			"  domain %lld: %lld endpoint(s)%s, %lld mapping(s), %lld page(s) mapped, %lld map(s), %lld unmap(s), %lld fault(s)\n",
+			(long long)json_integer_value(json_object_get(d, "id")),
+			(long long)json_integer_value(json_object_get(d, "endpoints")),
+			json_is_true(json_object_get(d, "bypass")) ? " (bypass)" : "",
+			(long long)json_integer_value(json_object_get(d, "mappings")),
+			(long long)json_integer_value(json_object_get(d, "pages")),
+			(long long)json_integer_value(json_object_get(d, "maps")),
+			(long long)json_integer_value(json_object_get(d, "unmaps")),
+			(long long)json_integer_value(json_object_get(d, "faults")));
 	}
 	json_decref(rep);
 	return 0;
@@ -1053,7 +1088,8 @@ static int ctl_debug(const struct ctl_opts *o, const char *sock)
 	size_t i, k;
 
 	if (o->vcpu >= 0)
-		snprintf(req, sizeof(req), "{\"cmd\":\"debug\",\"regs\":true,\"vcpu\":%d}", o->vcpu);
+		snprintf(req, sizeof(req), "{\"cmd\":\"debug\",\"regs\":true,\"vcpu\":%d}",
+			 o->vcpu);
 	else
 		snprintf(req, sizeof(req), "{\"cmd\":\"debug\",\"regs\":true}");
 	rep = ctl_request_ok("debug", o, sock, req, 10000);
@@ -1064,9 +1100,11 @@ static int ctl_debug(const struct ctl_opts *o, const char *sock)
 		json_decref(rep);
 		return 0;
 	}
-	json_array_foreach(json_object_get(rep, "vcpus"), i, v) {
+	json_array_foreach(json_object_get(rep, "vcpus"), i, v)
+	{
 		json_t *sve = json_object_get(v, "sve"), *r;
-		static const char *const named[] = { "pc", "sp", "pstate", "sp_el1", "elr_el1", "fpsr", "fpcr" };
+		static const char *const named[] = { "pc",	"sp",	"pstate", "sp_el1",
+						     "elr_el1", "fpsr", "fpcr" };
 		char label[32];
 
 		core = json_object_get(v, "core");
@@ -1079,19 +1117,23 @@ static int ctl_debug(const struct ctl_opts *o, const char *sock)
 			print_hex_field(label, json_object_get(core, label));
 		}
 		if (sve) {
-			printf("  SVE, vector length %lld bits\n", (long long)json_integer_value(json_object_get(sve, "vl")));
+			printf("  SVE, vector length %lld bits\n",
+			       (long long)json_integer_value(json_object_get(sve, "vl")));
 			print_hex_field("zcr", json_object_get(sve, "zcr_el1"));
-			json_array_foreach(json_object_get(sve, "z"), k, r) {
+			json_array_foreach(json_object_get(sve, "z"), k, r)
+			{
 				snprintf(label, sizeof(label), "z%zu", k);
 				print_hex_field(label, r);
 			}
-			json_array_foreach(json_object_get(sve, "p"), k, r) {
+			json_array_foreach(json_object_get(sve, "p"), k, r)
+			{
 				snprintf(label, sizeof(label), "p%zu", k);
 				print_hex_field(label, r);
 			}
 			print_hex_field("ffr", json_object_get(sve, "ffr"));
 		} else {
-			json_array_foreach(json_object_get(v, "v"), k, r) {
+			json_array_foreach(json_object_get(v, "v"), k, r)
+			{
 				snprintf(label, sizeof(label), "v%zu", k);
 				print_hex_field(label, r);
 			}
@@ -1197,11 +1239,13 @@ int control_main(const char *cmd, int argc, char **argv)
 		else
 			snprintf(err, sizeof(err), "%s: name too long", names[i]);
 		if (!rep || !json_is_true(json_object_get(rep, "ok"))) {
-			if (!rep && o.name && (strstr(err, "No such file") || strstr(err, "refused")))
+			if (!rep && o.name &&
+			    (strstr(err, "No such file") || strstr(err, "refused")))
 				pr_err("%s: no running guest named '%s'", cmd, names[i]);
 			else
-				pr_err("%s %s: %s", cmd, names[i], rep ?
-				       json_string_value(json_object_get(rep, "error")) : err);
+				pr_err("%s %s: %s", cmd, names[i],
+				       rep ? json_string_value(json_object_get(rep, "error"))
+					   : err);
 			status = 1;
 		} else if (!strcmp(cmd, "stat")) {
 			ctl_print_stat(rep, o.json);
@@ -1213,10 +1257,13 @@ int control_main(const char *cmd, int argc, char **argv)
 				       (long long)json_integer_value(json_object_get(rep, "pid")),
 				       json_string_value(json_object_get(rep, "state")),
 				       (long long)json_integer_value(json_object_get(rep, "vcpus")),
-				       (long long)json_integer_value(json_object_get(rep, "memory_mib")),
-				       (long long)json_integer_value(json_object_get(rep, "sve_max_vl")));
+				       (long long)json_integer_value(
+					       json_object_get(rep, "memory_mib")),
+				       (long long)json_integer_value(
+					       json_object_get(rep, "sve_max_vl")));
 		} else {
-			printf("%s: %s\n", names[i], json_string_value(json_object_get(rep, "state")));
+			printf("%s: %s\n", names[i],
+			       json_string_value(json_object_get(rep, "state")));
 		}
 		json_decref(rep);
 		free(names[i]);

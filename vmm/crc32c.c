@@ -38,11 +38,11 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t n)
 		table_init();
 	crc = ~crc;
 	while (n >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-				     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				     (uint32_t)p[3] << 24);
 		crc = table[7][lo & 0xff] ^ table[6][(lo >> 8) & 0xff] ^
-		      table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^
-		      table[3][p[4]] ^ table[2][p[5]] ^ table[1][p[6]] ^ table[0][p[7]];
+		      table[5][(lo >> 16) & 0xff] ^ table[4][lo >> 24] ^ table[3][p[4]] ^
+		      table[2][p[5]] ^ table[1][p[6]] ^ table[0][p[7]];
 		p += 8;
 		n -= 8;
 	}
@@ -52,8 +52,7 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t n)
 }
 
 #if defined(__aarch64__)
-__attribute__((target("+crc")))
-static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t n)
+__attribute__((target("+crc"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 

@@ -9,31 +9,28 @@
 
 #include "util.h"
 
-void device_init(struct device *dev, const struct device_ops *ops, void *priv,
-		 const char *node, uint64_t base, uint64_t size, uint32_t spi)
+void device_init(struct device *dev, const struct device_ops *ops, void *priv, const char *node,
+		 uint64_t base, uint64_t size, uint32_t spi)
 {
 	dev->ops = ops;
 	dev->priv = priv;
 	dev->base = base;
 	dev->size = size;
 	dev->irq = spi;
-	snprintf(dev->name, sizeof(dev->name), "%s@%llx", node,
-		 (unsigned long long)base);
+	snprintf(dev->name, sizeof(dev->name), "%s@%llx", node, (unsigned long long)base);
 }
 
-int device_fdt_begin(struct device *dev, void *fdt, const char *node,
-		     const char *compat, size_t compat_len, uint32_t irq_flags)
+int device_fdt_begin(struct device *dev, void *fdt, const char *node, const char *compat,
+		     size_t compat_len, uint32_t irq_flags)
 {
 	uint64_t reg[2] = { cpu_to_fdt64(dev->base), cpu_to_fdt64(dev->size) };
 	/* GIC binding: <SPI number flags>. */
-	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq),
-			    cpu_to_fdt32(irq_flags) };
+	uint32_t irq[3] = { cpu_to_fdt32(0), cpu_to_fdt32(dev->irq), cpu_to_fdt32(irq_flags) };
 	char name[48];
 	int err;
 
 	if (node)
-		snprintf(name, sizeof(name), "%s@%llx", node,
-			 (unsigned long long)dev->base);
+		snprintf(name, sizeof(name), "%s@%llx", node, (unsigned long long)dev->base);
 	err = fdt_begin_node(fdt, node ? name : dev->name);
 	if (!err)
 		err = fdt_property(fdt, "compatible", compat, (int)compat_len);

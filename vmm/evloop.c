@@ -57,8 +57,7 @@ void evloop_destroy(struct evloop *loop)
 	loop->epfd = loop->wake_fd = -1;
 }
 
-int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn,
-	       void *opaque)
+int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_fn fn, void *opaque)
 {
 	struct evloop_handler *h = calloc(1, sizeof(*h));
 	struct epoll_event ev = { .events = events };

@@ -6,8 +6,7 @@
 
 #include "util.h"
 
-int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
-		  void *host)
+int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 {
 	uint64_t end;
 
@@ -16,11 +15,9 @@ int guest_mem_add(struct guest_mem *gm, uint64_t gpa, uint64_t size,
 	if (gm->nr_regions == GUEST_MEM_MAX_REGIONS)
 		return -ENOSPC;
 	for (unsigned int i = 0; i < gm->nr_regions; i++)
-		if (ranges_overlap(gpa, size, gm->regions[i].gpa,
-				   gm->regions[i].size))
+		if (ranges_overlap(gpa, size, gm->regions[i].gpa, gm->regions[i].size))
 			return -EINVAL;
-	gm->regions[gm->nr_regions++] =
-		(struct guest_mem_region){ gpa, size, host };
+	gm->regions[gm->nr_regions++] = (struct guest_mem_region){ gpa, size, host };
 	return 0;
 }
 
@@ -50,8 +47,7 @@ void *guest_mem_ptr_dir(const struct guest_mem *gm, uint64_t gpa, uint64_t len, 
 	return NULL;
 }
 
-int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf,
-		   size_t len)
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf, size_t len)
 {
 	void *p = guest_mem_ptr(gm, gpa, len);
 
@@ -61,8 +57,7 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *buf,
 	return 0;
 }
 
-int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf,
-		    size_t len)
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *buf, size_t len)
 {
 	void *p = guest_mem_ptr(gm, gpa, len);
 

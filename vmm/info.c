@@ -52,8 +52,7 @@ static const struct {
 	{ "KVM_CAP_ARM_INJECT_EXT_DABT", KVM_CAP_ARM_INJECT_EXT_DABT },
 };
 
-static const enum irqchip_type gics[] = { IRQCHIP_GICV3_ITS, IRQCHIP_GICV3,
-					  IRQCHIP_GICV2 };
+static const enum irqchip_type gics[] = { IRQCHIP_GICV3_ITS, IRQCHIP_GICV3, IRQCHIP_GICV2 };
 
 static int cap_of(const int *capv, long cap)
 {
@@ -104,8 +103,7 @@ int info_main(int argc, char **argv)
 		ipa = 40; /* KVM's fixed size before the capability */
 	if (cap_of(capv, KVM_CAP_ARM_SVE) > 0 &&
 	    minivm_create(&mv, 1u << KVM_ARM_VCPU_SVE, false, NULL, guest_idle,
-			  (size_t)(guest_idle_end - guest_idle), err,
-			  sizeof(err)) == 0) {
+			  (size_t)(guest_idle_end - guest_idle), err, sizeof(err)) == 0) {
 		if (vcpu_sve_get_vls(mv.vcpu, &vls) == 0)
 			sve_vls_format(&vls, vls_s, sizeof(vls_s));
 		minivm_destroy(&mv);
@@ -181,16 +179,18 @@ int vls_common_main(int argc, char **argv)
 		memset(&sets[h], 0, sizeof(sets[h]));
 		if (!j || !json_is_array(json_object_get(j, "sve_vector_lengths")) ||
 		    !json_is_array(json_object_get(j, "gic"))) {
-			pr_err("vls-common: %s is not the output of armvm info --json%s%s", files[h],
-			       j ? "" : ": ", j ? "" : jerr.text);
+			pr_err("vls-common: %s is not the output of armvm info --json%s%s",
+			       files[h], j ? "" : ": ", j ? "" : jerr.text);
 			json_decref(j);
 			return 1;
 		}
-		json_array_foreach(json_object_get(j, "sve_vector_lengths"), k, v) {
+		json_array_foreach(json_object_get(j, "sve_vector_lengths"), k, v)
+		{
 			json_int_t bits = json_integer_value(v);
 
 			if (bits < 128 || bits > 128 * SVE_VQ_MAX_UAPI || bits % 128) {
-				pr_err("vls-common: %s: %lld is not an SVE vector length", files[h], (long long)bits);
+				pr_err("vls-common: %s: %lld is not an SVE vector length", files[h],
+				       (long long)bits);
 				json_decref(j);
 				return 1;
 			}
@@ -199,9 +199,11 @@ int vls_common_main(int argc, char **argv)
 		no_sve |= sve_vls_count(&sets[h]) == 0;
 		for (size_t g = 0; g < ARRAY_SIZE(gics); g++) {
 			has_gic[g][h] = false;
-			json_array_foreach(json_object_get(j, "gic"), k, v)
-				if (json_is_string(v) && !strcmp(json_string_value(v), gic_type_name(gics[g])))
-					has_gic[g][h] = true;
+			json_array_foreach(
+				json_object_get(j, "gic"), k,
+				v) if (json_is_string(v) &&
+				       !strcmp(json_string_value(v), gic_type_name(gics[g])))
+				has_gic[g][h] = true;
 		}
 		v = json_object_get(j, "cntfrq");
 		if (json_is_integer(v)) {
@@ -228,8 +230,9 @@ int vls_common_main(int argc, char **argv)
 		for (int vq = 1; vq <= common; vq++)
 			if (sve_vls_has(&sets[0], (unsigned int)vq))
 				json_array_append_new(vl, json_integer(vq * 128));
-		out = json_pack("{s:i, s:o, s:s?, s:b}", "sve_max_vl", common * 128, "sve_vector_lengths", vl,
-				"irqchip", gic >= 0 ? gic_type_name(gics[gic]) : NULL,
+		out = json_pack("{s:i, s:o, s:s?, s:b}", "sve_max_vl", common * 128,
+				"sve_vector_lengths", vl, "irqchip",
+				gic >= 0 ? gic_type_name(gics[gic]) : NULL,
 				"counter_frequencies_agree", !frq_differs);
 		s = out ? json_dumps(out, JSON_INDENT(2)) : NULL;
 		if (s)
@@ -243,13 +246,16 @@ int vls_common_main(int argc, char **argv)
 		sve_vls_cut(&sets[0], (unsigned int)common, &cut);
 		sve_vls_format(&cut, list, sizeof(list));
 		if (common)
-			printf("--sve-max-vl %d    (vector lengths %s on all %d hosts)\n", common * 128, list, n);
+			printf("--sve-max-vl %d    (vector lengths %s on all %d hosts)\n",
+			       common * 128, list, n);
 		else
-			printf("--no-sve    (no SVE vector-length set is common to all %d hosts)\n", n);
+			printf("--no-sve    (no SVE vector-length set is common to all %d hosts)\n",
+			       n);
 		if (gic >= 0)
 			printf("--irqchip %s\n", gic_type_name(gics[gic]));
 		else
-			printf("no GIC is common to all %d hosts: no snapshot moves between all of them\n", n);
+			printf("no GIC is common to all %d hosts: no snapshot moves between all of them\n",
+			       n);
 	}
 	if (frq_differs) {
 		pr_err("vls-common: the hosts' counter frequencies differ: a snapshot restores only where CNTFRQ is the one it was taken with");

@@ -47,8 +47,7 @@ static int routes_commit(struct irq_routes *r)
 	return err;
 }
 
-static struct kvm_irq_routing_entry *route_slot(struct irq_routes *r,
-						uint32_t gsi)
+static struct kvm_irq_routing_entry *route_slot(struct irq_routes *r, uint32_t gsi)
 {
 	for (unsigned int i = 0; i < r->nr; i++)
 		if (r->entries[i].gsi == gsi)
@@ -89,8 +88,7 @@ uint32_t irq_msi_gsi_alloc(struct irq_routes *r)
 	return gsi;
 }
 
-int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr,
-		  uint32_t data, uint32_t devid)
+int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	struct kvm_irq_routing_entry *e;
 	int err;
@@ -114,14 +112,15 @@ int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr,
 
 int irq_irqfd(int vm_fd, int efd, uint32_t gsi, bool assign)
 {
-	struct kvm_irqfd f = { .fd = (uint32_t)efd, .gsi = gsi,
+	struct kvm_irqfd f = { .fd = (uint32_t)efd,
+			       .gsi = gsi,
 			       .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
 
 	return ioctl(vm_fd, KVM_IRQFD, &f) < 0 ? -errno : 0;
 }
 
-int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len,
-		  bool match_data, uint64_t match, bool assign)
+int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len, bool match_data,
+		  uint64_t match, bool assign)
 {
 	struct kvm_ioeventfd io = {
 		.datamatch = match,

@@ -22,13 +22,42 @@
 
 /* Every thread: memory, locks, time, signals, its own end, logging. */
 static const char *const jail_common[] = {
-	"read", "write", "readv", "writev", "close", "futex", "brk", "mmap",
-	"munmap", "mremap", "madvise", "mprotect", "clock_gettime",
-	"clock_nanosleep", "nanosleep", "getpid", "gettid", "tgkill",
-	"rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "sigaltstack",
-	"restart_syscall", "exit", "exit_group", "sched_yield", "epoll_ctl",
-	"ioctl", "getrandom", "sendto", "fstat", "newfstatat", "statx",
-	"set_robust_list", "rseq", "sched_getaffinity",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"close",
+	"futex",
+	"brk",
+	"mmap",
+	"munmap",
+	"mremap",
+	"madvise",
+	"mprotect",
+	"clock_gettime",
+	"clock_nanosleep",
+	"nanosleep",
+	"getpid",
+	"gettid",
+	"tgkill",
+	"rt_sigreturn",
+	"rt_sigprocmask",
+	"rt_sigaction",
+	"sigaltstack",
+	"restart_syscall",
+	"exit",
+	"exit_group",
+	"sched_yield",
+	"epoll_ctl",
+	"ioctl",
+	"getrandom",
+	"sendto",
+	"fstat",
+	"newfstatat",
+	"statx",
+	"set_robust_list",
+	"rseq",
+	"sched_getaffinity",
 	"lseek", /* stdio on a redirected stderr, from any thread's log line */
 	NULL,
 };
@@ -40,18 +69,16 @@ static const char *const jail_common[] = {
  * an RTC write re-arms a timer.
  */
 static const char *const jail_vcpu[] = {
-	"io_uring_enter", "io_getevents", "io_pgetevents", "io_submit",
-	"timerfd_settime", "timerfd_gettime", "ppoll", "pread64", "pwrite64",
-	NULL,
+	"io_uring_enter",  "io_getevents", "io_pgetevents", "io_submit", "timerfd_settime",
+	"timerfd_gettime", "ppoll",	   "pread64",	    "pwrite64",	 NULL,
 };
 
 /* An I/O thread: the event loop and the block and network back-ends. */
 static const char *const jail_io[] = {
-	"epoll_pwait", "epoll_wait", "io_uring_enter", "io_getevents",
-	"io_pgetevents", "io_submit", "preadv", "pwritev", "preadv2",
-	"pwritev2", "pread64", "pwrite64", "fdatasync", "fsync", "fallocate",
-	"fcntl", "timerfd_settime", "timerfd_gettime", "ppoll",
-	NULL,
+	"epoll_pwait", "epoll_wait",	  "io_uring_enter",  "io_getevents", "io_pgetevents",
+	"io_submit",   "preadv",	  "pwritev",	     "preadv2",	     "pwritev2",
+	"pread64",     "pwrite64",	  "fdatasync",	     "fsync",	     "fallocate",
+	"fcntl",       "timerfd_settime", "timerfd_gettime", "ppoll",	     NULL,
 };
 
 /*
@@ -60,21 +87,68 @@ static const char *const jail_io[] = {
  * threads, rings, the tap).
  */
 static const char *const jail_main[] = {
-	"epoll_pwait", "epoll_wait", "epoll_create1", "eventfd2", "signalfd4",
-	"timerfd_create", "timerfd_settime", "timerfd_gettime", "openat",
-	"faccessat", "faccessat2", "readlinkat", "getdents64", "lseek",
-	"pread64", "pwrite64", "preadv", "pwritev", "fcntl", "dup", "dup3",
-	"pipe2", "ppoll", "pselect6", "fsync", "fdatasync", "fallocate",
-	"unlinkat", "renameat", "renameat2", "mkdirat", "clone", "clone3",
-	"wait4", "kill", "prctl", "sysinfo", "uname", "getuid", "geteuid",
-	"getgid", "getegid", "prlimit64", "socket", "io_uring_setup",
-	"io_uring_enter", "io_uring_register", "io_setup", "io_destroy",
-	"io_submit", "io_getevents", "io_pgetevents", "tkill", "ftruncate",
-	"sched_setaffinity", "membarrier",
+	"epoll_pwait",
+	"epoll_wait",
+	"epoll_create1",
+	"eventfd2",
+	"signalfd4",
+	"timerfd_create",
+	"timerfd_settime",
+	"timerfd_gettime",
+	"openat",
+	"faccessat",
+	"faccessat2",
+	"readlinkat",
+	"getdents64",
+	"lseek",
+	"pread64",
+	"pwrite64",
+	"preadv",
+	"pwritev",
+	"fcntl",
+	"dup",
+	"dup3",
+	"pipe2",
+	"ppoll",
+	"pselect6",
+	"fsync",
+	"fdatasync",
+	"fallocate",
+	"unlinkat",
+	"renameat",
+	"renameat2",
+	"mkdirat",
+	"clone",
+	"clone3",
+	"wait4",
+	"kill",
+	"prctl",
+	"sysinfo",
+	"uname",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"prlimit64",
+	"socket",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"io_setup",
+	"io_destroy",
+	"io_submit",
+	"io_getevents",
+	"io_pgetevents",
+	"tkill",
+	"ftruncate",
+	"sched_setaffinity",
+	"membarrier",
 	/* threads it starts after a reboot install their own filters */
 	"seccomp",
 	/* the control socket's clients */
-	"accept4", "getsockopt", "recvfrom",
+	"accept4",
+	"getsockopt",
+	"recvfrom",
 	NULL,
 };
 
@@ -130,14 +204,14 @@ static void jail_sigsys(int sig, siginfo_t *si, void *uc)
 
 	(void)uc;
 	n = put_str(msg, n, sizeof(msg), "armvm: error: seccomp: the ");
-	n = put_str(msg, n, sizeof(msg),
-		    kind >= 0 && kind < JAIL_NR ? jail_kind_names[kind] : "?");
+	n = put_str(msg, n, sizeof(msg), kind >= 0 && kind < JAIL_NR ? jail_kind_names[kind] : "?");
 	n = put_str(msg, n, sizeof(msg), " thread called ");
 	n = put_str(msg, n, sizeof(msg), jail_syscall_name(si->si_syscall));
 	n = put_str(msg, n, sizeof(msg), " (system call ");
 	n = put_num(msg, n, sizeof(msg), si->si_syscall);
-	n = put_str(msg, n, sizeof(msg),
-		    "), which its filter does not allow: a bug in armvm; --no-seccomp works around it\r\n");
+	n = put_str(
+		msg, n, sizeof(msg),
+		"), which its filter does not allow: a bug in armvm; --no-seccomp works around it\r\n");
 	if (write(STDERR_FILENO, msg, n) < 0) {
 		/* nothing more to do */
 	}

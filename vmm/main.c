@@ -104,8 +104,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	}
 	if (!cfg.ram_size)
 		cfg.ram_size = config_default_ram(
-			cfg.nr_cpus,
-			sysinfo(&si) ? 0 : (uint64_t)si.totalram * si.mem_unit);
+			cfg.nr_cpus, sysinfo(&si) ? 0 : (uint64_t)si.totalram * si.mem_unit);
 	/* A restored guest needs its kernel only if it reboots. */
 	if (config_find_default_guest(&cfg, err, sizeof(err)) && !cfg.snap)
 		return die_usage(err);

@@ -17,16 +17,15 @@ uint64_t arm64_core_xreg_id(unsigned int n)
 	       KVM_REG_ARM_CORE_REG(regs.regs[n]);
 }
 
-uint64_t arm64_sysreg_id(unsigned int op0, unsigned int op1, unsigned int crn,
-			 unsigned int crm, unsigned int op2)
+uint64_t arm64_sysreg_id(unsigned int op0, unsigned int op1, unsigned int crn, unsigned int crm,
+			 unsigned int op2)
 {
 	return ARM64_SYS_REG(op0, op1, crn, crm, op2);
 }
 
 static int set_core(struct minivm *mv, uint64_t id, uint64_t v)
 {
-	return vcpu_set_reg(mv->vcpu, KVM_REG_ARM64 | KVM_REG_SIZE_U64 |
-					      KVM_REG_ARM_CORE | id, &v);
+	return vcpu_set_reg(mv->vcpu, KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | id, &v);
 }
 
 int minivm_reset_regs(struct minivm *mv, uint64_t iters)
@@ -58,9 +57,8 @@ int minivm_reset_regs(struct minivm *mv, uint64_t iters)
 	return err;
 }
 
-int minivm_create(struct minivm *mv, uint32_t features, bool finalize,
-		  const struct sve_vls *vls, const uint8_t *code, size_t len,
-		  char *err, size_t errlen)
+int minivm_create(struct minivm *mv, uint32_t features, bool finalize, const struct sve_vls *vls,
+		  const uint8_t *code, size_t len, char *err, size_t errlen)
 {
 	int ret;
 
@@ -80,8 +78,7 @@ int minivm_create(struct minivm *mv, uint32_t features, bool finalize,
 	if ((features & (1u << KVM_ARM_VCPU_SVE)) && finalize) {
 		ret = vcpu_sve_finalize(mv->vcpu, vls);
 		if (ret) {
-			errmsg(err, errlen, ret, "KVM_ARM_VCPU_FINALIZE: %s",
-			       strerror(-ret));
+			errmsg(err, errlen, ret, "KVM_ARM_VCPU_FINALIZE: %s", strerror(-ret));
 			goto err_destroy;
 		}
 	}
@@ -90,8 +87,7 @@ int minivm_create(struct minivm *mv, uint32_t features, bool finalize,
 	mv->load = mv->vm.ram + MINIVM_LOAD_OFF;
 	ret = minivm_reset_regs(mv, 1);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot set the entry registers: %s",
-		       strerror(-ret));
+		errmsg(err, errlen, ret, "cannot set the entry registers: %s", strerror(-ret));
 		goto err_destroy;
 	}
 	return 0;
@@ -107,20 +103,16 @@ int minivm_exit(struct minivm *mv, uint64_t *code, char *err, size_t errlen)
 
 	/* 8-byte stores from AArch64 payloads, 4-byte from AArch32 ones. */
 	if (run->exit_reason == KVM_EXIT_MMIO && run->mmio.is_write &&
-	    run->mmio.phys_addr == MINIVM_UCALL &&
-	    (run->mmio.len == 8 || run->mmio.len == 4)) {
+	    run->mmio.phys_addr == MINIVM_UCALL && (run->mmio.len == 8 || run->mmio.len == 4)) {
 		*code = 0;
 		memcpy(code, run->mmio.data, run->mmio.len);
 		return 0;
 	}
 	if (run->exit_reason == KVM_EXIT_MMIO)
-		return errmsg(err, errlen, -EIO,
-			      "guest %s %u bytes at 0x%llx (not the ucall)",
-			      run->mmio.is_write ? "wrote" : "read",
-			      run->mmio.len,
+		return errmsg(err, errlen, -EIO, "guest %s %u bytes at 0x%llx (not the ucall)",
+			      run->mmio.is_write ? "wrote" : "read", run->mmio.len,
 			      (unsigned long long)run->mmio.phys_addr);
-	return errmsg(err, errlen, -EIO, "unexpected KVM exit %u",
-		      run->exit_reason);
+	return errmsg(err, errlen, -EIO, "unexpected KVM exit %u", run->exit_reason);
 }
 
 int minivm_run(struct minivm *mv, uint64_t *code, char *err, size_t errlen)
@@ -129,8 +121,7 @@ int minivm_run(struct minivm *mv, uint64_t *code, char *err, size_t errlen)
 		if (ioctl(mv->vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR)
 				continue;
-			return errmsg(err, errlen, -errno, "KVM_RUN: %s",
-				      strerror(errno));
+			return errmsg(err, errlen, -errno, "KVM_RUN: %s", strerror(errno));
 		}
 		if (mv->vcpu->run->exit_reason == KVM_EXIT_INTR)
 			continue;

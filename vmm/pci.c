@@ -31,9 +31,9 @@ void pci_bus_init(struct pci_bus *bus, struct vm *vm, bool msi)
 	bus->iommu_devfn = -1;
 }
 
-int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
-		 uint16_t vendor, uint16_t device, uint32_t class_rev,
-		 uint16_t subsys_vendor, uint16_t subsys, uint32_t intx_spi)
+int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name, uint16_t vendor,
+		 uint16_t device, uint32_t class_rev, uint16_t subsys_vendor, uint16_t subsys,
+		 uint32_t intx_spi)
 {
 	if (bus->nr == PCI_MAX_DEVS)
 		return -ENOSPC;
@@ -51,8 +51,8 @@ int pci_dev_init(struct pci_bus *bus, struct pci_dev *pd, const char *name,
 	put_le16(pd->cfg + PCI_SUBSYSTEM_VENDOR_ID, subsys_vendor);
 	put_le16(pd->cfg + PCI_SUBSYSTEM_ID, subsys);
 	pd->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA# */
-	put_le16(pd->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-				       PCI_COMMAND_INTX_DISABLE);
+	put_le16(pd->wmask + PCI_COMMAND,
+		 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	pd->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	pd->next_cap = 0x40;
 	bus->devs[bus->nr++] = pd;
@@ -73,8 +73,8 @@ static int bar_place(struct pci_dev *pd, uint64_t size, uint64_t *addr)
 	return 0;
 }
 
-int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
-		       unsigned int flags, bus_access_fn fn, void *opaque)
+int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size, unsigned int flags,
+		       bus_access_fn fn, void *opaque)
 {
 	bool is64 = flags & PCI_BAR_64;
 	uint64_t addr;
@@ -85,10 +85,12 @@ int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
 	err = bar_place(pd, size, &addr);
 	if (err)
 		return err;
-	pd->bars[bar] = (struct pci_bar){ .size = size, .addr = addr, .is64 = is64,
-					  .access = fn, .opaque = opaque };
+	pd->bars[bar] = (struct pci_bar){
+		.size = size, .addr = addr, .is64 = is64, .access = fn, .opaque = opaque
+	};
 	/* A memory BAR (bit 0 clear), 32- or 64-bit, maybe prefetchable. */
-	put_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * bar, (uint32_t)addr |
+	put_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * bar,
+		 (uint32_t)addr |
 			 (is64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : PCI_BASE_ADDRESS_MEM_TYPE_32) |
 			 (flags & PCI_BAR_PREFETCH ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0));
 	put_le32(pd->wmask + PCI_BASE_ADDRESS_0 + 4 * bar, ~(uint32_t)(size - 1));
@@ -97,8 +99,7 @@ int pci_bar_init_flags(struct pci_dev *pd, int bar, uint64_t size,
 	return 0;
 }
 
-int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size,
-		 bus_access_fn fn, void *opaque)
+int pci_bar_init(struct pci_dev *pd, int bar, uint64_t size, bus_access_fn fn, void *opaque)
 {
 	return pci_bar_init_flags(pd, bar, size, 0, fn, opaque);
 }
@@ -110,8 +111,8 @@ int pci_rom_init(struct pci_dev *pd, uint64_t size, bus_access_fn fn, void *opaq
 
 	if (err)
 		return err;
-	pd->bars[PCI_ROM_BAR] = (struct pci_bar){ .size = size, .addr = addr, .access = fn,
-						  .opaque = opaque };
+	pd->bars[PCI_ROM_BAR] =
+		(struct pci_bar){ .size = size, .addr = addr, .access = fn, .opaque = opaque };
 	put_le32(pd->cfg + PCI_ROM_ADDRESS, (uint32_t)addr); /* disabled (bit 0) */
 	put_le32(pd->wmask + PCI_ROM_ADDRESS, ~(uint32_t)(size - 1) | 1);
 	return 0;
@@ -168,21 +169,24 @@ static bool bars_update(struct pci_dev *pd)
 				pd->ops->bar_moved(pd, b, false, 0, old);
 		}
 		if (want && !bar->mapped) {
-			if (bus_add(&pd->vm->mmio, bar->addr, bar->size,
-				    bar->access, bar->opaque, pd->name)) {
+			if (bus_add(&pd->vm->mmio, bar->addr, bar->size, bar->access, bar->opaque,
+				    pd->name)) {
 				/*
 				 * Usual while the guest reassigns BARs one at
 				 * a time: mapped when the BAR in the way
 				 * leaves (pci_bus_remap) or at this
 				 * function's next config write.
 				 */
-				pr_guest(LOG_DEBUG, "%s: BAR%d at 0x%llx overlaps another region; not mapped yet",
-					 pd->name, b, (unsigned long long)bar->addr);
+				pr_guest(
+					LOG_DEBUG,
+					"%s: BAR%d at 0x%llx overlaps another region; not mapped yet",
+					pd->name, b, (unsigned long long)bar->addr);
 				bar->pending = true;
 				continue;
 			}
 			if (bar->pending)
-				pr_guest(LOG_DEBUG, "%s: BAR%d mapped at 0x%llx now that the way is clear",
+				pr_guest(LOG_DEBUG,
+					 "%s: BAR%d mapped at 0x%llx now that the way is clear",
 					 pd->name, b, (unsigned long long)bar->addr);
 			bar->pending = false;
 			bar->mapped = true;
@@ -250,13 +254,12 @@ static void msix_route(struct pci_dev *pd, uint16_t v)
 	if (pd->msix_efd[v] < 0)
 		return;
 	if (addr != LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF)
-		pr_guest(LOG_WARNING, "%s: MSI-X vector %u targets 0x%llx, not the ITS",
-			 pd->name, v, (unsigned long long)addr);
-	err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v], addr, e->data,
-			    pd->devfn);
+		pr_guest(LOG_WARNING, "%s: MSI-X vector %u targets 0x%llx, not the ITS", pd->name,
+			 v, (unsigned long long)addr);
+	err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v], addr, e->data, pd->devfn);
 	if (err)
-		pr_guest(LOG_WARNING, "%s: cannot route MSI-X vector %u: %s",
-			 pd->name, v, strerror(-err));
+		pr_guest(LOG_WARNING, "%s: cannot route MSI-X vector %u: %s", pd->name, v,
+			 strerror(-err));
 }
 
 /*
@@ -319,8 +322,8 @@ void pci_msix_notify(struct pci_dev *pd, uint16_t v)
 	pthread_mutex_unlock(&pd->lock);
 }
 
-void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
-			   unsigned int len, bool is_write)
+void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data, unsigned int len,
+			   bool is_write)
 {
 	pthread_mutex_lock(&pd->lock);
 	if (off < 16ULL * pd->msix_nr && (len == 4 || len == 8) && !(off % 4)) {
@@ -343,8 +346,8 @@ void pci_msix_table_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
 	pthread_mutex_unlock(&pd->lock);
 }
 
-void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
-			 unsigned int len, bool is_write)
+void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data, unsigned int len,
+			 bool is_write)
 {
 	if (is_write)
 		return;
@@ -359,8 +362,8 @@ void pci_msix_pba_access(struct pci_dev *pd, uint64_t off, uint8_t *data,
 }
 
 /* The MSI-X table (at 0) and PBA (at 0x800) in their own BAR. */
-static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
-			    unsigned int len, bool is_write)
+static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len,
+			    bool is_write)
 {
 	struct pci_dev *pd = opaque;
 	const uint64_t pba = 0x800;
@@ -371,8 +374,8 @@ static void msix_bar_access(void *opaque, uint64_t off, uint8_t *data,
 		pci_msix_table_access(pd, off, data, len, is_write);
 }
 
-int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar,
-		     uint32_t table_off, int pba_bar, uint32_t pba_off)
+int pci_msix_init_at(struct pci_dev *pd, uint16_t nr, int table_bar, uint32_t table_off,
+		     int pba_bar, uint32_t pba_off)
 {
 	uint8_t cap;
 
@@ -421,8 +424,7 @@ int pci_dev_start(struct pci_dev *pd)
 		/* A placeholder route until the guest programs the vector;
 		 * the irqfd is bound when the vector is unmasked. */
 		err = irq_route_msi(&pd->vm->routes, pd->msix_gsi[v],
-				    LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF, 0,
-				    pd->devfn);
+				    LAYOUT_GIC_ITS_BASE + GITS_TRANSLATER_OFF, 0, pd->devfn);
 		if (err)
 			return err;
 	}
@@ -471,8 +473,8 @@ void pci_intx_set(struct pci_dev *pd, int level)
 
 /* ---- config space -------------------------------------------------------- */
 
-void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
-		    unsigned int len, bool is_write)
+void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data, unsigned int len,
+		    bool is_write)
 {
 	uint16_t msix_before = 0;
 	bool freed = false;
@@ -501,7 +503,9 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 			pd->bars[b].addr = get_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * b) &
 					   ~(uint32_t)(pd->bars[b].size - 1);
 			if (pd->bars[b].is64)
-				pd->bars[b].addr |= (uint64_t)get_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * b + 4) << 32;
+				pd->bars[b].addr |=
+					(uint64_t)get_le32(pd->cfg + PCI_BASE_ADDRESS_0 + 4 * b + 4)
+					<< 32;
 		}
 	if (pd->bars[PCI_ROM_BAR].size)
 		pd->bars[PCI_ROM_BAR].addr = get_le32(pd->cfg + PCI_ROM_ADDRESS) &
@@ -509,7 +513,8 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 	if ((off < PCI_BASE_ADDRESS_0 + 4 * PCI_STD_NUM_BARS && off + len > PCI_COMMAND) ||
 	    (off < PCI_ROM_ADDRESS + 4 && off + len > PCI_ROM_ADDRESS))
 		freed = bars_update(pd);
-	if (pd->msix_cap && off <= pd->msix_cap + PCI_MSIX_FLAGS + 1u && off + len > pd->msix_cap + PCI_MSIX_FLAGS + 0u) {
+	if (pd->msix_cap && off <= pd->msix_cap + PCI_MSIX_FLAGS + 1u &&
+	    off + len > pd->msix_cap + PCI_MSIX_FLAGS + 0u) {
 		uint16_t now = get_le16(pd->cfg + pd->msix_cap + PCI_MSIX_FLAGS);
 
 		if (now != msix_before) {
@@ -517,7 +522,8 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 
 			/* A function whose vectors come from elsewhere (VFIO)
 			 * switches them on before they may be bound. */
-			if (on != !!(msix_before & PCI_MSIX_FLAGS_ENABLE) && pd->ops && pd->ops->msix_enable)
+			if (on != !!(msix_before & PCI_MSIX_FLAGS_ENABLE) && pd->ops &&
+			    pd->ops->msix_enable)
 				pd->ops->msix_enable(pd, on);
 			for (uint16_t v = 0; v < pd->msix_nr; v++)
 				msix_update(pd, v);
@@ -530,16 +536,14 @@ void pci_cfg_access(struct pci_dev *pd, uint32_t off, uint8_t *data,
 		pci_bus_remap(&pd->vm->pci, pd);
 }
 
-void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data,
-		     unsigned int len, bool is_write)
+void pci_ecam_access(void *opaque, uint64_t off, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct pci_bus *bus = opaque;
 	unsigned int busnr = (unsigned int)(off >> 20), dev = (off >> 15) & 31;
 	unsigned int fn = (off >> 12) & 7, reg = off & 0xfff;
 
 	/* Nothing there: all ones on read, as a master abort gives. */
-	if (busnr != 0 || fn != 0 || dev >= bus->nr || !bus->devs[dev] ||
-	    (reg % len)) {
+	if (busnr != 0 || fn != 0 || dev >= bus->nr || !bus->devs[dev] || (reg % len)) {
 		if (!is_write)
 			memset(data, 0xff, len);
 		return;
@@ -551,17 +555,14 @@ int pci_bus_fdt(struct pci_bus *bus, void *fdt)
 {
 	uint32_t ranges[] = {
 		/* 32-bit memory: PCI address = CPU address. */
-		cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE),
-		0, cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE),
-		0, cpu_to_fdt32(LAYOUT_PCI_MMIO_SIZE),
+		cpu_to_fdt32(0x02000000),	    0, cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE), 0,
+		cpu_to_fdt32(LAYOUT_PCI_MMIO_BASE), 0, cpu_to_fdt32(LAYOUT_PCI_MMIO_SIZE),
 	};
 	uint32_t bus_range[2] = { 0, cpu_to_fdt32(0xff) };
 	uint32_t map_mask[4] = { cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7) };
-	uint32_t msi_map[4] = { 0, cpu_to_fdt32(DEVTREE_PHANDLE_ITS), 0,
-				cpu_to_fdt32(0x10000) };
+	uint32_t msi_map[4] = { 0, cpu_to_fdt32(DEVTREE_PHANDLE_ITS), 0, cpu_to_fdt32(0x10000) };
 	uint32_t imap[PCI_MAX_DEVS * 10];
-	uint64_t reg[2] = { cpu_to_fdt64(LAYOUT_PCI_CFG_BASE),
-			    cpu_to_fdt64(LAYOUT_PCI_CFG_SIZE) };
+	uint64_t reg[2] = { cpu_to_fdt64(LAYOUT_PCI_CFG_BASE), cpu_to_fdt64(LAYOUT_PCI_CFG_SIZE) };
 	char name[32];
 	int err = 0, n = 0;
 

@@ -74,15 +74,13 @@ static int host_has_sve_cap(const char *kvm_dev)
 	return r > 0;
 }
 
-static int create(struct minivm *mv, const char *kvm_dev, uint32_t features,
-		  const uint8_t *code, const uint8_t *end, char *detail,
-		  size_t len)
+static int create(struct minivm *mv, const char *kvm_dev, uint32_t features, const uint8_t *code,
+		  const uint8_t *end, char *detail, size_t len)
 {
 	char err[256];
 	int r;
 
-	r = minivm_create(mv, features, true, NULL, code, (size_t)(end - code),
-			  err, sizeof(err));
+	r = minivm_create(mv, features, true, NULL, code, (size_t)(end - code), err, sizeof(err));
 	(void)kvm_dev;
 	if (r)
 		snprintf(detail, len, "cannot create the test VM: %s", err);
@@ -105,9 +103,8 @@ static int set_max_vl(struct minivm *mv, uint64_t *vl)
 
 /* ---- 1: the VMM thread's V0..V31, FPSR, FPCR across KVM_RUN ---------- */
 
-static int check_vmm_fp(const char *kvm_dev, const uint8_t *code,
-			const uint8_t *end, uint32_t features, char *detail,
-			size_t len)
+static int check_vmm_fp(const char *kvm_dev, const uint8_t *code, const uint8_t *end,
+			uint32_t features, char *detail, size_t len)
 {
 	const int runs = 300;
 	uint8_t in[512], out[512];
@@ -122,8 +119,8 @@ static int check_vmm_fp(const char *kvm_dev, const uint8_t *code,
 
 		fill_random(in, sizeof(in));
 		/* FPCR: RMode, FZ, DN, AHP in turn; FPSR: cumulative flags, QC. */
-		ctl_in[0] = (uint64_t)(i & 3) << 22 | (uint64_t)(i & 4) << 22 |
-			    (uint64_t)(i & 8) << 22;
+		ctl_in[0] =
+			(uint64_t)(i & 3) << 22 | (uint64_t)(i & 4) << 22 | (uint64_t)(i & 8) << 22;
 		ctl_in[1] = (rnd() & 0x9f) | (i & 1ULL) << 27;
 		r = st_kvm_run_fp(mv.vcpu->fd, in, out, ctl_in, ctl_out);
 		if (r < 0 && r != -EINTR) {
@@ -140,20 +137,19 @@ static int check_vmm_fp(const char *kvm_dev, const uint8_t *code,
 			if (memcmp(in + 16 * v, out + 16 * v, 16))
 				goto bad_v;
 			continue;
-bad_v:
+		bad_v:
 			snprintf(detail, len,
-				 "run %d: V%d changed across KVM_RUN (byte 0: 0x%02x -> 0x%02x)",
-				 i, v, in[16 * v], out[16 * v]);
+				 "run %d: V%d changed across KVM_RUN (byte 0: 0x%02x -> 0x%02x)", i,
+				 v, in[16 * v], out[16 * v]);
 			minivm_destroy(&mv);
 			return ST_FAIL;
 		}
 		if (ctl_in[0] != ctl_out[0] || ctl_in[1] != ctl_out[1]) {
-			snprintf(detail, len,
-				 "run %d: FPCR/FPSR changed across KVM_RUN (0x%llx/0x%llx -> 0x%llx/0x%llx)",
-				 i, (unsigned long long)ctl_in[0],
-				 (unsigned long long)ctl_in[1],
-				 (unsigned long long)ctl_out[0],
-				 (unsigned long long)ctl_out[1]);
+			snprintf(
+				detail, len,
+				"run %d: FPCR/FPSR changed across KVM_RUN (0x%llx/0x%llx -> 0x%llx/0x%llx)",
+				i, (unsigned long long)ctl_in[0], (unsigned long long)ctl_in[1],
+				(unsigned long long)ctl_out[0], (unsigned long long)ctl_out[1]);
 			minivm_destroy(&mv);
 			return ST_FAIL;
 		}
@@ -170,8 +166,7 @@ static int check_1a(const char *kvm_dev, char *detail, size_t len)
 
 static int check_1b(const char *kvm_dev, char *detail, size_t len)
 {
-	return check_vmm_fp(kvm_dev, guest_fp_clobber, guest_fp_clobber_end, 0,
-			    detail, len);
+	return check_vmm_fp(kvm_dev, guest_fp_clobber, guest_fp_clobber_end, 0, detail, len);
 }
 
 static int check_1c(const char *kvm_dev, char *detail, size_t len)
@@ -227,8 +222,7 @@ static void *competitor_main(void *arg)
 	return NULL;
 }
 
-static int start_competitors(struct competitor *c, int n, atomic_int *stop,
-			     uint64_t iters)
+static int start_competitors(struct competitor *c, int n, atomic_int *stop, uint64_t iters)
 {
 	for (int i = 0; i < n; i++) {
 		c[i] = (struct competitor){ .cpu = i, .stop = stop, .iters = iters };
@@ -289,8 +283,8 @@ static int check_2(const char *kvm_dev, char *detail, size_t len)
 		snprintf(detail, len, "host KVM has no SVE (KVM_CAP_ARM_SVE)");
 		return ST_SKIP;
 	}
-	if (create(&mv, kvm_dev, 1u << KVM_ARM_VCPU_SVE, guest_sve_clobber,
-		   guest_sve_clobber_end, detail, len) ||
+	if (create(&mv, kvm_dev, 1u << KVM_ARM_VCPU_SVE, guest_sve_clobber, guest_sve_clobber_end,
+		   detail, len) ||
 	    set_max_vl(&mv, &vl))
 		return ST_FAIL;
 	host_vl = st_rdvl();
@@ -323,9 +317,10 @@ static int check_2(const char *kvm_dev, char *detail, size_t len)
 
 			while (at < size && in[at] == out[at])
 				at++;
-			snprintf(detail, len,
-				 "round %d: this thread's SVE state changed while preempted (first at byte %zu of %zu)",
-				 r, at, size);
+			snprintf(
+				detail, len,
+				"round %d: this thread's SVE state changed while preempted (first at byte %zu of %zu)",
+				r, at, size);
 			bad = 1;
 		}
 	}
@@ -343,9 +338,9 @@ static int check_2(const char *kvm_dev, char *detail, size_t len)
 		snprintf(detail, len, "the thread was never preempted: nothing was shown");
 		return ST_FAIL;
 	}
-	snprintf(detail, len, "%d rounds, preempted %ld times, host VL %llu bits, guest VL %llu bits",
-		 rounds, pre, (unsigned long long)host_vl * 8,
-		 (unsigned long long)vl * 8);
+	snprintf(detail, len,
+		 "%d rounds, preempted %ld times, host VL %llu bits, guest VL %llu bits", rounds,
+		 pre, (unsigned long long)host_vl * 8, (unsigned long long)vl * 8);
 	return ST_PASS;
 }
 
@@ -367,15 +362,14 @@ static int check_3(const char *kvm_dev, char *detail, size_t len)
 		snprintf(detail, len, "host KVM has no SVE (KVM_CAP_ARM_SVE)");
 		return ST_SKIP;
 	}
-	if (create(&mv, kvm_dev, 1u << KVM_ARM_VCPU_SVE, guest_sve_hold,
-		   guest_sve_hold_end, detail, len) ||
+	if (create(&mv, kvm_dev, 1u << KVM_ARM_VCPU_SVE, guest_sve_hold, guest_sve_hold_end, detail,
+		   len) ||
 	    set_max_vl(&mv, &vl) || minivm_reset_regs(&mv, 400000))
 		return ST_FAIL;
 	size = guest_sve_dump_size(vl);
 	fill_random(mv.load, size);
 	memset(mv.load + size - vl / 8, 0xff, vl / 8); /* monotonic FFR */
-	if ((getauxval(AT_HWCAP) & HWCAP_SVE) &&
-	    start_competitors(comp, ncpu, &stop, 1000000)) {
+	if ((getauxval(AT_HWCAP) & HWCAP_SVE) && start_competitors(comp, ncpu, &stop, 1000000)) {
 		snprintf(detail, len, "cannot start the competing threads");
 		return ST_FAIL;
 	}
@@ -391,15 +385,13 @@ static int check_3(const char *kvm_dev, char *detail, size_t len)
 
 			while (at < size && mv.dump[at] == mv.load[at])
 				at++;
-			snprintf(detail, len,
-				 "round %d: the guest's %s changed (byte %zu)", r,
+			snprintf(detail, len, "round %d: the guest's %s changed (byte %zu)", r,
 				 at < 32 * vl ? "Z registers" : "P/FFR registers", at);
 			bad = 1;
 		}
 	}
 	pre = preemptions() - pre;
-	corrupted = (getauxval(AT_HWCAP) & HWCAP_SVE)
-			    ? stop_competitors(comp, ncpu, &stop) : 0;
+	corrupted = (getauxval(AT_HWCAP) & HWCAP_SVE) ? stop_competitors(comp, ncpu, &stop) : 0;
 	minivm_destroy(&mv);
 	if (!bad && corrupted) {
 		snprintf(detail, len, "a host thread's SVE state was corrupted %d times",
@@ -427,11 +419,9 @@ static int check_4(const char *kvm_dev, char *detail, size_t len)
 		snprintf(detail, len, "host KVM has no SVE, so none can leak");
 		return ST_SKIP;
 	}
-	if (create(&mv, kvm_dev, 0, guest_probe_nosve, guest_probe_nosve_end,
-		   detail, len))
+	if (create(&mv, kvm_dev, 0, guest_probe_nosve, guest_probe_nosve_end, detail, len))
 		return ST_FAIL;
-	if (vcpu_get_reg(mv.vcpu, ARM64_ID_AA64PFR0_EL1, &pfr0) ||
-	    (pfr0 >> 32 & 0xf)) {
+	if (vcpu_get_reg(mv.vcpu, ARM64_ID_AA64PFR0_EL1, &pfr0) || (pfr0 >> 32 & 0xf)) {
 		snprintf(detail, len, "ID_AA64PFR0_EL1 through ONE_REG: SVE field %llu",
 			 (unsigned long long)(pfr0 >> 32 & 0xf));
 		goto fail;
@@ -465,13 +455,16 @@ static int check_4(const char *kvm_dev, char *detail, size_t len)
 	}
 	esr = minivm_xreg(&mv, 1);
 	if (ucall != 2 || esr >> 26 != 0) {
-		snprintf(detail, len, "RDVL trapped with ESR 0x%llx (EC 0x%llx), want EC 0x0 (undefined)",
+		snprintf(detail, len,
+			 "RDVL trapped with ESR 0x%llx (EC 0x%llx), want EC 0x0 (undefined)",
 			 (unsigned long long)esr, (unsigned long long)(esr >> 26));
 		goto fail;
 	}
 	minivm_destroy(&mv);
-	snprintf(detail, len, "ID_AA64PFR0_EL1.SVE = 0 (ONE_REG and guest), RDVL undefined (ESR 0x%llx), no group-0x15 registers of %llu",
-		 (unsigned long long)esr, (unsigned long long)n);
+	snprintf(
+		detail, len,
+		"ID_AA64PFR0_EL1.SVE = 0 (ONE_REG and guest), RDVL undefined (ESR 0x%llx), no group-0x15 registers of %llu",
+		(unsigned long long)esr, (unsigned long long)n);
 	return ST_PASS;
 fail:
 	minivm_destroy(&mv);
@@ -489,14 +482,14 @@ static const struct check checks[] = {
 	{ "1a", "VMM V0-V31/FPSR/FPCR intact across KVM_RUN, guest without FP", check_1a },
 	{ "1b", "VMM V0-V31/FPSR/FPCR intact across KVM_RUN, guest using FP", check_1b },
 	{ "1c", "VMM V0-V31/FPSR/FPCR intact across KVM_RUN, guest using SVE", check_1c },
-	{ "2", "host thread uses SVE after KVM_RUN: no SIGILL, Z/P/FFR kept across preemption", check_2 },
+	{ "2", "host thread uses SVE after KVM_RUN: no SIGILL, Z/P/FFR kept across preemption",
+	  check_2 },
 	{ "3", "guest Z/P/FFR survive preemption and migration beside host SVE threads", check_3 },
 	{ "4", "vCPU without the SVE bit sees no SVE", check_4 },
 	{ "5", "AArch32 guest using VFP", check_5 },
 };
 
-static int run_check(const struct check *c, const char *kvm_dev,
-		     char *detail, size_t len)
+static int run_check(const struct check *c, const char *kvm_dev, char *detail, size_t len)
 {
 	int pipefd[2], status, r;
 	ssize_t n;
@@ -523,10 +516,11 @@ static int run_check(const struct check *c, const char *kvm_dev,
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return ST_FAIL;
 	if (WIFSIGNALED(status)) {
-		snprintf(detail, len, "killed by signal %d (%s)%s",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)),
-			 WTERMSIG(status) == SIGILL ? ": SVE trapped in the host after KVM_RUN" :
-			 WTERMSIG(status) == SIGALRM ? ": hung" : "");
+		snprintf(detail, len, "killed by signal %d (%s)%s", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)),
+			 WTERMSIG(status) == SIGILL    ? ": SVE trapped in the host after KVM_RUN"
+			 : WTERMSIG(status) == SIGALRM ? ": hung"
+						       : "");
 		return ST_FAIL;
 	}
 	r = WEXITSTATUS(status);
@@ -554,7 +548,8 @@ int selftest_main(int argc, char **argv)
 		while (i < ARRAY_SIZE(checks) && strcmp(only, checks[i].id))
 			i++;
 		if (i == ARRAY_SIZE(checks)) {
-			pr_err("selftest: no check '%s' (armvm selftest shows each one's ID)", only);
+			pr_err("selftest: no check '%s' (armvm selftest shows each one's ID)",
+			       only);
 			return 2;
 		}
 	}
@@ -563,8 +558,7 @@ int selftest_main(int argc, char **argv)
 		return 1;
 	}
 	uname(&u);
-	printf("armvm selftest: FPSIMD/SVE state switching on %s %s\n", u.sysname,
-	       u.release);
+	printf("armvm selftest: FPSIMD/SVE state switching on %s %s\n", u.sysname, u.release);
 	for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
 		char detail[512];
 		int r;
@@ -573,14 +567,15 @@ int selftest_main(int argc, char **argv)
 			continue;
 		r = run_check(&checks[i], kvm_dev, detail, sizeof(detail));
 		printf("%-4s %-3s %s: %s\n",
-		       r == ST_PASS ? "PASS" : r == ST_SKIP ? "SKIP" : "FAIL",
+		       r == ST_PASS   ? "PASS"
+		       : r == ST_SKIP ? "SKIP"
+				      : "FAIL",
 		       checks[i].id, checks[i].title, detail);
 		fflush(stdout);
 		passed += r == ST_PASS;
 		skipped += r == ST_SKIP;
 		failed += r == ST_FAIL;
 	}
-	printf("selftest: %d passed, %d failed, %d skipped\n", passed, failed,
-	       skipped);
+	printf("selftest: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
 	return failed ? 1 : 0;
 }

@@ -74,18 +74,17 @@ int selftest_aarch32_vfp(const char *kvm_dev, char *detail, size_t len)
 
 	(void)kvm_dev;
 	if (!has_el1_32bit()) {
-		snprintf(detail, len, "host KVM does not offer AArch32 EL1 (KVM_CAP_ARM_EL1_32BIT)");
+		snprintf(detail, len,
+			 "host KVM does not offer AArch32 EL1 (KVM_CAP_ARM_EL1_32BIT)");
 		return 77;
 	}
-	if (minivm_create(&a32, 1u << KVM_ARM_VCPU_EL1_32BIT, true, NULL,
-			  (const uint8_t *)a32_vfp, sizeof(a32_vfp), err,
-			  sizeof(err))) {
+	if (minivm_create(&a32, 1u << KVM_ARM_VCPU_EL1_32BIT, true, NULL, (const uint8_t *)a32_vfp,
+			  sizeof(a32_vfp), err, sizeof(err))) {
 		snprintf(detail, len, "AArch32 vCPU: %s", err);
 		return 1;
 	}
 	if (minivm_create(&a64, 0, true, NULL, guest_fp_clobber,
-			  (size_t)(guest_fp_clobber_end - guest_fp_clobber), err,
-			  sizeof(err))) {
+			  (size_t)(guest_fp_clobber_end - guest_fp_clobber), err, sizeof(err))) {
 		snprintf(detail, len, "AArch64 vCPU: %s", err);
 		minivm_destroy(&a32);
 		return 1;
@@ -116,10 +115,10 @@ int selftest_aarch32_vfp(const char *kvm_dev, char *detail, size_t len)
 	}
 	if (dump_double(&a32, 1) != 1.5 || dump_double(&a32, 2) != 2.25 ||
 	    dump_double(&a32, 3) != 4.875) {
-		snprintf(detail, len,
-			 "AArch32 guest's d0-d2 changed between runs: %g %g %g, want 1.5 2.25 4.875",
-			 dump_double(&a32, 1), dump_double(&a32, 2),
-			 dump_double(&a32, 3));
+		snprintf(
+			detail, len,
+			"AArch32 guest's d0-d2 changed between runs: %g %g %g, want 1.5 2.25 4.875",
+			dump_double(&a32, 1), dump_double(&a32, 2), dump_double(&a32, 3));
 		goto out;
 	}
 	snprintf(detail, len, "VFP result and d0-d2 kept across 50 runs of an AArch64 FP guest");

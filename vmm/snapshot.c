@@ -210,19 +210,23 @@ int snapshot_decode(struct snapshot *s, char *err, size_t errlen)
 	sec = snap_find(&s->img, SNAP_SEC_HOST, 0);
 	state_reader_init(&sb, sec->data, sec->len);
 	if (sec->version != HOST_VERSION || get_host(&sb, &s->host))
-		return errmsg(err, errlen, -EINVAL, "snapshot: the host section (version %u) is not valid",
-			      sec->version);
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot: the host section (version %u) is not valid", sec->version);
 	sec = snap_find(&s->img, SNAP_SEC_MACHINE, 0);
 	state_reader_init(&sb, sec->data, sec->len);
 	if (sec->version != MACHINE_VERSION || (ret = get_machine(&sb, &s->m)))
-		return errmsg(err, errlen, -EINVAL, "snapshot: the machine section (version %u) is not valid",
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot: the machine section (version %u) is not valid",
 			      sec->version);
 	if (s->m.nr_vcpus != s->img.nr_vcpus)
-		return errmsg(err, errlen, -EINVAL, "snapshot: %u vCPU sections for a machine of %u vCPUs",
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot: %u vCPU sections for a machine of %u vCPUs",
 			      s->img.nr_vcpus, s->m.nr_vcpus);
 	if (s->m.ram_size != s->img.mem_size)
-		return errmsg(err, errlen, -EINVAL, "snapshot: %llu bytes of memory for a machine of %llu",
-			      (unsigned long long)s->img.mem_size, (unsigned long long)s->m.ram_size);
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot: %llu bytes of memory for a machine of %llu",
+			      (unsigned long long)s->img.mem_size,
+			      (unsigned long long)s->m.ram_size);
 	s->vcpus = calloc(s->m.nr_vcpus, sizeof(*s->vcpus));
 	if (!s->vcpus)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
@@ -232,10 +236,12 @@ int snapshot_decode(struct snapshot *s, char *err, size_t errlen)
 		sec = snap_find(&s->img, SNAP_SEC_VCPU, i);
 		state_reader_init(&sb, sec->data, sec->len);
 		if (sec->version != VCPU_VERSION || vcpu_state_load(st, &sb) || state_finish(&sb))
-			return errmsg(err, errlen, -EINVAL, "snapshot: vCPU %u's section is not valid", i);
+			return errmsg(err, errlen, -EINVAL,
+				      "snapshot: vCPU %u's section is not valid", i);
 		if (st->has_sve != s->m.sve || (st->has_sve && !sve_vls_equal(&st->vls, &s->m.vls)))
 			return errmsg(err, errlen, -EINVAL,
-				      "snapshot: vCPU %u's SVE state does not match the machine's", i);
+				      "snapshot: vCPU %u's SVE state does not match the machine's",
+				      i);
 	}
 	return 0;
 }
@@ -284,12 +290,15 @@ static bool reg_is_host_bound(uint64_t id, const char **what)
 	uint64_t coproc = id & KVM_REG_ARM_COPROC_MASK;
 
 	if (coproc == KVM_REG_ARM_FW || coproc == KVM_REG_ARM_FW_FEAT_BMAP) {
-		*what = id == KVM_REG_ARM_PSCI_VERSION		     ? "PSCI version"
-			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1 ? "SMCCC workaround 1 (Spectre-v2) level"
-			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_2 ? "SMCCC workaround 2 (SSBD) level"
-			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3 ? "SMCCC workaround 3 (Spectre-BHB) level"
-			: coproc == KVM_REG_ARM_FW_FEAT_BMAP	     ? "firmware feature bitmap"
-								     : "firmware register";
+		*what = id == KVM_REG_ARM_PSCI_VERSION ? "PSCI version"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_1
+				? "SMCCC workaround 1 (Spectre-v2) level"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_2
+				? "SMCCC workaround 2 (SSBD) level"
+			: id == KVM_REG_ARM_SMCCC_ARCH_WORKAROUND_3
+				? "SMCCC workaround 3 (Spectre-BHB) level"
+			: coproc == KVM_REG_ARM_FW_FEAT_BMAP ? "firmware feature bitmap"
+							     : "firmware register";
 		return true;
 	}
 	/* ID registers: op0 3, op1 0, CRn 0 (the feature ID space). */
@@ -322,12 +331,14 @@ static int check_probe_vcpu(const struct snapshot *s, char *err, size_t errlen)
 	ret = minivm_create(&mv, st->features & ~(1u << KVM_ARM_VCPU_POWER_OFF), false, NULL,
 			    guest_idle, (size_t)(guest_idle_end - guest_idle), e2, sizeof(e2));
 	if (ret)
-		return errmsg(err, errlen, ret, "cannot restore %s: this host cannot create its vCPUs: %s",
-			      s->path, e2);
+		return errmsg(err, errlen, ret,
+			      "cannot restore %s: this host cannot create its vCPUs: %s", s->path,
+			      e2);
 	if (!gic_host_supports(mv.vm.vm_fd, (enum irqchip_type)m->gic)) {
-		ret = errmsg(err, errlen, -EINVAL,
-			     "cannot restore %s: its guest has a %s, which this host's KVM cannot create",
-			     s->path, gic_name(m->gic));
+		ret = errmsg(
+			err, errlen, -EINVAL,
+			"cannot restore %s: its guest has a %s, which this host's KVM cannot create",
+			s->path, gic_name(m->gic));
 		goto out;
 	}
 	if (st->has_sve) {
@@ -338,7 +349,8 @@ static int check_probe_vcpu(const struct snapshot *s, char *err, size_t errlen)
 
 		ret = vcpu_sve_get_vls(mv.vcpu, &sets[0]);
 		if (ret) {
-			errmsg(err, errlen, ret, "cannot read this host's SVE vector lengths: %s", strerror(-ret));
+			errmsg(err, errlen, ret, "cannot read this host's SVE vector lengths: %s",
+			       strerror(-ret));
 			goto out;
 		}
 		sve_vls_cut(&sets[0], sve_vls_max_vq(&m->vls), &cut);
@@ -347,19 +359,22 @@ static int check_probe_vcpu(const struct snapshot *s, char *err, size_t errlen)
 			sve_vls_format(&m->vls, gs, sizeof(gs));
 			common = sve_vls_common_max(sets, 2);
 			if (common)
-				ret = errmsg(err, errlen, -EINVAL,
-					     "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s; take the snapshot from a guest run with --sve-max-vl %u",
-					     s->path, gs, hs, common * 128);
+				ret = errmsg(
+					err, errlen, -EINVAL,
+					"cannot restore %s: its guest has SVE vector lengths %s, this host offers %s; take the snapshot from a guest run with --sve-max-vl %u",
+					s->path, gs, hs, common * 128);
 			else
-				ret = errmsg(err, errlen, -EINVAL,
-					     "cannot restore %s: its guest has SVE vector lengths %s, this host offers %s, and no common maximum exists",
-					     s->path, gs, hs);
+				ret = errmsg(
+					err, errlen, -EINVAL,
+					"cannot restore %s: its guest has SVE vector lengths %s, this host offers %s, and no common maximum exists",
+					s->path, gs, hs);
 			goto out;
 		}
 		ret = vcpu_sve_finalize(mv.vcpu, &st->vls);
 		if (ret) {
-			errmsg(err, errlen, ret, "cannot restore %s: KVM refuses its SVE vector lengths: %s",
-			       s->path, strerror(-ret));
+			errmsg(err, errlen, ret,
+			       "cannot restore %s: KVM refuses its SVE vector lengths: %s", s->path,
+			       strerror(-ret));
 			goto out;
 		}
 	}
@@ -384,34 +399,40 @@ out:
 	return ret;
 }
 
-int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
-			char *err, size_t errlen)
+int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg, char *err,
+			size_t errlen)
 {
 	const struct snap_machine *m = &s->m;
 	uint64_t frq = host_cntfrq();
 	int kvm, max_vcpus, ipa, ret = 0;
 
 	if (s->host.cntfrq && frq && s->host.cntfrq != frq)
-		return errmsg(err, errlen, -EINVAL,
-			      "cannot restore %s: its guest counter runs at %llu Hz, this host's at %llu Hz (KVM cannot rescale it)",
-			      s->path, (unsigned long long)s->host.cntfrq, (unsigned long long)frq);
+		return errmsg(
+			err, errlen, -EINVAL,
+			"cannot restore %s: its guest counter runs at %llu Hz, this host's at %llu Hz (KVM cannot rescale it)",
+			s->path, (unsigned long long)s->host.cntfrq, (unsigned long long)frq);
 	kvm = open(cfg->kvm_dev, O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
-		return errmsg(err, errlen, -errno, "cannot open %s: %s", cfg->kvm_dev, strerror(errno));
+		return errmsg(err, errlen, -errno, "cannot open %s: %s", cfg->kvm_dev,
+			      strerror(errno));
 	max_vcpus = kvm_check_cap(kvm, KVM_CAP_MAX_VCPUS);
 	ipa = kvm_check_cap(kvm, KVM_CAP_ARM_VM_IPA_SIZE);
 	if (max_vcpus > 0 && m->nr_vcpus > (uint32_t)max_vcpus)
-		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: it has %u vCPUs, this host's KVM allows %d",
+		ret = errmsg(err, errlen, -EINVAL,
+			     "cannot restore %s: it has %u vCPUs, this host's KVM allows %d",
 			     s->path, m->nr_vcpus, max_vcpus);
 	else if (m->ipa_bits > 40 && (int)m->ipa_bits > ipa)
-		ret = errmsg(err, errlen, -EINVAL,
-			     "cannot restore %s: its guest needs a %u-bit address space, this host offers %d bits",
-			     s->path, m->ipa_bits, ipa);
+		ret = errmsg(
+			err, errlen, -EINVAL,
+			"cannot restore %s: its guest needs a %u-bit address space, this host offers %d bits",
+			s->path, m->ipa_bits, ipa);
 	else if (m->pmu && !kvm_check_cap(kvm, KVM_CAP_ARM_PMU_V3))
-		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: its guest has a PMU, this host's KVM offers none",
+		ret = errmsg(err, errlen, -EINVAL,
+			     "cannot restore %s: its guest has a PMU, this host's KVM offers none",
 			     s->path);
 	else if (m->sve && kvm_check_cap(kvm, KVM_CAP_ARM_SVE) <= 0)
-		ret = errmsg(err, errlen, -EINVAL, "cannot restore %s: its guest has SVE, this host's KVM offers none",
+		ret = errmsg(err, errlen, -EINVAL,
+			     "cannot restore %s: its guest has SVE, this host's KVM offers none",
 			     s->path);
 	close(kvm);
 	if (!ret)
@@ -423,20 +444,22 @@ int snapshot_check_host(const struct snapshot *s, const struct vm_config *cfg,
 		uint64_t size;
 
 		if (access(p, F_OK) < 0)
-			return errmsg(err, errlen, -ENOENT, "cannot restore %s: its disk %u, %s, is missing",
-				      s->path, i, p);
+			return errmsg(err, errlen, -ENOENT,
+				      "cannot restore %s: its disk %u, %s, is missing", s->path, i,
+				      p);
 		size = disk_size(p);
 		if (size != m->disk_size[i])
-			return errmsg(err, errlen, -EINVAL,
-				      "cannot restore %s: its disk %u, %s, is %llu bytes, the guest knew it as %llu",
-				      s->path, i, p, (unsigned long long)size,
-				      (unsigned long long)m->disk_size[i]);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"cannot restore %s: its disk %u, %s, is %llu bytes, the guest knew it as %llu",
+				s->path, i, p, (unsigned long long)size,
+				(unsigned long long)m->disk_size[i]);
 	}
 	return 0;
 }
 
-int snapshot_config(const struct snapshot *s, struct vm_config *user,
-		    struct vm_config *cfg, char *err, size_t errlen)
+int snapshot_config(const struct snapshot *s, struct vm_config *user, struct vm_config *cfg,
+		    char *err, size_t errlen)
 {
 	const struct snap_machine *m = &s->m;
 	char **argv = calloc((size_t)m->argc + 2, sizeof(*argv));
@@ -453,8 +476,8 @@ int snapshot_config(const struct snapshot *s, struct vm_config *user,
 	ret = cli_parse_run(m->argc + 1, argv, cfg, e2, sizeof(e2));
 	free(argv);
 	if (ret)
-		return errmsg(err, errlen, -EINVAL, "snapshot %s: its saved options do not parse: %s",
-			      s->path, e2);
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot %s: its saved options do not parse: %s", s->path, e2);
 	/* The machine as it was resolved on the saving host. */
 	cfg->nr_cpus = m->nr_vcpus;
 	cfg->ram_size = m->ram_size;
@@ -463,13 +486,15 @@ int snapshot_config(const struct snapshot *s, struct vm_config *user,
 	memset(&cfg->sve, 0, sizeof(cfg->sve));
 	if (m->sve) {
 		cfg->sve.kind = SVE_REQ_SET;
-		for (unsigned int vq = 1; vq <= SVE_VQ_MAX_UAPI && cfg->sve.nr_vl < SVE_REQ_MAX_LENGTHS; vq++)
+		for (unsigned int vq = 1;
+		     vq <= SVE_VQ_MAX_UAPI && cfg->sve.nr_vl < SVE_REQ_MAX_LENGTHS; vq++)
 			if (sve_vls_has(&m->vls, vq))
 				cfg->sve.vl[cfg->sve.nr_vl++] = vq * 128;
 	}
 	if (cfg->nr_disks != m->nr_disks)
-		return errmsg(err, errlen, -EINVAL, "snapshot %s: %u disks in its options, %u in its machine",
-			      s->path, cfg->nr_disks, m->nr_disks);
+		return errmsg(err, errlen, -EINVAL,
+			      "snapshot %s: %u disks in its options, %u in its machine", s->path,
+			      cfg->nr_disks, m->nr_disks);
 	/* The disks where the guest last had them (a restore may move them). */
 	for (unsigned int i = 0; i < m->nr_disks; i++) {
 		cfg->disk_path[i] = strdup(m->disk_path[i]);
@@ -486,9 +511,10 @@ int snapshot_config(const struct snapshot *s, struct vm_config *user,
 	cfg->dump_dtb = NULL;
 	if (user->nr_disks) {
 		if (user->nr_disks != m->nr_disks)
-			return errmsg(err, errlen, -EINVAL,
-				      "restore: %u --disk options given, the snapshot's guest has %u disks",
-				      user->nr_disks, m->nr_disks);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"restore: %u --disk options given, the snapshot's guest has %u disks",
+				user->nr_disks, m->nr_disks);
 		/* The user's options, whole: their strings change owner. */
 		for (unsigned int i = 0; i < m->nr_disks; i++) {
 			free(cfg->disk_opt[i]);
@@ -508,8 +534,9 @@ int snapshot_config(const struct snapshot *s, struct vm_config *user,
 
 /* The child of a background save: finish the file, report, exit. Nothing
  * here allocates or takes a lock another thread could have held. */
-static void __attribute__((noreturn)) snapshot_child(struct snap_job *job, const uint8_t *mem,
-						     snap_progress_fn progress, void *opaque, int out)
+static void __attribute__((noreturn))
+snapshot_child(struct snap_job *job, const uint8_t *mem, snap_progress_fn progress, void *opaque,
+	       int out)
 {
 	struct snap_bg_result r;
 	int64_t t0 = clock_monotonic_ns();
@@ -552,9 +579,8 @@ int snapshot_bg_collect(struct snap_bg *bg, struct snap_result *res, char *err, 
 	return 0;
 }
 
-int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
-		void *opaque, struct snap_result *res, struct snap_bg *bg,
-		char *err, size_t errlen)
+int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress, void *opaque,
+		struct snap_result *res, struct snap_bg *bg, char *err, size_t errlen)
 {
 	struct snap_job job = { .fd = -1 };
 	struct snap_writer w;
@@ -567,12 +593,14 @@ int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
 	memset(res, 0, sizeof(*res));
 	for (struct device *d = vm->devices.head; d; d = d->next)
 		if (d->ops->unsaveable)
-			return errmsg(err, errlen, -ENOTSUP, "snapshot: %s is %s; a guest with it cannot be saved",
+			return errmsg(err, errlen, -ENOTSUP,
+				      "snapshot: %s is %s; a guest with it cannot be saved",
 				      d->name, d->ops->unsaveable);
 	if (!was_paused) {
 		ret = vm_pause(vm, &took);
 		if (ret)
-			return errmsg(err, errlen, ret, "snapshot: cannot pause the guest: %s", strerror(-ret));
+			return errmsg(err, errlen, ret, "snapshot: cannot pause the guest: %s",
+				      strerror(-ret));
 	}
 	device_list_freeze(&vm->devices);
 	snapw_init(&w);
@@ -649,7 +677,8 @@ int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
 		}
 		close(pfd[1]);
 		if (pid < 0) {
-			ret = errmsg(err, errlen, -errno, "snapshot: cannot start the writer: %s", strerror(errno));
+			ret = errmsg(err, errlen, -errno, "snapshot: cannot start the writer: %s",
+				     strerror(errno));
 			close(pfd[0]);
 			goto out;
 		}
@@ -667,7 +696,8 @@ int vm_snapshot(struct vm *vm, const char *path, snap_progress_fn progress,
 	res->write_ns = clock_monotonic_ns() - t1;
 	res->mem_bytes = job.stored;
 	if (!ret && job.dir_sync_errno)
-		pr_warn("snapshot %s: cannot sync its directory: %s", path, strerror(job.dir_sync_errno));
+		pr_warn("snapshot %s: cannot sync its directory: %s", path,
+			strerror(job.dir_sync_errno));
 	if (!ret) {
 		res->file_bytes = job.mem_off + res->mem_bytes;
 		pr_info("snapshot %s: %llu MiB of memory stored in %.1f ms", path,
@@ -700,10 +730,11 @@ int vm_restore_state(struct vm *vm, char *err, size_t errlen)
 
 		ret = vcpu_state_apply(&vm->vcpus[i], &s->vcpus[i], &id);
 		if (ret)
-			return errmsg(err, errlen, ret,
-				      id ? "restore: KVM refused vCPU %u's register 0x%llx: %s (a register this host cannot take: another CPU or firmware level?)"
-					 : "restore: KVM refused vCPU %u's events or MP state%.0llx: %s",
-				      i, (unsigned long long)id, strerror(-ret));
+			return errmsg(
+				err, errlen, ret,
+				id ? "restore: KVM refused vCPU %u's register 0x%llx: %s (a register this host cannot take: another CPU or firmware level?)"
+				   : "restore: KVM refused vCPU %u's events or MP state%.0llx: %s",
+				i, (unsigned long long)id, strerror(-ret));
 	}
 	/* The GIC, after the vCPUs, in the order the list holds. */
 	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
@@ -715,7 +746,8 @@ int vm_restore_state(struct vm *vm, char *err, size_t errlen)
 	state_reader_init(&sb, sec->data, sec->len);
 	ret = sec->version == GIC_VERSION
 		      ? gic_state_load(&vm->gic, mpidr, vm->nr_vcpus, &sb, err, errlen)
-		      : errmsg(err, errlen, -EINVAL, "restore: GIC section version %u unknown", sec->version);
+		      : errmsg(err, errlen, -EINVAL, "restore: GIC section version %u unknown",
+			       sec->version);
 	free(mpidr);
 	if (ret)
 		return ret;
@@ -727,7 +759,8 @@ int vm_restore_state(struct vm *vm, char *err, size_t errlen)
 		ret = state_finish(&sb);
 	if (ret)
 		return errmsg(err, errlen, ret,
-			      "restore: the devices' state does not fit this machine (%s)", strerror(-ret));
+			      "restore: the devices' state does not fit this machine (%s)",
+			      strerror(-ret));
 	return 0;
 }
 
@@ -784,18 +817,19 @@ int snapshot_info_main(int argc, char **argv)
 			if (s.m.sve && sve_vls_has(&s.m.vls, vq))
 				json_array_append_new(vl, json_integer(vq * 128));
 		for (uint32_t i = 0; i < s.m.nr_disks; i++)
-			json_array_append_new(disks, json_pack("{s:s, s:I}", "path", s.m.disk_path[i],
-							       "bytes", (json_int_t)s.m.disk_size[i]));
-		j = json_pack("{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:i, s:I, s:I, s:s, s:i, s:o, s:b, s:o, s:f}",
-			      "path", path, "format_version", (int)s.img.version,
-			      "sections", (int)s.img.nr_sections, "saved_at", when,
-			      "armvm_version", s.host.armvm_version, "host_kernel", s.host.kernel,
-			      "cntfrq", (json_int_t)s.host.cntfrq, "vcpus", (int)s.m.nr_vcpus,
-			      "memory_mib", (json_int_t)(s.m.ram_size >> 20),
-			      "memory_stored_bytes", (json_int_t)(s.img.mem.data_pages * SNAP_PAGE),
-			      "gic", gic_name(s.m.gic), "ipa_bits", (int)s.m.ipa_bits,
-			      "sve_vector_lengths", vl, "pmu", s.m.pmu, "disks", disks,
-			      "pause_ms", s.host.pause_ns / 1e6);
+			json_array_append_new(disks,
+					      json_pack("{s:s, s:I}", "path", s.m.disk_path[i],
+							"bytes", (json_int_t)s.m.disk_size[i]));
+		j = json_pack(
+			"{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:i, s:I, s:I, s:s, s:i, s:o, s:b, s:o, s:f}",
+			"path", path, "format_version", (int)s.img.version, "sections",
+			(int)s.img.nr_sections, "saved_at", when, "armvm_version",
+			s.host.armvm_version, "host_kernel", s.host.kernel, "cntfrq",
+			(json_int_t)s.host.cntfrq, "vcpus", (int)s.m.nr_vcpus, "memory_mib",
+			(json_int_t)(s.m.ram_size >> 20), "memory_stored_bytes",
+			(json_int_t)(s.img.mem.data_pages * SNAP_PAGE), "gic", gic_name(s.m.gic),
+			"ipa_bits", (int)s.m.ipa_bits, "sve_vector_lengths", vl, "pmu", s.m.pmu,
+			"disks", disks, "pause_ms", s.host.pause_ns / 1e6);
 		out = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 		if (out)
 			printf("%s\n", out);
@@ -804,11 +838,11 @@ int snapshot_info_main(int argc, char **argv)
 	} else {
 		printf("%s: armvm snapshot, format version %u, %u sections\n", path, s.img.version,
 		       s.img.nr_sections);
-		printf("saved:   %s by armvm %s on Linux %s (counter %llu Hz, %u-byte pages)\n", when,
-		       s.host.armvm_version, s.host.kernel, (unsigned long long)s.host.cntfrq,
+		printf("saved:   %s by armvm %s on Linux %s (counter %llu Hz, %u-byte pages)\n",
+		       when, s.host.armvm_version, s.host.kernel, (unsigned long long)s.host.cntfrq,
 		       s.host.page_size);
-		printf("machine: %u vCPU(s), %llu MiB, %s, SVE %s, PMU %s, %u-bit IPA\n", s.m.nr_vcpus,
-		       (unsigned long long)(s.m.ram_size >> 20), gic_name(s.m.gic),
+		printf("machine: %u vCPU(s), %llu MiB, %s, SVE %s, PMU %s, %u-bit IPA\n",
+		       s.m.nr_vcpus, (unsigned long long)(s.m.ram_size >> 20), gic_name(s.m.gic),
 		       s.m.sve ? vls : "none", s.m.pmu ? "yes" : "no", s.m.ipa_bits);
 		printf("memory:  %.1f MiB stored, %.1f MiB of zero pages left as holes\n",
 		       s.img.mem.data_pages * (double)SNAP_PAGE / 1048576,

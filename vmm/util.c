@@ -27,8 +27,7 @@ enum log_level log_get_level(void)
 
 int log_level_parse(const char *s, enum log_level *out)
 {
-	static const char *const names[] = { "error", "warning", "info",
-					     "debug" };
+	static const char *const names[] = { "error", "warning", "info", "debug" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!strcmp(s, names[i])) {
@@ -74,8 +73,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_ratelimited(struct log_ratelimit *rl, enum log_level level,
-		     const char *fmt, ...)
+void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
 {
 	const int64_t window = 5LL * 1000 * 1000 * 1000;
 	const unsigned int burst = 10;
@@ -87,8 +85,7 @@ void log_ratelimited(struct log_ratelimit *rl, enum log_level level,
 	/* Not exact under races between vCPU threads; it need not be. */
 	if (now - rl->window_start_ns > window) {
 		if (rl->suppressed)
-			log_msg(level, "(%u similar messages suppressed)",
-				rl->suppressed);
+			log_msg(level, "(%u similar messages suppressed)", rl->suppressed);
 		rl->window_start_ns = now;
 		rl->printed = 0;
 		rl->suppressed = 0;
@@ -140,8 +137,7 @@ err:
 	return err;
 }
 
-static int file_open_regular(const char *path, size_t max_size, int *fdp,
-			     size_t *sizep)
+static int file_open_regular(const char *path, size_t max_size, int *fdp, size_t *sizep)
 {
 	struct stat st;
 	int fd, err;
@@ -199,8 +195,7 @@ void file_unmap(uint8_t *buf, size_t size)
 		munmap(buf, size);
 }
 
-int file_read_all(const char *path, size_t max_size, uint8_t **bufp,
-		  size_t *sizep)
+int file_read_all(const char *path, size_t max_size, uint8_t **bufp, size_t *sizep)
 {
 	size_t size, done = 0;
 	uint8_t *buf;
@@ -266,11 +261,20 @@ int size_parse_mib(const char *s, uint64_t *bytes)
 		return -EINVAL;
 	if (*end) {
 		switch (toupper((unsigned char)*end)) {
-		case 'K': mult = SZ_1K; break;
-		case 'M': mult = SZ_1M; break;
-		case 'G': mult = SZ_1G; break;
-		case 'T': mult = SZ_1G * 1024; break;
-		default: return -EINVAL;
+		case 'K':
+			mult = SZ_1K;
+			break;
+		case 'M':
+			mult = SZ_1M;
+			break;
+		case 'G':
+			mult = SZ_1G;
+			break;
+		case 'T':
+			mult = SZ_1G * 1024;
+			break;
+		default:
+			return -EINVAL;
 		}
 		end++;
 		if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))

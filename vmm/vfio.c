@@ -23,8 +23,10 @@ static int hex_field(const char *s, size_t len, unsigned long max, unsigned long
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
 
 		if (d < 0)
 			return -EINVAL;
@@ -54,13 +56,15 @@ int vfio_bdf_parse(const char *s, struct pci_bdf *out, char *err, size_t errlen)
 	    hex_field(c1 + 1, (size_t)(dot - c1 - 1), 0x1f, &d) ||
 	    hex_field(dot + 1, strlen(dot + 1), 7, &f))
 		goto bad;
-	*out = (struct pci_bdf){ .domain = (uint16_t)dom, .bus = (uint8_t)b, .dev = (uint8_t)d,
-				 .fn = (uint8_t)f };
+	*out = (struct pci_bdf){
+		.domain = (uint16_t)dom, .bus = (uint8_t)b, .dev = (uint8_t)d, .fn = (uint8_t)f
+	};
 	return 0;
 bad:
-	return errmsg(err, errlen, -EINVAL,
-		      "--vfio-pci %s: expected a PCI address [domain:]bus:device.function in hex, e.g. 0000:01:00.0",
-		      s);
+	return errmsg(
+		err, errlen, -EINVAL,
+		"--vfio-pci %s: expected a PCI address [domain:]bus:device.function in hex, e.g. 0000:01:00.0",
+		s);
 }
 
 void vfio_bdf_format(const struct pci_bdf *b, char *buf, size_t len)
@@ -68,8 +72,7 @@ void vfio_bdf_format(const struct pci_bdf *b, char *buf, size_t len)
 	snprintf(buf, len, "%04x:%02x:%02x.%x", b->domain, b->bus, b->dev, b->fn);
 }
 
-int vfio_group_of(const char *sysfs, const struct pci_bdf *b, int *group,
-		  char *err, size_t errlen)
+int vfio_group_of(const char *sysfs, const struct pci_bdf *b, int *group, char *err, size_t errlen)
 {
 	char name[16], path[PATH_MAX], link[PATH_MAX], *base, *end;
 	ssize_t n;
@@ -78,20 +81,23 @@ int vfio_group_of(const char *sysfs, const struct pci_bdf *b, int *group,
 	vfio_bdf_format(b, name, sizeof(name));
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", sysfs, name);
 	if (access(path, F_OK) < 0)
-		return errmsg(err, errlen, -ENODEV, "--vfio-pci %s: no such PCI function on this host (see lspci -D)",
+		return errmsg(err, errlen, -ENODEV,
+			      "--vfio-pci %s: no such PCI function on this host (see lspci -D)",
 			      name);
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/iommu_group", sysfs, name);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return errmsg(err, errlen, -ENODEV,
-			      "--vfio-pci %s: the function has no IOMMU group: this host has no IOMMU, or it is off (intel_iommu=on, an SMMU in the firmware tables)",
-			      name);
+		return errmsg(
+			err, errlen, -ENODEV,
+			"--vfio-pci %s: the function has no IOMMU group: this host has no IOMMU, or it is off (intel_iommu=on, an SMMU in the firmware tables)",
+			name);
 	link[n] = '\0';
 	base = strrchr(link, '/');
 	base = base ? base + 1 : link;
 	g = strtol(base, &end, 10);
 	if (*end || g < 0 || g > INT_MAX)
-		return errmsg(err, errlen, -EINVAL, "--vfio-pci %s: unexpected IOMMU group '%s'", name, base);
+		return errmsg(err, errlen, -EINVAL, "--vfio-pci %s: unexpected IOMMU group '%s'",
+			      name, base);
 	*group = (int)g;
 	return 0;
 }
@@ -123,8 +129,8 @@ int vfio_group_viable(const char *sysfs, int group, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/kernel/iommu_groups/%d/devices", sysfs, group);
 	k = scandir(path, &ents, NULL, alphasort);
 	if (k < 0)
-		return errmsg(err, errlen, -errno, "IOMMU group %d: cannot list its devices: %s", group,
-			      strerror(errno));
+		return errmsg(err, errlen, -errno, "IOMMU group %d: cannot list its devices: %s",
+			      group, strerror(errno));
 	for (int i = 0; i < k; i++) {
 		const char *d = ents[i]->d_name;
 
@@ -148,8 +154,9 @@ int vfio_group_viable(const char *sysfs, int group, char *err, size_t errlen)
 	free(ents);
 	if (!nbusy)
 		return 0;
-	return errmsg(err, errlen, -EBUSY,
-		      "IOMMU group %d is not viable: %s %s bound to a host driver; bind %s to vfio-pci (echo vfio-pci > /sys/bus/pci/devices/%s/driver_override; echo %s > /sys/bus/pci/devices/%s/driver/unbind; echo %s > /sys/bus/pci/drivers_probe)",
-		      group, busy, nbusy > 1 ? "are" : "is", nbusy > 1 ? "each" : "it", first, first,
-		      first, first);
+	return errmsg(
+		err, errlen, -EBUSY,
+		"IOMMU group %d is not viable: %s %s bound to a host driver; bind %s to vfio-pci (echo vfio-pci > /sys/bus/pci/devices/%s/driver_override; echo %s > /sys/bus/pci/devices/%s/driver/unbind; echo %s > /sys/bus/pci/drivers_probe)",
+		group, busy, nbusy > 1 ? "are" : "is", nbusy > 1 ? "each" : "it", first, first,
+		first, first);
 }

@@ -163,8 +163,7 @@ static void vm_irq_set(void *opaque, uint32_t spi, int level)
 	int err = gic_spi_set(vm->vm_fd, spi, level);
 
 	if (err)
-		pr_guest(LOG_WARNING, "cannot set SPI %u to %d: %s", spi, level,
-			 strerror(-err));
+		pr_guest(LOG_WARNING, "cannot set SPI %u to %d: %s", spi, level, strerror(-err));
 }
 
 int kvm_check_cap(int kvm_fd, long cap)
@@ -193,31 +192,30 @@ static int vm_open_kvm(struct vm *vm, char *err, size_t errlen)
 		int e = errno;
 
 		if (e == ENOENT)
-			return errmsg(err, errlen, -e,
-				    "cannot open %s: no such device (is KVM enabled in the host kernel, and is this an arm64 host?)",
-				    dev);
+			return errmsg(
+				err, errlen, -e,
+				"cannot open %s: no such device (is KVM enabled in the host kernel, and is this an arm64 host?)",
+				dev);
 		if (e == EACCES || e == EPERM)
-			return errmsg(err, errlen, -e,
-				    "cannot open %s: permission denied (add this user to the 'kvm' group)",
-				    dev);
-		return errmsg(err, errlen, -e, "cannot open %s: %s", dev,
-			    strerror(e));
+			return errmsg(
+				err, errlen, -e,
+				"cannot open %s: permission denied (add this user to the 'kvm' group)",
+				dev);
+		return errmsg(err, errlen, -e, "cannot open %s: %s", dev, strerror(e));
 	}
 	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION)
 		return errmsg(err, errlen, -ENOTSUP,
-			    "%s speaks KVM API %d, armvm needs %d (is this an arm64 KVM?)",
-			    dev, api, KVM_API_VERSION);
+			      "%s speaks KVM API %d, armvm needs %d (is this an arm64 KVM?)", dev,
+			      api, KVM_API_VERSION);
 	if (!kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PSCI_0_2))
 		return errmsg(err, errlen, -ENOTSUP,
-			    "%s is not an arm64 KVM with PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)",
-			    dev);
+			      "%s is not an arm64 KVM with PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)", dev);
 	return 0;
 }
 
 /* Check -m and -c against the host before creating anything. */
-static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
-			   size_t errlen)
+static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
 	uint64_t host_ram = host_ram_bytes(), top;
@@ -230,13 +228,13 @@ static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
 		max_vcpus = LAYOUT_MAX_VCPUS_GICV3;
 	if (max_vcpus > 0 && vm->nr_vcpus > (unsigned int)max_vcpus)
 		return errmsg(err, errlen, -EINVAL,
-			    "-c %u: this host's KVM allows at most %d vCPUs",
-			    vm->nr_vcpus, max_vcpus);
+			      "-c %u: this host's KVM allows at most %d vCPUs", vm->nr_vcpus,
+			      max_vcpus);
 	if (host_ram && vm->ram_size > host_ram)
 		return errmsg(err, errlen, -EINVAL,
-			    "-m %llu: more memory than the host has (%llu MiB)",
-			    (unsigned long long)(vm->ram_size >> 20),
-			    (unsigned long long)(host_ram >> 20));
+			      "-m %llu: more memory than the host has (%llu MiB)",
+			      (unsigned long long)(vm->ram_size >> 20),
+			      (unsigned long long)(host_ram >> 20));
 
 	/* RAM ends at 2 GiB + size: does it fit the IPA space? */
 	top = LAYOUT_RAM_BASE + vm->ram_size;
@@ -249,17 +247,18 @@ static int vm_check_limits(struct vm *vm, unsigned long *vm_type, char *err,
 			bits++;
 		max_ipa = kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_VM_IPA_SIZE);
 		if (max_ipa < (int)bits)
-			return errmsg(err, errlen, -EINVAL,
-				    "-m %llu: RAM would end at 0x%llx, beyond this host's %d-bit guest address space",
-				    (unsigned long long)(vm->ram_size >> 20),
-				    (unsigned long long)top,
-				    max_ipa ? max_ipa : LAYOUT_DEFAULT_IPA_BITS);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"-m %llu: RAM would end at 0x%llx, beyond this host's %d-bit guest address space",
+				(unsigned long long)(vm->ram_size >> 20), (unsigned long long)top,
+				max_ipa ? max_ipa : LAYOUT_DEFAULT_IPA_BITS);
 		vm->ipa_bits = bits;
 		*vm_type = KVM_VM_TYPE_ARM_IPA_SIZE(bits);
 	}
 	if (cfg->pmu && !kvm_check_cap(vm->kvm_fd, KVM_CAP_ARM_PMU_V3))
-		return errmsg(err, errlen, -ENOTSUP,
-			    "--pmu: this host's KVM offers no PMUv3 for guests (KVM_CAP_ARM_PMU_V3)");
+		return errmsg(
+			err, errlen, -ENOTSUP,
+			"--pmu: this host's KVM offers no PMUv3 for guests (KVM_CAP_ARM_PMU_V3)");
 	return 0;
 }
 
@@ -284,10 +283,8 @@ static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
 	}
 	if (vm->ram == MAP_FAILED) {
 		vm->ram = NULL;
-		return errmsg(err, errlen, -ENOMEM,
-			    "cannot allocate %llu MiB of guest RAM: %s",
-			    (unsigned long long)(vm->ram_size >> 20),
-			    strerror(errno));
+		return errmsg(err, errlen, -ENOMEM, "cannot allocate %llu MiB of guest RAM: %s",
+			      (unsigned long long)(vm->ram_size >> 20), strerror(errno));
 	}
 	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
 	region = (struct kvm_userspace_memory_region){
@@ -297,25 +294,19 @@ static int vm_setup_ram(struct vm *vm, char *err, size_t errlen)
 		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return errmsg(err, errlen, -errno,
-			    "KVM_SET_USER_MEMORY_REGION (%llu MiB): %s",
-			    (unsigned long long)(vm->ram_size >> 20),
-			    strerror(errno));
+		return errmsg(err, errlen, -errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB): %s",
+			      (unsigned long long)(vm->ram_size >> 20), strerror(errno));
 	ret = guest_mem_add(&vm->mem, LAYOUT_RAM_BASE, vm->ram_size, vm->ram);
-	return ret ? errmsg(err, errlen, ret, "guest memory map: %s",
-			  strerror(-ret))
-		   : 0;
+	return ret ? errmsg(err, errlen, ret, "guest memory map: %s", strerror(-ret)) : 0;
 }
 
-static int vm_add_device(struct vm *vm, struct device *dev, bus_access_fn fn,
-			 void *opaque, char *err, size_t errlen)
+static int vm_add_device(struct vm *vm, struct device *dev, bus_access_fn fn, void *opaque,
+			 char *err, size_t errlen)
 {
-	int ret = bus_add(&vm->mmio, dev->base, dev->size, fn, opaque,
-			  dev->name);
+	int ret = bus_add(&vm->mmio, dev->base, dev->size, fn, opaque, dev->name);
 
 	if (ret)
-		return errmsg(err, errlen, ret, "cannot place %s: %s", dev->name,
-			    strerror(-ret));
+		return errmsg(err, errlen, ret, "cannot place %s: %s", dev->name, strerror(-ret));
 	device_list_add(&vm->devices, dev);
 	return 0;
 }
@@ -329,7 +320,6 @@ static const struct device_ops pci_host_ops = {
 	.type = "pci-host-ecam",
 	.fdt = pci_host_fdt,
 };
-
 
 /*
  * A placed virtio device goes behind the virtio-iommu: an endpoint with
@@ -349,7 +339,8 @@ static int vm_behind_viommu(struct vm *vm, struct virtio_dev *vd, char *err, siz
 	ret = viommu_add_endpoint(vm->viommu, vd->ep_id, NULL, NULL);
 	if (ret) {
 		free(view);
-		return errmsg(err, errlen, ret, "--viommu virtio: %s cannot be an endpoint", vd->dev.name);
+		return errmsg(err, errlen, ret, "--viommu virtio: %s cannot be an endpoint",
+			      vd->dev.name);
 	}
 	viommu_view_init(view, vm->viommu, vd->ep_id, &vm->mem);
 	vm->views[vm->nr_views++] = view;
@@ -366,8 +357,7 @@ static int vm_behind_viommu(struct vm *vm, struct virtio_dev *vd, char *err, siz
  * here on, on failure too (see virtio_transport.h). A NULL device is its
  * constructor's failure, already described in err.
  */
-static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err,
-			   size_t errlen)
+static int vm_place_virtio(struct vm *vm, struct virtio_dev *vd, char *err, size_t errlen)
 {
 	bool behind;
 	int ret;
@@ -465,26 +455,24 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	 */
 	irq.line = vm_alloc_spi(vm);
 	uart8250_init(&vm->uart, LAYOUT_UART_BASE, irq.line, &irq);
-	ret = vm_add_device(vm, &vm->uart.dev, uart8250_mmio, &vm->uart, err,
-			    errlen);
+	ret = vm_add_device(vm, &vm->uart.dev, uart8250_mmio, &vm->uart, err, errlen);
 	if (ret)
 		return ret;
 	irq.line = vm_alloc_spi(vm);
 	ret = pl031_init(&vm->rtc, LAYOUT_RTC_BASE, irq.line, &irq, &vm->loop);
 	if (ret)
 		return errmsg(err, errlen, ret, "RTC: %s", strerror(-ret));
-	ret = vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err,
-			    errlen);
+	ret = vm_add_device(vm, &vm->rtc.dev, pl031_mmio, &vm->rtc, err, errlen);
 	if (ret)
 		return ret;
 	/* The PCI host bridge (kvmtool has it always). */
 	pci_bus_init(&vm->pci, vm, vm->gic.type == IRQCHIP_GICV3_ITS);
-	vm->pci_host = (struct device){ .ops = &pci_host_ops, .priv = &vm->pci,
+	vm->pci_host = (struct device){ .ops = &pci_host_ops,
+					.priv = &vm->pci,
 					.base = LAYOUT_PCI_CFG_BASE,
 					.size = LAYOUT_PCI_CFG_SIZE };
 	snprintf(vm->pci_host.name, sizeof(vm->pci_host.name), "pci");
-	ret = vm_add_device(vm, &vm->pci_host, pci_ecam_access, &vm->pci, err,
-			    errlen);
+	ret = vm_add_device(vm, &vm->pci_host, pci_ecam_access, &vm->pci, err, errlen);
 	if (ret)
 		return ret;
 	/* The virtio-iommu first: its state loads before its endpoints'. */
@@ -496,10 +484,9 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 		return ret;
 
 	for (unsigned int i = 0; !ret && i < vm->cfg->nr_disks; i++)
-		ret = vm_place_virtio(vm, virtio_blk_new(&vm->cfg->disks[i],
-							 vm->nr_vcpus, &vm->mem,
-							 err, errlen),
-				      err, errlen);
+		ret = vm_place_virtio(
+			vm, virtio_blk_new(&vm->cfg->disks[i], vm->nr_vcpus, &vm->mem, err, errlen),
+			err, errlen);
 	if (!ret && vm->cfg->net.mode == NET_MODE_TAP) {
 		struct net_opts net = vm->cfg->net;
 
@@ -520,20 +507,18 @@ static int vm_setup_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
-			     char *err, size_t errlen)
+static int vm_write_dtb_file(const char *path, const void *fdt, size_t size, char *err,
+			     size_t errlen)
 {
 	char tmp[4096];
 	int fd, ret;
 
 	/* Write beside, then rename: never a half-written file at path. */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >=
-	    (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid()) >= (int)sizeof(tmp))
 		return errmsg(err, errlen, -ENAMETOOLONG, "--dump-dtb: path too long");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return errmsg(err, errlen, -errno, "--dump-dtb %s: %s", path,
-			    strerror(errno));
+		return errmsg(err, errlen, -errno, "--dump-dtb %s: %s", path, strerror(errno));
 	ret = write_full(fd, fdt, size);
 	if (!ret && fsync(fd) < 0)
 		ret = -errno;
@@ -542,14 +527,13 @@ static int vm_write_dtb_file(const char *path, const void *fdt, size_t size,
 		ret = -errno;
 	if (ret) {
 		unlink(tmp);
-		return errmsg(err, errlen, ret, "--dump-dtb %s: %s", path,
-			    strerror(-ret));
+		return errmsg(err, errlen, ret, "--dump-dtb %s: %s", path, strerror(-ret));
 	}
 	return 0;
 }
 
-static int vm_map_boot_file(const char *what, const char *path, uint64_t limit,
-			    uint8_t **buf, size_t *size, char *err, size_t errlen)
+static int vm_map_boot_file(const char *what, const char *path, uint64_t limit, uint8_t **buf,
+			    size_t *size, char *err, size_t errlen)
 {
 	int ret = file_map(path, limit, buf, size);
 
@@ -564,8 +548,7 @@ static int vm_map_boot_file(const char *what, const char *path, uint64_t limit,
 	return 0;
 }
 
-static int vm_place_boot(struct vm *vm, const struct boot_files *files,
-			 char *err, size_t errlen)
+static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *err, size_t errlen)
 {
 	struct boot_image img;
 	struct boot_layout lay;
@@ -577,29 +560,27 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files,
 	int ret;
 
 	if (boot_is_gzip(kdata, ksize)) {
-		ret = boot_gunzip(kdata, ksize, vm->ram_size, &inflated, &ksize,
-				  err, errlen);
+		ret = boot_gunzip(kdata, ksize, vm->ram_size, &inflated, &ksize, err, errlen);
 		if (ret)
 			return ret;
 		kdata = inflated;
 	}
 	ret = boot_image_parse(kdata, ksize, &img, err, errlen);
 	if (!ret)
-		ret = boot_plan(LAYOUT_RAM_BASE, vm->ram_size, &img,
-				files->initrd_size, LAYOUT_FDT_MAX_SIZE, &lay,
-				err, errlen);
+		ret = boot_plan(LAYOUT_RAM_BASE, vm->ram_size, &img, files->initrd_size,
+				LAYOUT_FDT_MAX_SIZE, &lay, err, errlen);
 	if (ret)
 		goto out;
 	/* boot_plan placed them inside RAM; a failure here is a bug there,
 	 * and must not become a guest that boots half a kernel. */
 	ret = guest_mem_write(&vm->mem, lay.kernel_gpa, img.data, img.size);
 	if (!ret && files->initrd_size)
-		ret = guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd,
-				      files->initrd_size);
+		ret = guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd, files->initrd_size);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot place the kernel or initrd in guest RAM at 0x%llx/0x%llx: %s",
-		       (unsigned long long)lay.kernel_gpa,
-		       (unsigned long long)lay.initrd_gpa, strerror(-ret));
+		errmsg(err, errlen, ret,
+		       "cannot place the kernel or initrd in guest RAM at 0x%llx/0x%llx: %s",
+		       (unsigned long long)lay.kernel_gpa, (unsigned long long)lay.initrd_gpa,
+		       strerror(-ret));
 		goto out;
 	}
 
@@ -630,13 +611,11 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files,
 	};
 	ret = devtree_build(&fp, fdt, LAYOUT_FDT_MAX_SIZE);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot build the device tree: %s",
-		     strerror(-ret));
+		errmsg(err, errlen, ret, "cannot build the device tree: %s", strerror(-ret));
 		goto out;
 	}
 	if (vm->cfg->dump_dtb) {
-		ret = vm_write_dtb_file(vm->cfg->dump_dtb, fdt,
-					fdt_totalsize(fdt), err, errlen);
+		ret = vm_write_dtb_file(vm->cfg->dump_dtb, fdt, fdt_totalsize(fdt), err, errlen);
 		if (ret)
 			goto out;
 	}
@@ -647,15 +626,13 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files,
 		goto out;
 	}
 	pr_info("kernel at 0x%llx (%s), initrd at 0x%llx (%llu bytes), DTB at 0x%llx",
-		(unsigned long long)lay.kernel_gpa,
-		img.has_header ? "Image" : "flat binary",
-		(unsigned long long)lay.initrd_gpa,
-		(unsigned long long)lay.initrd_size,
+		(unsigned long long)lay.kernel_gpa, img.has_header ? "Image" : "flat binary",
+		(unsigned long long)lay.initrd_gpa, (unsigned long long)lay.initrd_size,
 		(unsigned long long)lay.fdt_gpa);
 	ret = vcpu_set_boot_regs(&vm->vcpus[0], lay.entry, lay.fdt_gpa);
 	if (ret)
 		errmsg(err, errlen, ret, "cannot set the boot vCPU's registers: %s",
-		     strerror(-ret));
+		       strerror(-ret));
 out:
 	free(inflated);
 	free(fdt);
@@ -676,8 +653,8 @@ static int vm_load_boot(struct vm *vm, const char *cmdline, char *err, size_t er
 
 	if (!vm->cfg->kernel)
 		return errmsg(err, errlen, -EINVAL, "no kernel to boot (-k)");
-	ret = vm_map_boot_file("kernel", vm->cfg->kernel, vm->ram_size, &f.kernel,
-			       &f.kernel_size, err, errlen);
+	ret = vm_map_boot_file("kernel", vm->cfg->kernel, vm->ram_size, &f.kernel, &f.kernel_size,
+			       err, errlen);
 	if (!ret && vm->cfg->initrd)
 		ret = vm_map_boot_file("initrd", vm->cfg->initrd, vm->ram_size, &f.initrd,
 				       &f.initrd_size, err, errlen);
@@ -689,8 +666,7 @@ static int vm_load_boot(struct vm *vm, const char *cmdline, char *err, size_t er
 	return ret;
 }
 
-int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
-		   size_t errlen)
+int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
 	unsigned long vm_type = 0;
 	int ret;
@@ -711,8 +687,7 @@ int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
 	if (!ret)
 		ret = evloop_init(&vm->loop);
 	if (ret)
-		return errmsg(err, errlen, ret, "cannot set up the I/O loop: %s",
-			      strerror(-ret));
+		return errmsg(err, errlen, ret, "cannot set up the I/O loop: %s", strerror(-ret));
 
 	ret = vm_open_kvm(vm, err, errlen);
 	if (!ret)
@@ -721,8 +696,7 @@ int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err,
 		return ret;
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, vm_type);
 	if (vm->vm_fd < 0)
-		return errmsg(err, errlen, -errno, "KVM_CREATE_VM: %s",
-			      strerror(errno));
+		return errmsg(err, errlen, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
@@ -746,8 +720,7 @@ static int vm_want_sve(struct vm *vm, char *err, size_t errlen)
 	if (cfg->sve.kind != SVE_REQ_HOST)
 		return errmsg(err, errlen, -ENOTSUP,
 			      "%s: this host's KVM offers no SVE (KVM_CAP_ARM_SVE)",
-			      cfg->sve.kind == SVE_REQ_MAX ? "--sve-max-vl"
-							   : "--sve-vls");
+			      cfg->sve.kind == SVE_REQ_MAX ? "--sve-max-vl" : "--sve-vls");
 	return 0;
 }
 
@@ -773,9 +746,10 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 
 		/* A restore: exactly the features the vCPU was saved with. */
 		if (vm->cfg->snap && vm->cfg->snap->vcpus[i].features != f)
-			return errmsg(err, errlen, -EINVAL,
-				      "restore: vCPU %u was saved with features 0x%x, this machine's are 0x%x",
-				      i, vm->cfg->snap->vcpus[i].features, f);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"restore: vCPU %u was saved with features 0x%x, this machine's are 0x%x",
+				i, vm->cfg->snap->vcpus[i].features, f);
 		ret = vcpu_create(vm, vcpu, i, f, err, errlen);
 		if (ret)
 			return ret;
@@ -789,8 +763,7 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 				return errmsg(err, errlen, ret,
 					      "cannot read the host's SVE vector lengths: %s",
 					      strerror(-ret));
-			ret = sve_negotiate(&host, &vm->cfg->sve, &vm->sve_vls,
-					    err, errlen);
+			ret = sve_negotiate(&host, &vm->cfg->sve, &vm->sve_vls, err, errlen);
 			if (ret)
 				return ret;
 		}
@@ -800,8 +773,8 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 
 			sve_vls_format(&vm->sve_vls, vls, sizeof(vls));
 			return errmsg(err, errlen, ret,
-				      "vCPU %u: KVM refused SVE vector lengths %s: %s",
-				      i, vls, strerror(-ret));
+				      "vCPU %u: KVM refused SVE vector lengths %s: %s", i, vls,
+				      strerror(-ret));
 		}
 	}
 	if (vm->sve) {
@@ -813,8 +786,8 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline,
-	      char *err, size_t errlen)
+int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, char *err,
+	      size_t errlen)
 {
 	enum irqchip_type gic_type;
 	int ret;
@@ -823,14 +796,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline,
 	if (!ret)
 		ret = vm_want_sve(vm, err, errlen);
 	if (!ret)
-		ret = gic_resolve(vm->vm_fd, cfg->irqchip, vm->nr_vcpus,
-				  &gic_type, err, errlen);
+		ret = gic_resolve(vm->vm_fd, cfg->irqchip, vm->nr_vcpus, &gic_type, err, errlen);
 	if (ret)
 		goto err_destroy;
 	ret = gic_create(&vm->gic, vm->vm_fd, gic_type, vm->nr_vcpus);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot create the %s: %s",
-		       gic_type_name(gic_type), strerror(-ret));
+		errmsg(err, errlen, ret, "cannot create the %s: %s", gic_type_name(gic_type),
+		       strerror(-ret));
 		goto err_destroy;
 	}
 	ret = vm_create_vcpus(vm, err, errlen);
@@ -840,23 +812,22 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline,
 		goto err_destroy;
 	ret = gic_init(&vm->gic, vm->nr_spis);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot initialise the %s: %s",
-		       gic_type_name(gic_type), strerror(-ret));
+		errmsg(err, errlen, ret, "cannot initialise the %s: %s", gic_type_name(gic_type),
+		       strerror(-ret));
 		goto err_destroy;
 	}
 	ret = irq_routes_init(&vm->routes, vm->vm_fd);
 	for (struct device *d = vm->devices.head; !ret && d; d = d->next) {
 		if (d->ops->start && (ret = d->ops->start(d)))
-			errmsg(err, errlen, ret, "cannot start %s: %s", d->name,
-			       strerror(-ret));
+			errmsg(err, errlen, ret, "cannot start %s: %s", d->name, strerror(-ret));
 	}
 	if (ret)
 		goto err_destroy;
 	for (unsigned int i = 0; cfg->pmu && i < vm->nr_vcpus; i++) {
 		ret = vcpu_init_pmu(&vm->vcpus[i]);
 		if (ret) {
-			errmsg(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s",
-			       i, strerror(-ret));
+			errmsg(err, errlen, ret, "--pmu: cannot set up vCPU %u's PMU: %s", i,
+			       strerror(-ret));
 			goto err_destroy;
 		}
 	}
@@ -889,8 +860,8 @@ static void vm_signal(void *opaque, uint32_t events)
 	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	vm->exit_signal = (int)si.ssi_signo;
-	vm_request_exit(vm, VM_EXIT_SIGNAL, "terminated by signal %d (%s)",
-			(int)si.ssi_signo, strsignal((int)si.ssi_signo));
+	vm_request_exit(vm, VM_EXIT_SIGNAL, "terminated by signal %d (%s)", (int)si.ssi_signo,
+			strsignal((int)si.ssi_signo));
 }
 
 enum vm_exit vm_run(struct vm *vm)
@@ -915,19 +886,15 @@ enum vm_exit vm_run(struct vm *vm)
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	sigdelset(&block, SIGUSR1);
 	vm->signal_fd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0 ||
-	    evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm) < 0) {
-		vm_request_exit(vm, VM_EXIT_ERROR, "cannot watch signals: %s",
-				strerror(errno));
+	if (vm->signal_fd < 0 || evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm) < 0) {
+		vm_request_exit(vm, VM_EXIT_ERROR, "cannot watch signals: %s", strerror(errno));
 		return vm->exit_reason;
 	}
 
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		err = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread,
-				     &vm->vcpus[i]);
+		err = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		if (err) {
-			vm_request_exit(vm, VM_EXIT_ERROR,
-					"cannot start vCPU %u's thread: %s", i,
+			vm_request_exit(vm, VM_EXIT_ERROR, "cannot start vCPU %u's thread: %s", i,
 					strerror(err));
 			break;
 		}
@@ -936,14 +903,14 @@ enum vm_exit vm_run(struct vm *vm)
 	/* Set-up is over: the main thread keeps only what it needs from
 	 * here (a reboot builds the next machine under the same filter). */
 	if (!err && jail_enter(JAIL_MAIN)) {
-		vm_request_exit(vm, VM_EXIT_ERROR, "cannot install the main thread's seccomp filter");
+		vm_request_exit(vm, VM_EXIT_ERROR,
+				"cannot install the main thread's seccomp filter");
 		err = 1;
 	}
 	if (!err) {
 		err = evloop_run(&vm->loop);
 		if (err)
-			vm_request_exit(vm, VM_EXIT_ERROR, "I/O loop: %s",
-					strerror(-err));
+			vm_request_exit(vm, VM_EXIT_ERROR, "I/O loop: %s", strerror(-err));
 	}
 
 	/* Stop every vCPU, parked ones included. */

@@ -19,15 +19,14 @@
 #define GIC_FDT_PPI 1
 #define IRQ_TYPE_LEVEL_HIGH 4
 
-#define TRY(x)                                                                 \
-	do {                                                                   \
-		int e_ = (x);                                                  \
-		if (e_)                                                        \
-			return e_ == -FDT_ERR_NOSPACE ? -ENOSPC : -EINVAL;     \
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		int e_ = (x);                                                                      \
+		if (e_)                                                                            \
+			return e_ == -FDT_ERR_NOSPACE ? -ENOSPC : -EINVAL;                         \
 	} while (0)
 
-static int fdt_prop_u64_pair(void *fdt, const char *name, uint64_t a,
-			     uint64_t b)
+static int fdt_prop_u64_pair(void *fdt, const char *name, uint64_t a, uint64_t b)
 {
 	uint64_t v[2] = { cpu_to_fdt64(a), cpu_to_fdt64(b) };
 
@@ -68,15 +67,12 @@ static int fdt_gic(void *fdt, const struct devtree_params *p)
 		reg[3] = cpu_to_fdt64(LAYOUT_GIC_CPUI_SIZE);
 	} else {
 		reg[2] = cpu_to_fdt64(layout_gic_redist_base(p->nr_cpus));
-		reg[3] = cpu_to_fdt64((uint64_t)p->nr_cpus *
-				      LAYOUT_GIC_REDIST_SIZE);
+		reg[3] = cpu_to_fdt64((uint64_t)p->nr_cpus * LAYOUT_GIC_REDIST_SIZE);
 	}
-	snprintf(name, sizeof(name), "intc@%llx",
-		 (unsigned long long)LAYOUT_GIC_DIST_BASE);
+	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)LAYOUT_GIC_DIST_BASE);
 	TRY(fdt_begin_node(fdt, name));
-	TRY(fdt_property_string(fdt, "compatible", p->gic == IRQCHIP_GICV2
-							   ? "arm,cortex-a15-gic"
-							   : "arm,gic-v3"));
+	TRY(fdt_property_string(fdt, "compatible",
+				p->gic == IRQCHIP_GICV2 ? "arm,cortex-a15-gic" : "arm,gic-v3"));
 	TRY(fdt_property_cell(fdt, "#interrupt-cells", 3));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
@@ -85,14 +81,12 @@ static int fdt_gic(void *fdt, const struct devtree_params *p)
 	TRY(fdt_property_cell(fdt, "#size-cells", 2));
 	TRY(fdt_property(fdt, "ranges", NULL, 0));
 	if (p->gic == IRQCHIP_GICV3_ITS) {
-		snprintf(name, sizeof(name), "msic@%llx",
-			 (unsigned long long)LAYOUT_GIC_ITS_BASE);
+		snprintf(name, sizeof(name), "msic@%llx", (unsigned long long)LAYOUT_GIC_ITS_BASE);
 		TRY(fdt_begin_node(fdt, name));
 		TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
 		TRY(fdt_property(fdt, "msi-controller", NULL, 0));
 		TRY(fdt_property_cell(fdt, "#msi-cells", 1));
-		TRY(fdt_prop_u64_pair(fdt, "reg", LAYOUT_GIC_ITS_BASE,
-				      LAYOUT_GIC_ITS_SIZE));
+		TRY(fdt_prop_u64_pair(fdt, "reg", LAYOUT_GIC_ITS_BASE, LAYOUT_GIC_ITS_SIZE));
 		TRY(fdt_property_cell(fdt, "phandle", DEVTREE_PHANDLE_ITS));
 		TRY(fdt_end_node(fdt));
 	}
@@ -100,8 +94,7 @@ static int fdt_gic(void *fdt, const struct devtree_params *p)
 }
 
 /* PPI interrupt specifier; GICv2 wants the CPU mask in the flags. */
-static void fdt_ppi(uint32_t *cells, const struct devtree_params *p, uint32_t ppi,
-		    uint32_t type)
+static void fdt_ppi(uint32_t *cells, const struct devtree_params *p, uint32_t ppi, uint32_t type)
 {
 	uint32_t mask = 0;
 
@@ -145,12 +138,10 @@ static int fdt_chosen(void *fdt, const struct devtree_params *p)
 		TRY(fdt_property_string(fdt, "stdout-path", p->stdout_path));
 	if (p->initrd_size) {
 		TRY(fdt_property_u64(fdt, "linux,initrd-start", p->initrd_start));
-		TRY(fdt_property_u64(fdt, "linux,initrd-end",
-				     p->initrd_start + p->initrd_size));
+		TRY(fdt_property_u64(fdt, "linux,initrd-end", p->initrd_start + p->initrd_size));
 	}
 	if (p->rng_seed_len)
-		TRY(fdt_property(fdt, "rng-seed", p->rng_seed,
-				 (int)p->rng_seed_len));
+		TRY(fdt_property(fdt, "rng-seed", p->rng_seed, (int)p->rng_seed_len));
 	return fdt_end_node(fdt) ? -EINVAL : 0;
 }
 
@@ -177,8 +168,7 @@ int devtree_build(const struct devtree_params *p, void *buf, size_t size)
 	if (err)
 		return err;
 
-	snprintf(name, sizeof(name), "memory@%llx",
-		 (unsigned long long)p->ram_base);
+	snprintf(name, sizeof(name), "memory@%llx", (unsigned long long)p->ram_base);
 	TRY(fdt_begin_node(fdt, name));
 	TRY(fdt_property_string(fdt, "device_type", "memory"));
 	TRY(fdt_prop_u64_pair(fdt, "reg", p->ram_base, p->ram_size));
@@ -205,8 +195,7 @@ int devtree_build(const struct devtree_params *p, void *buf, size_t size)
 	TRY(fdt_property_cell(fdt, "phandle", DEVTREE_PHANDLE_APB_PCLK));
 	TRY(fdt_end_node(fdt));
 
-	for (struct device *d = p->devices ? p->devices->head : NULL; d;
-	     d = d->next) {
+	for (struct device *d = p->devices ? p->devices->head : NULL; d; d = d->next) {
 		if (d->ops->fdt && (err = d->ops->fdt(d, fdt)))
 			return err;
 	}

@@ -14,14 +14,12 @@
 
 static uint32_t gic_kvm_type(enum irqchip_type type)
 {
-	return type == IRQCHIP_GICV2 ? KVM_DEV_TYPE_ARM_VGIC_V2
-				     : KVM_DEV_TYPE_ARM_VGIC_V3;
+	return type == IRQCHIP_GICV2 ? KVM_DEV_TYPE_ARM_VGIC_V2 : KVM_DEV_TYPE_ARM_VGIC_V3;
 }
 
 static bool kvm_device_testable(int vm_fd, uint32_t type)
 {
-	struct kvm_create_device cd = { .type = type,
-					.flags = KVM_CREATE_DEVICE_TEST };
+	struct kvm_create_device cd = { .type = type, .flags = KVM_CREATE_DEVICE_TEST };
 
 	return ioctl(vm_fd, KVM_CREATE_DEVICE, &cd) == 0;
 }
@@ -38,24 +36,29 @@ bool gic_host_supports(int vm_fd, enum irqchip_type type)
 const char *gic_type_name(enum irqchip_type type)
 {
 	switch (type) {
-	case IRQCHIP_GICV2: return "gicv2";
-	case IRQCHIP_GICV3: return "gicv3";
-	case IRQCHIP_GICV3_ITS: return "gicv3-its";
-	default: return "auto";
+	case IRQCHIP_GICV2:
+		return "gicv2";
+	case IRQCHIP_GICV3:
+		return "gicv3";
+	case IRQCHIP_GICV3_ITS:
+		return "gicv3-its";
+	default:
+		return "auto";
 	}
 }
 
-int gic_resolve(int vm_fd, enum irqchip_type req, unsigned int nr_cpus,
-		enum irqchip_type *out, char *err, size_t errlen)
+int gic_resolve(int vm_fd, enum irqchip_type req, unsigned int nr_cpus, enum irqchip_type *out,
+		char *err, size_t errlen)
 {
-	static const enum irqchip_type prefer[] = {
-		IRQCHIP_GICV3_ITS, IRQCHIP_GICV3, IRQCHIP_GICV2 };
+	static const enum irqchip_type prefer[] = { IRQCHIP_GICV3_ITS, IRQCHIP_GICV3,
+						    IRQCHIP_GICV2 };
 
 	if (req != IRQCHIP_AUTO) {
 		if (!gic_host_supports(vm_fd, req)) {
-			snprintf(err, errlen,
-				 "--irqchip=%s: this host's KVM cannot create that interrupt controller",
-				 gic_type_name(req));
+			snprintf(
+				err, errlen,
+				"--irqchip=%s: this host's KVM cannot create that interrupt controller",
+				gic_type_name(req));
 			return -ENODEV;
 		}
 		*out = req;
@@ -75,8 +78,7 @@ int gic_resolve(int vm_fd, enum irqchip_type req, unsigned int nr_cpus,
 	}
 	/* GICv2 has 8 CPU interfaces (GIC architecture v2, §1.3). */
 	if (*out == IRQCHIP_GICV2 && nr_cpus > 8) {
-		snprintf(err, errlen,
-			 "-c %u: a GICv2 guest can have at most 8 vCPUs", nr_cpus);
+		snprintf(err, errlen, "-c %u: a GICv2 guest can have at most 8 vCPUs", nr_cpus);
 		return -EINVAL;
 	}
 	return 0;
@@ -91,8 +93,7 @@ static int dev_set_attr(int fd, uint32_t group, uint64_t attr, void *addr)
 	return ioctl(fd, KVM_SET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
 }
 
-int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type,
-	       unsigned int nr_cpus)
+int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type, unsigned int nr_cpus)
 {
 	struct kvm_create_device cd = { .type = gic_kvm_type(type) };
 	uint64_t dist = LAYOUT_GIC_DIST_BASE, cpui = LAYOUT_GIC_CPUI_BASE;
@@ -106,14 +107,14 @@ int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type,
 		return -errno;
 	gic->fd = (int)cd.fd;
 	if (type == IRQCHIP_GICV2) {
-		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
-				   KVM_VGIC_V2_ADDR_TYPE_DIST, &dist);
+		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_DIST,
+				   &dist);
 		if (!err)
 			err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
 					   KVM_VGIC_V2_ADDR_TYPE_CPU, &cpui);
 	} else {
-		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
-				   KVM_VGIC_V3_ADDR_TYPE_DIST, &dist);
+		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST,
+				   &dist);
 		if (!err)
 			err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
 					   KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist);
@@ -121,16 +122,15 @@ int gic_create(struct gic *gic, int vm_fd, enum irqchip_type type,
 	if (err)
 		goto err_close;
 	if (type == IRQCHIP_GICV3_ITS) {
-		struct kvm_create_device itsd = {
-			.type = KVM_DEV_TYPE_ARM_VGIC_ITS };
+		struct kvm_create_device itsd = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
 
 		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &itsd) < 0) {
 			err = -errno;
 			goto err_close;
 		}
 		gic->its_fd = (int)itsd.fd;
-		err = dev_set_attr(gic->its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR,
-				   KVM_VGIC_ITS_ADDR_TYPE, &its);
+		err = dev_set_attr(gic->its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE,
+				   &its);
 		if (err)
 			goto err_close;
 	}
@@ -152,8 +152,8 @@ int gic_init(struct gic *gic, unsigned int nr_spis)
 	gic->nr_irqs = nr_irqs;
 	err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
 	if (!err)
-		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
-				   KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);
+		err = dev_set_attr(gic->fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
+				   NULL);
 	if (!err && gic->its_fd >= 0)
 		err = dev_set_attr(gic->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
 				   KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);

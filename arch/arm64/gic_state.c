@@ -69,7 +69,7 @@ enum gic_op {
 #define GITS_CREADR 0x0090
 #define GITS_BASER 0x0100
 
-#define SYSREG(op0, op1, crn, crm, op2) \
+#define SYSREG(op0, op1, crn, crm, op2)                                                            \
 	((op0) << 14 | (op1) << 11 | (crn) << 7 | (crm) << 3 | (op2))
 #define ICC_PMR_EL1 SYSREG(3, 0, 4, 6, 0)
 #define ICC_BPR0_EL1 SYSREG(3, 0, 12, 8, 3)
@@ -89,7 +89,8 @@ static uint64_t mpidr_attr(uint64_t mpidr)
 
 static int attr_io(int fd, uint32_t group, uint64_t attr, void *val, bool write)
 {
-	struct kvm_device_attr a = { .group = group, .attr = attr,
+	struct kvm_device_attr a = { .group = group,
+				     .attr = attr,
 				     .addr = (uint64_t)(uintptr_t)val };
 
 	return ioctl(fd, write ? KVM_SET_DEVICE_ATTR : KVM_GET_DEVICE_ATTR, &a) < 0 ? -errno : 0;
@@ -116,16 +117,20 @@ static void emit(struct gic_saver *s, uint8_t op, uint32_t cpu, uint32_t reg, ui
 
 static const char *op_name(uint8_t op)
 {
-	static const char *const n[] = { "?", "distributor register", "redistributor register",
-					 "CPU interface register", "line level", "ITS register",
+	static const char *const n[] = { "?",
+					 "distributor register",
+					 "redistributor register",
+					 "CPU interface register",
+					 "line level",
+					 "ITS register",
 					 "ITS table restore" };
 
 	return op < OP_MAX ? n[op] : "?";
 }
 
 /* One access as the list describes it. */
-static int op_io(struct gic *gic, const uint64_t *mpidr, uint8_t op, uint32_t cpu,
-		 uint32_t reg, uint64_t *val, bool write)
+static int op_io(struct gic *gic, const uint64_t *mpidr, uint8_t op, uint32_t cpu, uint32_t reg,
+		 uint64_t *val, bool write)
 {
 	uint32_t v32 = (uint32_t)*val;
 	int err;
@@ -141,8 +146,10 @@ static int op_io(struct gic *gic, const uint64_t *mpidr, uint8_t op, uint32_t cp
 	case OP_LEVEL:
 		err = attr_io(gic->fd, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
 			      mpidr_attr(mpidr[0]) |
-			      (uint64_t)VGIC_LEVEL_INFO_LINE_LEVEL << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT |
-			      reg, &v32, write);
+				      (uint64_t)VGIC_LEVEL_INFO_LINE_LEVEL
+					      << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT |
+				      reg,
+			      &v32, write);
 		break;
 	case OP_ICC:
 		return attr_io(gic->fd, KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
@@ -250,21 +257,26 @@ int gic_state_save(struct gic *gic, const uint64_t *mpidr, unsigned int nr_cpus,
 		   struct state_buf *sb, char *err, size_t errlen)
 {
 	struct state_buf list;
-	struct gic_saver s = { .gic = gic, .mpidr = mpidr, .sb = &list, .msg = err, .msglen = errlen };
+	struct gic_saver s = {
+		.gic = gic, .mpidr = mpidr, .sb = &list, .msg = err, .msglen = errlen
+	};
 	uint64_t typer;
 	int ret;
 
 	if (gic->type == IRQCHIP_GICV2)
-		return errmsg(err, errlen, -ENOTSUP,
-			      "snapshot of a GICv2 guest is not supported (run it with --irqchip gicv3)");
+		return errmsg(
+			err, errlen, -ENOTSUP,
+			"snapshot of a GICv2 guest is not supported (run it with --irqchip gicv3)");
 	/* LPI state into guest RAM first (it is saved with memory). */
 	if (gic->its_fd >= 0) {
-		ret = attr_io(gic->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES, NULL, true);
+		ret = attr_io(gic->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES,
+			      NULL, true);
 		if (!ret)
 			ret = attr_io(gic->fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
 				      KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES, NULL, true);
 		if (ret)
-			return errmsg(err, errlen, ret, "GIC: cannot save the ITS tables to guest memory: %s",
+			return errmsg(err, errlen, ret,
+				      "GIC: cannot save the ITS tables to guest memory: %s",
 				      strerror(-ret));
 	}
 	state_writer_init(&list);
@@ -277,7 +289,8 @@ int gic_state_save(struct gic *gic, const uint64_t *mpidr, unsigned int nr_cpus,
 		if (!ret)
 			ret = op_io(gic, mpidr, OP_REDIST, 0, GICR_TYPER + 4, &hi, false);
 		if (ret && !s.err)
-			s.err = errmsg(err, errlen, ret, "GIC: cannot read GICR_TYPER: %s", strerror(-ret));
+			s.err = errmsg(err, errlen, ret, "GIC: cannot read GICR_TYPER: %s",
+				       strerror(-ret));
 		typer = hi << 32 | lo;
 	}
 	if (typer & GICR_TYPER_PLPIS) {
@@ -327,10 +340,11 @@ int gic_state_load(struct gic *gic, const uint64_t *mpidr, unsigned int nr_cpus,
 	if (state_error(sb))
 		return errmsg(err, errlen, -EINVAL, "GIC state is cut short");
 	if (type != gic->type || nr_irqs != gic->nr_irqs || cpus != nr_cpus)
-		return errmsg(err, errlen, -EINVAL,
-			      "GIC state is for a %s with %u interrupts and %u vCPUs, this guest has a %s with %u and %u",
-			      gic_type_name((enum irqchip_type)(type <= IRQCHIP_GICV3_ITS ? type : 0)),
-			      nr_irqs, cpus, gic_type_name(gic->type), gic->nr_irqs, nr_cpus);
+		return errmsg(
+			err, errlen, -EINVAL,
+			"GIC state is for a %s with %u interrupts and %u vCPUs, this guest has a %s with %u and %u",
+			gic_type_name((enum irqchip_type)(type <= IRQCHIP_GICV3_ITS ? type : 0)),
+			nr_irqs, cpus, gic_type_name(gic->type), gic->nr_irqs, nr_cpus);
 	/* Check the whole list before the first write. */
 	start = sb->pos;
 	for (uint32_t i = 0; i < count; i++) {
@@ -341,10 +355,12 @@ int gic_state_load(struct gic *gic, const uint64_t *mpidr, unsigned int nr_cpus,
 		state_get_u64(sb);
 		if (state_error(sb) || op == 0 || op >= OP_MAX || cpu >= nr_cpus ||
 		    ((op == OP_ITS || op == OP_ITS_RESTORE) && gic->its_fd < 0))
-			return errmsg(err, errlen, -EINVAL, "GIC state entry %u of %u is not valid", i + 1, count);
+			return errmsg(err, errlen, -EINVAL, "GIC state entry %u of %u is not valid",
+				      i + 1, count);
 	}
 	if (state_finish(sb))
-		return errmsg(err, errlen, -EINVAL, "GIC state has %zu stray bytes", sb->len - sb->pos);
+		return errmsg(err, errlen, -EINVAL, "GIC state has %zu stray bytes",
+			      sb->len - sb->pos);
 	sb->pos = start;
 	for (uint32_t i = 0; i < count; i++) {
 		uint8_t op = state_get_u8(sb);

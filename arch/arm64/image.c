@@ -61,8 +61,8 @@ static uint64_t pe_file_size(const uint8_t *buf, size_t size)
 	return need;
 }
 
-int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
-		     char *err, size_t errlen)
+int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out, char *err,
+		     size_t errlen)
 {
 	uint64_t text_offset, image_size, flags, pe_need;
 
@@ -81,20 +81,22 @@ int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
 	image_size = le64(buf + 16);
 	flags = le64(buf + 24);
 	if (flags & ARM64_IMAGE_FLAG_BE)
-		return errmsg(err, errlen, -EINVAL,
-			    "kernel Image is big-endian (header flags bit 0); armvm boots little-endian kernels only");
+		return errmsg(
+			err, errlen, -EINVAL,
+			"kernel Image is big-endian (header flags bit 0); armvm boots little-endian kernels only");
 	/* booting.rst: image_size 0 means a pre-3.17 kernel at 0x80000. */
 	if (image_size == 0)
 		text_offset = 0x80000;
 	if (!IS_ALIGNED(text_offset, 4096) || text_offset >= SZ_2M)
 		return errmsg(err, errlen, -EINVAL,
-			    "kernel Image header has a bad text_offset 0x%llx",
-			    (unsigned long long)text_offset);
+			      "kernel Image header has a bad text_offset 0x%llx",
+			      (unsigned long long)text_offset);
 	pe_need = pe_file_size(buf, size);
 	if (pe_need > size)
-		return errmsg(err, errlen, -EINVAL,
-			    "kernel Image is truncated: the file has %zu bytes, its header says %llu",
-			    size, (unsigned long long)(pe_need == UINT64_MAX ? size + 1 : pe_need));
+		return errmsg(
+			err, errlen, -EINVAL,
+			"kernel Image is truncated: the file has %zu bytes, its header says %llu",
+			size, (unsigned long long)(pe_need == UINT64_MAX ? size + 1 : pe_need));
 	out->data = buf;
 	out->size = size;
 	out->load_offset = text_offset;
@@ -103,8 +105,8 @@ int boot_image_parse(const uint8_t *buf, size_t size, struct boot_image *out,
 	return 0;
 }
 
-int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
-		size_t *outlen, char *err, size_t errlen)
+int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp, size_t *outlen,
+		char *err, size_t errlen)
 {
 	z_stream zs = { 0 };
 	size_t cap = MIN(max, MAX((size_t)4 * size, (size_t)SZ_1M));
@@ -129,15 +131,16 @@ int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
 			inflateEnd(&zs);
 			free(out);
 			return errmsg(err, errlen, -EINVAL, "gzip kernel is corrupt (%s)",
-				    zs.msg ? zs.msg : "inflate failed");
+				      zs.msg ? zs.msg : "inflate failed");
 		}
 		if (zs.avail_out == 0) {
 			if (cap >= max) {
 				inflateEnd(&zs);
 				free(out);
-				return errmsg(err, errlen, -EINVAL,
-					    "gzip kernel inflates to more than %zu MiB, more than guest RAM",
-					    max >> 20);
+				return errmsg(
+					err, errlen, -EINVAL,
+					"gzip kernel inflates to more than %zu MiB, more than guest RAM",
+					max >> 20);
 			}
 			cap = MIN(max, cap * 2);
 			grown = realloc(out, cap);
@@ -160,8 +163,8 @@ int boot_gunzip(const uint8_t *buf, size_t size, size_t max, uint8_t **outp,
 }
 
 int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
-	      uint64_t initrd_size, uint64_t fdt_max, struct boot_layout *out,
-	      char *err, size_t errlen)
+	      uint64_t initrd_size, uint64_t fdt_max, struct boot_layout *out, char *err,
+	      size_t errlen)
 {
 	uint64_t ram_end = ram_base + ram_size;
 	uint64_t window_end = MIN(ram_end, ram_base + LAYOUT_BOOT_WINDOW);
@@ -169,10 +172,11 @@ int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
 
 	memset(out, 0, sizeof(*out));
 	if (k->load_offset > ram_size || k->mem_size > ram_size - k->load_offset)
-		return errmsg(err, errlen, -EINVAL,
-			    "kernel needs %llu MiB of RAM from its load address, the guest has %llu MiB (-m)",
-			    (unsigned long long)((k->load_offset + k->mem_size + SZ_1M - 1) >> 20),
-			    (unsigned long long)(ram_size >> 20));
+		return errmsg(
+			err, errlen, -EINVAL,
+			"kernel needs %llu MiB of RAM from its load address, the guest has %llu MiB (-m)",
+			(unsigned long long)((k->load_offset + k->mem_size + SZ_1M - 1) >> 20),
+			(unsigned long long)(ram_size >> 20));
 	kernel_end = ram_base + k->load_offset + k->mem_size;
 	/*
 	 * DTB at the top of the first 256 MiB (2 MiB-aligned, booting.rst),
@@ -195,9 +199,9 @@ int boot_plan(uint64_t ram_base, uint64_t ram_size, const struct boot_image *k,
 		out->entry = out->kernel_gpa;
 		return 0;
 	}
-	return errmsg(err, errlen, -EINVAL,
-		    "kernel (%llu KiB), initrd (%llu KiB) and device tree do not fit in %llu MiB of RAM (-m)",
-		    (unsigned long long)(k->mem_size >> 10),
-		    (unsigned long long)(initrd_size >> 10),
-		    (unsigned long long)(ram_size >> 20));
+	return errmsg(
+		err, errlen, -EINVAL,
+		"kernel (%llu KiB), initrd (%llu KiB) and device tree do not fit in %llu MiB of RAM (-m)",
+		(unsigned long long)(k->mem_size >> 10), (unsigned long long)(initrd_size >> 10),
+		(unsigned long long)(ram_size >> 20));
 }

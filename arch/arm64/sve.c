@@ -54,8 +54,7 @@ bool sve_vls_equal(const struct sve_vls *a, const struct sve_vls *b)
 	return !memcmp(a->w, b->w, sizeof(a->w));
 }
 
-void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq,
-		 struct sve_vls *out)
+void sve_vls_cut(const struct sve_vls *in, unsigned int max_vq, struct sve_vls *out)
 {
 	struct sve_vls r = { 0 };
 
@@ -93,8 +92,7 @@ void sve_vls_format(const struct sve_vls *v, char *buf, size_t len)
 
 		if (!sve_vls_has(v, vq))
 			continue;
-		n = snprintf(buf + off, len - off, "%s%u", off ? "," : "",
-			     vq * SVE_VQ_BITS);
+		n = snprintf(buf + off, len - off, "%s%u", off ? "," : "", vq * SVE_VQ_BITS);
 		if (n < 0 || (size_t)n >= len - off)
 			return;
 		off += (size_t)n;
@@ -103,8 +101,7 @@ void sve_vls_format(const struct sve_vls *v, char *buf, size_t len)
 		snprintf(buf, len, "none");
 }
 
-int sve_request_parse_list(const char *s, struct sve_request *req, char *err,
-			   size_t errlen)
+int sve_request_parse_list(const char *s, struct sve_request *req, char *err, size_t errlen)
 {
 	const char *p = s;
 
@@ -115,30 +112,29 @@ int sve_request_parse_list(const char *s, struct sve_request *req, char *err,
 		char *end;
 
 		if (*p < '0' || *p > '9')
-			return errmsg(err, errlen, -EINVAL,
-				      "--sve-vls '%s': expected vector lengths in bits, like 128,256,512",
-				      s);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"--sve-vls '%s': expected vector lengths in bits, like 128,256,512",
+				s);
 		v = strtoul(p, &end, 10);
 		if (v > 1UL << 20 || (*end && *end != ','))
-			return errmsg(err, errlen, -EINVAL,
-				      "--sve-vls '%s': expected vector lengths in bits, like 128,256,512",
-				      s);
+			return errmsg(
+				err, errlen, -EINVAL,
+				"--sve-vls '%s': expected vector lengths in bits, like 128,256,512",
+				s);
 		if (req->nr_vl == SVE_REQ_MAX_LENGTHS)
-			return errmsg(err, errlen, -EINVAL,
-				      "--sve-vls '%s': more than %d lengths", s,
-				      SVE_REQ_MAX_LENGTHS);
+			return errmsg(err, errlen, -EINVAL, "--sve-vls '%s': more than %d lengths",
+				      s, SVE_REQ_MAX_LENGTHS);
 		req->vl[req->nr_vl++] = (unsigned int)v;
 		p = *end ? end + 1 : end;
 		if (*end && !*p)
-			return errmsg(err, errlen, -EINVAL,
-				      "--sve-vls '%s': trailing comma", s);
+			return errmsg(err, errlen, -EINVAL, "--sve-vls '%s': trailing comma", s);
 	}
 	return 0;
 }
 
 /* The valid choice closest to wanting lengths up to want_vl bits. */
-static unsigned int nearest_max_vq(const struct sve_vls *host,
-				   unsigned int want_vl)
+static unsigned int nearest_max_vq(const struct sve_vls *host, unsigned int want_vl)
 {
 	unsigned int best = 0;
 
@@ -151,9 +147,8 @@ static unsigned int nearest_max_vq(const struct sve_vls *host,
 	return best;
 }
 
-static int refuse(const struct sve_vls *host, const struct sve_request *req,
-		  unsigned int want_vl, const char *why, char *err,
-		  size_t errlen)
+static int refuse(const struct sve_vls *host, const struct sve_request *req, unsigned int want_vl,
+		  const char *why, char *err, size_t errlen)
 {
 	char asked[160] = "", offers[160], choice[160];
 	struct sve_vls near;
@@ -164,26 +159,23 @@ static int refuse(const struct sve_vls *host, const struct sve_request *req,
 	sve_vls_cut(host, vq, &near);
 	if (req->kind == SVE_REQ_MAX) {
 		snprintf(asked, sizeof(asked), "--sve-max-vl %u", req->max_vl);
-		snprintf(choice, sizeof(choice), "--sve-max-vl %u",
-			 vq * SVE_VQ_BITS);
+		snprintf(choice, sizeof(choice), "--sve-max-vl %u", vq * SVE_VQ_BITS);
 	} else {
 		off = (size_t)snprintf(asked, sizeof(asked), "--sve-vls ");
 		for (unsigned int i = 0; i < req->nr_vl && off < sizeof(asked); i++)
-			off += (size_t)snprintf(asked + off, sizeof(asked) - off,
-						"%s%u", i ? "," : "", req->vl[i]);
+			off += (size_t)snprintf(asked + off, sizeof(asked) - off, "%s%u",
+						i ? "," : "", req->vl[i]);
 		if (!req->nr_vl)
 			snprintf(asked + off, sizeof(asked) - off, "(empty)");
 		memcpy(choice, "--sve-vls ", 10);
 		sve_vls_format(&near, choice + 10, sizeof(choice) - 10);
 	}
-	return errmsg(err, errlen, -EINVAL,
-		      "%s: %s; the host offers %s; nearest valid choice: %s",
+	return errmsg(err, errlen, -EINVAL, "%s: %s; the host offers %s; nearest valid choice: %s",
 		      asked, why, offers, choice);
 }
 
 /* Check one length; fill why and return false when it is impossible. */
-static bool vl_possible(const struct sve_vls *host, unsigned int vl,
-			char *why, size_t len)
+static bool vl_possible(const struct sve_vls *host, unsigned int vl, char *why, size_t len)
 {
 	if (vl == 0 || vl % SVE_VQ_BITS) {
 		snprintf(why, len, "%u is not a multiple of 128", vl);
@@ -200,16 +192,15 @@ static bool vl_possible(const struct sve_vls *host, unsigned int vl,
 	return true;
 }
 
-int sve_negotiate(const struct sve_vls *host, const struct sve_request *req,
-		  struct sve_vls *out, char *err, size_t errlen)
+int sve_negotiate(const struct sve_vls *host, const struct sve_request *req, struct sve_vls *out,
+		  char *err, size_t errlen)
 {
 	struct sve_vls want = { 0 }, cut;
 	unsigned int max_vl = 0;
 	char why[128];
 
 	if (!sve_vls_count(host))
-		return errmsg(err, errlen, -EINVAL,
-			      "the host offers no SVE vector lengths");
+		return errmsg(err, errlen, -EINVAL, "the host offers no SVE vector lengths");
 	switch (req->kind) {
 	case SVE_REQ_HOST:
 		*out = *host;
@@ -223,8 +214,7 @@ int sve_negotiate(const struct sve_vls *host, const struct sve_request *req,
 		break;
 	}
 	if (!req->nr_vl)
-		return refuse(host, req, SVE_VL_MAX_ARCH, "the set is empty",
-			      err, errlen);
+		return refuse(host, req, SVE_VL_MAX_ARCH, "the set is empty", err, errlen);
 	for (unsigned int i = 0; i < req->nr_vl; i++)
 		max_vl = MAX(max_vl, req->vl[i]);
 	for (unsigned int i = 0; i < req->nr_vl; i++) {
@@ -236,9 +226,10 @@ int sve_negotiate(const struct sve_vls *host, const struct sve_request *req,
 	if (!sve_vls_equal(&want, &cut)) {
 		for (unsigned int vq = 1; vq <= max_vl / SVE_VQ_BITS; vq++) {
 			if (sve_vls_has(&cut, vq) && !sve_vls_has(&want, vq)) {
-				snprintf(why, sizeof(why),
-					 "it leaves out %u below its maximum %u, and KVM can only cap the host's set",
-					 vq * SVE_VQ_BITS, max_vl);
+				snprintf(
+					why, sizeof(why),
+					"it leaves out %u below its maximum %u, and KVM can only cap the host's set",
+					vq * SVE_VQ_BITS, max_vl);
 				break;
 			}
 		}
@@ -257,14 +248,14 @@ unsigned int sve_nr_slices(unsigned int max_vq)
 
 uint64_t sve_zreg_id(unsigned int n, unsigned int slice)
 {
-	return REG_ARM64 | REG_ARM64_SVE | REG_SIZE_U2048 | 0x000 |
-	       (uint64_t)(n & 31) << 5 | (slice & 31);
+	return REG_ARM64 | REG_ARM64_SVE | REG_SIZE_U2048 | 0x000 | (uint64_t)(n & 31) << 5 |
+	       (slice & 31);
 }
 
 uint64_t sve_preg_id(unsigned int n, unsigned int slice)
 {
-	return REG_ARM64 | REG_ARM64_SVE | REG_SIZE_U256 | 0x400 |
-	       (uint64_t)(n & 15) << 5 | (slice & 31);
+	return REG_ARM64 | REG_ARM64_SVE | REG_SIZE_U256 | 0x400 | (uint64_t)(n & 15) << 5 |
+	       (slice & 31);
 }
 
 uint64_t sve_ffr_id(unsigned int slice)
@@ -279,8 +270,7 @@ uint64_t sve_vls_id(void)
 
 bool sve_reg_is_sve(uint64_t id)
 {
-	return (id & 0xff00000000000000ULL) == REG_ARM64 &&
-	       (id & REG_COPROC_MASK) == REG_ARM64_SVE;
+	return (id & 0xff00000000000000ULL) == REG_ARM64 && (id & REG_COPROC_MASK) == REG_ARM64_SVE;
 }
 
 size_t kvm_reg_size(uint64_t id)

@@ -18,15 +18,14 @@
 #include "jail.h"
 #include "vm.h"
 
-#define ARM64_CORE_REG(x)                                                      \
-	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |                 \
-	 KVM_REG_ARM_CORE_REG(x))
-#define ARM64_SYS_REG_ID(op0, op1, crn, crm, op2)                              \
-	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG |             \
-	 ((uint64_t)(op0) << KVM_REG_ARM64_SYSREG_OP0_SHIFT) |                 \
-	 ((uint64_t)(op1) << KVM_REG_ARM64_SYSREG_OP1_SHIFT) |                 \
-	 ((uint64_t)(crn) << KVM_REG_ARM64_SYSREG_CRN_SHIFT) |                 \
-	 ((uint64_t)(crm) << KVM_REG_ARM64_SYSREG_CRM_SHIFT) |                 \
+#define ARM64_CORE_REG(x)                                                                          \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
+#define ARM64_SYS_REG_ID(op0, op1, crn, crm, op2)                                                  \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG |                                 \
+	 ((uint64_t)(op0) << KVM_REG_ARM64_SYSREG_OP0_SHIFT) |                                     \
+	 ((uint64_t)(op1) << KVM_REG_ARM64_SYSREG_OP1_SHIFT) |                                     \
+	 ((uint64_t)(crn) << KVM_REG_ARM64_SYSREG_CRN_SHIFT) |                                     \
+	 ((uint64_t)(crm) << KVM_REG_ARM64_SYSREG_CRM_SHIFT) |                                     \
 	 ((uint64_t)(op2) << KVM_REG_ARM64_SYSREG_OP2_SHIFT))
 #define MPIDR_EL1 ARM64_SYS_REG_ID(3, 0, 0, 0, 5)
 
@@ -47,8 +46,8 @@ int vcpu_set_reg(struct vcpu *vcpu, uint64_t id, const void *val)
 	return ioctl(vcpu->fd, KVM_SET_ONE_REG, &reg) < 0 ? -errno : 0;
 }
 
-int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
-		uint32_t features, char *err, size_t errlen)
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, uint32_t features, char *err,
+		size_t errlen)
 {
 	struct kvm_vcpu_init init;
 	int ret;
@@ -59,17 +58,14 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot create vCPU %u: %s", id,
-			 strerror(errno));
+		snprintf(err, errlen, "cannot create vCPU %u: %s", id, strerror(errno));
 		return ret;
 	}
-	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, vcpu->fd, 0);
+	vcpu->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED) {
 		ret = -errno;
 		vcpu->run = NULL;
-		snprintf(err, errlen, "cannot map vCPU %u's run area: %s", id,
-			 strerror(errno));
+		snprintf(err, errlen, "cannot map vCPU %u's run area: %s", id, strerror(errno));
 		goto err_close;
 	}
 	/*
@@ -79,8 +75,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
 	memset(&init, 0, sizeof(init));
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "KVM_ARM_PREFERRED_TARGET: %s",
-			 strerror(errno));
+		snprintf(err, errlen, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
 		goto err_unmap;
 	}
 	memset(init.features, 0, sizeof(init.features));
@@ -88,14 +83,12 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id,
 	vcpu->features = features;
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "KVM_ARM_VCPU_INIT on vCPU %u: %s", id,
-			 strerror(errno));
+		snprintf(err, errlen, "KVM_ARM_VCPU_INIT on vCPU %u: %s", id, strerror(errno));
 		goto err_unmap;
 	}
 	ret = vcpu_get_reg(vcpu, MPIDR_EL1, &vcpu->mpidr);
 	if (ret) {
-		snprintf(err, errlen, "cannot read vCPU %u's MPIDR_EL1: %s", id,
-			 strerror(-ret));
+		snprintf(err, errlen, "cannot read vCPU %u's MPIDR_EL1: %s", id, strerror(-ret));
 		goto err_unmap;
 	}
 	return 0;
@@ -177,12 +170,10 @@ static void vcpu_handle_mmio(struct vcpu *vcpu)
 			 vcpu->id, len, (unsigned long long)addr);
 		return;
 	}
-	if (!bus_access(&vcpu->vm->mmio, addr, run->mmio.data, len,
-			run->mmio.is_write)) {
+	if (!bus_access(&vcpu->vm->mmio, addr, run->mmio.data, len, run->mmio.is_write)) {
 		/* Nothing there: writes vanish, reads see zero. */
-		pr_guest(LOG_DEBUG, "vCPU %u: %s of %u bytes at unmapped 0x%llx",
-			 vcpu->id, run->mmio.is_write ? "write" : "read", len,
-			 (unsigned long long)addr);
+		pr_guest(LOG_DEBUG, "vCPU %u: %s of %u bytes at unmapped 0x%llx", vcpu->id,
+			 run->mmio.is_write ? "write" : "read", len, (unsigned long long)addr);
 	}
 }
 
@@ -198,8 +189,7 @@ static bool vcpu_handle_system_event(struct vcpu *vcpu)
 		vm_request_exit(vm, VM_EXIT_RESET, "guest requested a reset");
 		return false;
 	case KVM_SYSTEM_EVENT_CRASH:
-		vm_request_exit(vm, VM_EXIT_CRASH,
-				"guest crashed (PSCI system event: crash)");
+		vm_request_exit(vm, VM_EXIT_CRASH, "guest crashed (PSCI system event: crash)");
 		return false;
 	default:
 		/* SUSPEND and WAKEUP only reach us if we opted in: resume. */
@@ -241,8 +231,8 @@ void *vcpu_thread(void *arg)
 				vcpu->run->immediate_exit = 0;
 				continue;
 			}
-			vm_request_exit(vm, VM_EXIT_ERROR, "vCPU %u: KVM_RUN: %s",
-					vcpu->id, strerror(errno));
+			vm_request_exit(vm, VM_EXIT_ERROR, "vCPU %u: KVM_RUN: %s", vcpu->id,
+					strerror(errno));
 			break;
 		}
 		vcpu->exits++;
@@ -260,20 +250,20 @@ void *vcpu_thread(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			vm_request_exit(vm, VM_EXIT_ERROR,
-					"vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)",
-					vcpu->id,
-					(unsigned long long)vcpu->run->fail_entry
-						.hardware_entry_failure_reason);
+			vm_request_exit(
+				vm, VM_EXIT_ERROR,
+				"vCPU %u: KVM could not enter the guest (hardware reason 0x%llx)",
+				vcpu->id,
+				(unsigned long long)
+					vcpu->run->fail_entry.hardware_entry_failure_reason);
 			return NULL;
 		case KVM_EXIT_INTERNAL_ERROR:
 			vm_request_exit(vm, VM_EXIT_ERROR,
-					"vCPU %u: KVM internal error (suberror %u)",
-					vcpu->id, vcpu->run->internal.suberror);
+					"vCPU %u: KVM internal error (suberror %u)", vcpu->id,
+					vcpu->run->internal.suberror);
 			return NULL;
 		default:
-			vm_request_exit(vm, VM_EXIT_ERROR,
-					"vCPU %u: unexpected KVM exit reason %u",
+			vm_request_exit(vm, VM_EXIT_ERROR, "vCPU %u: unexpected KVM exit reason %u",
 					vcpu->id, vcpu->run->exit_reason);
 			return NULL;
 		}

@@ -124,8 +124,7 @@ int vcpu_state_capture(struct vcpu *vcpu, struct vcpu_state *st)
 	return 0;
 }
 
-int vcpu_state_apply(struct vcpu *vcpu, const struct vcpu_state *st,
-		     uint64_t *failed_id)
+int vcpu_state_apply(struct vcpu *vcpu, const struct vcpu_state *st, uint64_t *failed_id)
 {
 	struct kvm_mp_state mp = { .mp_state = st->mp_state };
 
@@ -172,8 +171,7 @@ int vcpu_state_save(const struct vcpu_state *st, struct state_buf *sb)
 	state_put_u32(sb, st->nr_regs);
 	for (uint32_t i = 0; i < st->nr_regs; i++) {
 		state_put_u64(sb, st->ids[i]);
-		state_put_bytes(sb, st->data + st->offsets[i],
-				kvm_reg_size(st->ids[i]));
+		state_put_bytes(sb, st->data + st->offsets[i], kvm_reg_size(st->ids[i]));
 	}
 	return state_error(sb);
 }

@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st = blk_req_parse(&c, CAPACITY, size > 1 && (data[1] & 1), &req);
 		if (req.status)
 			*req.status = (uint8_t)st;
-		if (st == VIRTIO_BLK_S_OK && (req.type == VIRTIO_BLK_T_IN ||
-					      req.type == VIRTIO_BLK_T_OUT)) {
+		if (st == VIRTIO_BLK_S_OK &&
+		    (req.type == VIRTIO_BLK_T_IN || req.type == VIRTIO_BLK_T_OUT)) {
 			if (req.sector + req.len / BLK_SECTOR > CAPACITY || req.len % BLK_SECTOR)
 				abort();
 			for (int i = 0; i < req.iovcnt; i++)

@@ -45,8 +45,11 @@ static void vrng_reset(struct device *dev)
 }
 
 static const struct device_ops vrng_ops = {
-	.type = "virtio-rng", .state_version = 1, .reset = vrng_reset,
-	.save = vrng_save, .load = vrng_load,
+	.type = "virtio-rng",
+	.state_version = 1,
+	.reset = vrng_reset,
+	.save = vrng_save,
+	.load = vrng_load,
 };
 
 /* A driver sets up the rng's queue: descriptors, avail, used in RAM. */

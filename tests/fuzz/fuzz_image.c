@@ -49,8 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (img.size > ksize || lay.kernel_gpa < RAM_BASE ||
 		    lay.kernel_gpa + img.size > end || lay.kernel_end > end ||
 		    lay.fdt_gpa < RAM_BASE || lay.fdt_gpa + FDT_MAX > end ||
-		    (initrd && (lay.initrd_gpa < lay.kernel_end ||
-				lay.initrd_gpa + initrd > end ||
+		    (initrd && (lay.initrd_gpa < lay.kernel_end || lay.initrd_gpa + initrd > end ||
 				(lay.initrd_gpa < lay.fdt_gpa + FDT_MAX &&
 				 lay.fdt_gpa < lay.initrd_gpa + initrd))))
 			abort(); /* a layout outside RAM, or overlapping */

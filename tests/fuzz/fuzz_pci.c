@@ -34,7 +34,7 @@ static uint64_t take(const uint8_t **d, size_t *n, unsigned int bytes)
 	uint64_t v = 0;
 
 	for (unsigned int i = 0; i < bytes && *n; i++, (*d)++, (*n)--)
-		v |= (uint64_t)**d << (8 * i);
+		v |= (uint64_t) * *d << (8 * i);
 	return v;
 }
 
@@ -46,9 +46,9 @@ static void check_bars(struct vm *vm)
 		for (int b = 0; pd && b < PCI_STD_NUM_BARS; b++) {
 			struct pci_bar *bar = &pd->bars[b];
 
-			if (bar->mapped &&
-			    (bar->mapped_addr < LAYOUT_PCI_MMIO_BASE ||
-			     bar->mapped_addr + bar->size > LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE))
+			if (bar->mapped && (bar->mapped_addr < LAYOUT_PCI_MMIO_BASE ||
+					    bar->mapped_addr + bar->size >
+						    LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE))
 				abort(); /* a BAR over RAM, the GIC, or outside the window */
 		}
 	}
@@ -107,9 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t a = take(&data, &size, 4), addr;
 
 			switch (op >> 4 & 3) {
-			case 0: addr = LAYOUT_PCI_MMIO_BASE + (a & 0xfffff); break;
-			case 1: addr = LAYOUT_VIRTIO_MMIO_BASE + (a & 0x1ff); break;
-			default: addr = LAYOUT_PCI_MMIO_BASE + a % LAYOUT_PCI_MMIO_SIZE; break;
+			case 0:
+				addr = LAYOUT_PCI_MMIO_BASE + (a & 0xfffff);
+				break;
+			case 1:
+				addr = LAYOUT_VIRTIO_MMIO_BASE + (a & 0x1ff);
+				break;
+			default:
+				addr = LAYOUT_PCI_MMIO_BASE + a % LAYOUT_PCI_MMIO_SIZE;
+				break;
 			}
 			v = take(&data, &size, len);
 			memcpy(buf, &v, sizeof(buf));

@@ -95,8 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(&iova, req + 4, 8);
 			bool ident = vi->eps[3].dom ? vi->eps[3].dom->bypass : vi->bypass;
 
-			if (viommu_translate(vi, 0x10000, iova, 1u + req[3], req[2] & 1, &gpa) == 0 && !ident &&
-			    !guest_mem_ptr(&gm, gpa, 1u + req[3]))
+			if (viommu_translate(vi, 0x10000, iova, 1u + req[3], req[2] & 1, &gpa) ==
+				    0 &&
+			    !ident && !guest_mem_ptr(&gm, gpa, 1u + req[3]))
 				abort(); /* a translation outside RAM */
 		}
 		if (len == 1 && req[0] & 1) { /* the guest flips bypass */

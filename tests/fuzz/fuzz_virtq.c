@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(hdr, data, size < sizeof(hdr) ? size : sizeof(hdr));
 	memset(ram, 0, RAM_SIZE);
 	if (size > sizeof(hdr))
-		memcpy(ram, data + sizeof(hdr), size - sizeof(hdr) < RAM_SIZE ? size - sizeof(hdr) : RAM_SIZE);
+		memcpy(ram, data + sizeof(hdr),
+		       size - sizeof(hdr) < RAM_SIZE ? size - sizeof(hdr) : RAM_SIZE);
 	guest_mem_add(&gm, RAM_GPA, RAM_SIZE, ram);
 
 	virtq_reset(&q);

@@ -29,8 +29,7 @@ uint32_t irq_msi_gsi_alloc(struct irq_routes *r)
 	return 1000 + (uint32_t)fuzz_kvm_calls++ % 1000;
 }
 
-int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr,
-		  uint32_t data, uint32_t devid)
+int irq_route_msi(struct irq_routes *r, uint32_t gsi, uint64_t addr, uint32_t data, uint32_t devid)
 {
 	(void)r, (void)gsi, (void)addr, (void)data, (void)devid;
 	fuzz_kvm_calls++;
@@ -44,11 +43,10 @@ int irq_irqfd(int vm_fd, int efd, uint32_t gsi, bool assign)
 	return 0;
 }
 
-int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len,
-		  bool match, uint64_t data, bool assign)
+int irq_ioeventfd(int vm_fd, int efd, uint64_t addr, unsigned int len, bool match, uint64_t data,
+		  bool assign)
 {
-	(void)vm_fd, (void)efd, (void)addr, (void)len, (void)match, (void)data,
-		(void)assign;
+	(void)vm_fd, (void)efd, (void)addr, (void)len, (void)match, (void)data, (void)assign;
 	fuzz_kvm_calls++;
 	return 0;
 }

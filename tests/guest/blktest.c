@@ -101,15 +101,13 @@ static int do_verify(const char *path, unsigned int mib, uint64_t seed)
 	return 0;
 }
 
-
 /*
  * n I/Os of bsize bytes at queue depth qd (Linux AIO): sequential from 0,
  * or at random bsize-aligned offsets below span. Returns seconds, or < 0
  * (said why) on any failure or short transfer.
  */
-static double aio_run(int fd, aio_context_t ctx, uint8_t *bufs, int write,
-		      size_t bsize, long n, unsigned int qd, int random,
-		      uint64_t span)
+static double aio_run(int fd, aio_context_t ctx, uint8_t *bufs, int write, size_t bsize, long n,
+		      unsigned int qd, int random, uint64_t span)
 {
 	struct iocb cbs[32], *ptrs[32];
 	struct io_event ev[32];
@@ -129,7 +127,8 @@ static double aio_run(int fd, aio_context_t ctx, uint8_t *bufs, int write,
 			cb->aio_fildes = (uint32_t)fd;
 			cb->aio_buf = (uint64_t)(uintptr_t)(bufs + bsize * (submitted % qd));
 			cb->aio_nbytes = bsize;
-			cb->aio_offset = (int64_t)((random ? x % blocks : (uint64_t)submitted) * bsize);
+			cb->aio_offset =
+				(int64_t)((random ? x % blocks : (uint64_t)submitted) * bsize);
 			ptrs[k++] = cb;
 			submitted++;
 		}
@@ -140,8 +139,9 @@ static double aio_run(int fd, aio_context_t ctx, uint8_t *bufs, int write,
 			return printf("BLKTEST bench FAIL io_getevents: %s\n", strerror(errno)), -1;
 		for (int i = 0; i < k; i++)
 			if (ev[i].res != (int64_t)bsize)
-				return printf("BLKTEST bench FAIL %s: %lld\n", write ? "write" : "read",
-					      (long long)ev[i].res), -1;
+				return printf("BLKTEST bench FAIL %s: %lld\n",
+					      write ? "write" : "read", (long long)ev[i].res),
+				       -1;
 		done += k;
 	}
 	if (write && fsync(fd) < 0)

@@ -73,12 +73,18 @@ static int dma(uint64_t src, uint64_t dst, int to_ram)
 int main(int argc, char **argv)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };
-	struct vfio_region_info bar0 = { .argsz = sizeof(bar0), .index = VFIO_PCI_BAR0_REGION_INDEX };
-	struct vfio_region_info cfg = { .argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	struct vfio_region_info bar0 = { .argsz = sizeof(bar0),
+					 .index = VFIO_PCI_BAR0_REGION_INDEX };
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg),
+					.index = VFIO_PCI_CONFIG_REGION_INDEX };
 	struct vfio_iommu_type1_dma_map map = { .argsz = sizeof(map),
-						.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
-						.iova = IOVA, .size = 8192 };
-	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap), .iova = IOVA, .size = 8192 };
+						.flags = VFIO_DMA_MAP_FLAG_READ |
+							 VFIO_DMA_MAP_FLAG_WRITE,
+						.iova = IOVA,
+						.size = 8192 };
+	struct vfio_iommu_type1_dma_unmap unmap = { .argsz = sizeof(unmap),
+						    .iova = IOVA,
+						    .size = 8192 };
 	char path[256], link[256];
 	uint8_t *buf;
 	uint16_t cmd;
@@ -101,7 +107,8 @@ int main(int argc, char **argv)
 		return fail("open /dev/vfio");
 	if (ioctl(grp, VFIO_GROUP_GET_STATUS, &st) < 0 || !(st.flags & VFIO_GROUP_FLAGS_VIABLE))
 		return fail("group not viable");
-	if (ioctl(grp, VFIO_GROUP_SET_CONTAINER, &ct) < 0 || ioctl(ct, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
+	if (ioctl(grp, VFIO_GROUP_SET_CONTAINER, &ct) < 0 ||
+	    ioctl(ct, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0)
 		return fail("container");
 	dev = ioctl(grp, VFIO_GROUP_GET_DEVICE_FD, argv[1]);
 	if (dev < 0 || ioctl(dev, VFIO_DEVICE_GET_REGION_INFO, &bar0) < 0 ||
@@ -133,7 +140,8 @@ int main(int argc, char **argv)
 		map.size = unmap.size = 4096;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (long i = 0; i < rounds; i++)
-			if (ioctl(ct, VFIO_IOMMU_MAP_DMA, &map) < 0 || ioctl(ct, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
+			if (ioctl(ct, VFIO_IOMMU_MAP_DMA, &map) < 0 ||
+			    ioctl(ct, VFIO_IOMMU_UNMAP_DMA, &unmap) < 0)
 				return fail("MAP/UNMAP");
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -156,7 +164,8 @@ int main(int argc, char **argv)
 		return fail("DMA did not finish");
 	printf("EDUDMA unmapped %s: a read of IOVA 0x%llx %s\n",
 	       memcmp(buf, buf + 4096, LEN) ? "ok" : "FAIL", (unsigned long long)IOVA_BAD,
-	       memcmp(buf, buf + 4096, LEN) ? "did not bring the pattern back" : "returned the pattern");
+	       memcmp(buf, buf + 4096, LEN) ? "did not bring the pattern back"
+					    : "returned the pattern");
 	/* After UNMAP the old IOVA is gone too. */
 	if (dma(IOVA, EDU_BUF, 0))
 		return fail("DMA did not finish");
@@ -183,8 +192,10 @@ int main(int argc, char **argv)
 			printf("EDUDMA msi FAIL: the function offers no MSI\n");
 			return 1;
 		}
-		*set = (struct vfio_irq_set){ .argsz = (uint32_t)sz, .index = VFIO_PCI_MSI_IRQ_INDEX,
-					      .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		*set = (struct vfio_irq_set){ .argsz = (uint32_t)sz,
+					      .index = VFIO_PCI_MSI_IRQ_INDEX,
+					      .flags = VFIO_IRQ_SET_DATA_EVENTFD |
+						       VFIO_IRQ_SET_ACTION_TRIGGER,
 					      .count = 1 };
 		memcpy(set->data, &fd32, sizeof(fd32));
 		if (efd < 0 || ioctl(dev, VFIO_DEVICE_SET_IRQS, set) < 0)

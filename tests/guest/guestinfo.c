@@ -38,8 +38,7 @@ int main(void)
 	if (getauxval(AT_HWCAP) & HWCAP_SVE) {
 		int vl = prctl(PR_SVE_GET_VL);
 
-		printf("sve: %d bits\n",
-		       vl < 0 ? -1 : (vl & PR_SVE_VL_LEN_MASK) * 8);
+		printf("sve: %d bits\n", vl < 0 ? -1 : (vl & PR_SVE_VL_LEN_MASK) * 8);
 	} else {
 		printf("sve: none\n");
 	}

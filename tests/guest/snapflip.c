@@ -26,8 +26,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static uint32_t g32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t g64(const uint8_t *p) { return g32(p) | (uint64_t)g32(p + 4) << 32; }
+static uint32_t g32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t g64(const uint8_t *p)
+{
+	return g32(p) | (uint64_t)g32(p + 4) << 32;
+}
 
 static uint32_t crc32c_cont(uint32_t c, const uint8_t *p, size_t n)
 {
@@ -55,11 +61,17 @@ static uint32_t section_crc(const uint8_t *h)
 	return crc32c_cont(c, h + 24, g64(h + 8));
 }
 
-static void p32(uint8_t *p, uint32_t v) { p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24; }
-static void p64(uint8_t *p, uint64_t v) { p32(p, (uint32_t)v), p32(p + 4, (uint32_t)(v >> 32)); }
+static void p32(uint8_t *p, uint32_t v)
+{
+	p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24;
+}
+static void p64(uint8_t *p, uint64_t v)
+{
+	p32(p, (uint32_t)v), p32(p + 4, (uint32_t)(v >> 32));
+}
 
 static int fd;
-static uint8_t *st;	/* header and sections */
+static uint8_t *st; /* header and sections */
 static uint64_t st_len, mem_off;
 
 static void load(const char *path)
@@ -144,8 +156,9 @@ static int run_flip(int n, unsigned int seed, char **cmd)
 			return 2;
 		if (!WIFEXITED(status) || (WEXITSTATUS(status) != 1 && WEXITSTATUS(status) != 2) ||
 		    lines != 1 || out > 0) {
-			printf("SNAPFLIP FAIL flip %d: bit 0x%02x of byte %llu: %s %d, %d line(s)%s: %s\n", i,
-			       bit, (unsigned long long)off, WIFEXITED(status) ? "status" : "signal",
+			printf("SNAPFLIP FAIL flip %d: bit 0x%02x of byte %llu: %s %d, %d line(s)%s: %s\n",
+			       i, bit, (unsigned long long)off,
+			       WIFEXITED(status) ? "status" : "signal",
 			       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), lines,
 			       out > 0 ? " and output" : "", buf);
 			return 1;
@@ -170,7 +183,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "swap") && argc == 5) {
-		uint64_t a = section((unsigned int)atoi(argv[3])), b = section((unsigned int)atoi(argv[4]));
+		uint64_t a = section((unsigned int)atoi(argv[3])),
+			 b = section((unsigned int)atoi(argv[4]));
 		uint64_t la, lb, mid;
 		uint8_t *t;
 
@@ -214,7 +228,7 @@ int main(int argc, char **argv)
 			p += 4 + g32(st + p);
 		p += 4 + 8 + 4 + 4 + 4 + 1 + 1;
 		for (uint64_t vq = max_vq + 1; vq <= 512; vq++)
-			st[p + (vq - 1) / 8] &= (uint8_t)~(1u << ((vq - 1) % 8));
+			st[p + (vq - 1) / 8] &= (uint8_t) ~(1u << ((vq - 1) % 8));
 		p32(st + s + 16, section_crc(st + s));
 		store();
 		return 0;
@@ -222,7 +236,8 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "setreg") && argc == 5) {
 		/* VCPU: features u32, sve u8, VLS 64, mp u32, events u8 + 64,
 		 * count u32, then per register its u64 id and value. */
-		uint64_t s = 0, p, id = strtoull(argv[3], NULL, 16), val = strtoull(argv[4], NULL, 0);
+		uint64_t s = 0, p, id = strtoull(argv[3], NULL, 16),
+			 val = strtoull(argv[4], NULL, 0);
 		uint32_t n;
 
 		for (unsigned int i = 0; i < g32(st + 40) && !s; i++)
@@ -248,12 +263,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(argv[1], "info")) {
-		printf("version %u\nstate_end %llu\nmem_offset %llu\nmem_size %llu\nsections %u\n", g32(st + 8),
-		       (unsigned long long)st_len, (unsigned long long)mem_off,
+		printf("version %u\nstate_end %llu\nmem_offset %llu\nmem_size %llu\nsections %u\n",
+		       g32(st + 8), (unsigned long long)st_len, (unsigned long long)mem_off,
 		       (unsigned long long)g64(st + 32), g32(st + 40));
 		for (unsigned int i = 0; i < g32(st + 40); i++)
 			printf("section %u type %u at %llu len %llu\n", i, g32(st + section(i)),
-			       (unsigned long long)section(i), (unsigned long long)g64(st + section(i) + 8));
+			       (unsigned long long)section(i),
+			       (unsigned long long)g64(st + section(i) + 8));
 		return 0;
 	}
 	fprintf(stderr, "snapflip: bad arguments\n");

@@ -200,8 +200,8 @@ static int check_set(const char *list)
 			want_vl = minvl;
 		got = prctl(PR_SVE_SET_VL, vl) & VL_MASK;
 		check(in_set(set, n, got) && got == want_vl && rdvl() == (uint64_t)got,
-		      "PR_SVE_SET_VL %d (not in the set) gives %d, want %d", vl * 8,
-		      got * 8, want_vl * 8);
+		      "PR_SVE_SET_VL %d (not in the set) gives %d, want %d", vl * 8, got * 8,
+		      want_vl * 8);
 	}
 
 	/* The same checksum from SVE code at every length and scalar code. */
@@ -247,8 +247,8 @@ static int bench(void)
 		t = now() - t;
 		best = t < best ? t : best;
 	}
-	printf("SVE-BENCH vl=%llu MiB/s=%.1f (checksum %llx)\n",
-	       (unsigned long long)rdvl() * 8, 16.0 / best, (unsigned long long)s);
+	printf("SVE-BENCH vl=%llu MiB/s=%.1f (checksum %llx)\n", (unsigned long long)rdvl() * 8,
+	       16.0 / best, (unsigned long long)s);
 	free(data);
 	return 0;
 }
@@ -354,7 +354,8 @@ static int hold_one(double secs, unsigned int seed)
 		rounds++;
 		t = now();
 		printf("SVEHOLD pid=%d vl=%llu round=%llu bad=%llu\n", (int)getpid(),
-		       (unsigned long long)vl * 8, (unsigned long long)rounds, (unsigned long long)b);
+		       (unsigned long long)vl * 8, (unsigned long long)rounds,
+		       (unsigned long long)b);
 		fflush(stdout);
 	} while (t - t0 < secs);
 	check(bad == 0, "sve hold at VL %llu: %llu rounds of %llu checks, %llu bad",

@@ -50,13 +50,34 @@ static uint64_t bar0, common, notify, isr;
 static uint32_t notify_mul;
 static int fails;
 
-static inline void w8(uint64_t a, uint8_t v) { *(volatile uint8_t *)a = v; }
-static inline void w16(uint64_t a, uint16_t v) { *(volatile uint16_t *)a = v; }
-static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline void w64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
-static inline uint8_t r8(uint64_t a) { return *(volatile uint8_t *)a; }
-static inline uint16_t r16(uint64_t a) { return *(volatile uint16_t *)a; }
-static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)a; }
+static inline void w8(uint64_t a, uint8_t v)
+{
+	*(volatile uint8_t *)a = v;
+}
+static inline void w16(uint64_t a, uint16_t v)
+{
+	*(volatile uint16_t *)a = v;
+}
+static inline void w32(uint64_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
+static inline void w64(uint64_t a, uint64_t v)
+{
+	*(volatile uint64_t *)a = v;
+}
+static inline uint8_t r8(uint64_t a)
+{
+	return *(volatile uint8_t *)a;
+}
+static inline uint16_t r16(uint64_t a)
+{
+	return *(volatile uint16_t *)a;
+}
+static inline uint32_t r32(uint64_t a)
+{
+	return *(volatile uint32_t *)a;
+}
 
 static void puts_(const char *s)
 {
@@ -72,7 +93,10 @@ static void say(const char *what, int good)
 	fails += !good;
 }
 
-static uint64_t cfg(unsigned int off) { return ECAM + off; } /* slot 0 */
+static uint64_t cfg(unsigned int off)
+{
+	return ECAM + off;
+} /* slot 0 */
 
 static void zero(uint64_t a, unsigned int n)
 {
@@ -168,8 +192,8 @@ static int submit(uint16_t head, uint16_t n)
 }
 
 /* A blk request: header (type, sector), data, status. */
-static void blk_req(uint32_t type, uint64_t sector, uint32_t len, uint16_t hflags,
-		    uint16_t sflags, uint64_t status)
+static void blk_req(uint32_t type, uint64_t sector, uint32_t len, uint16_t hflags, uint16_t sflags,
+		    uint64_t status)
 {
 	w32(HDR, type);
 	w32(HDR + 4, 0);
@@ -212,22 +236,22 @@ int main(void)
 	w32(cfg(0x10), (uint32_t)GIC);
 	w32(cfg(0x10), bar1);		/* onto the MSI-X BAR */
 	w32(cfg(0x10), 0xfffff000U);	/* beyond the window */
-	w32(cfg(0x10), (uint32_t)bar0);	/* home again */
+	w32(cfg(0x10), (uint32_t)bar0); /* home again */
 	say("bar-moves-survived-and-home-again", r16(common + 0x12) == 1);
 	/* Read-only fields stay, capability pointer included. */
 	w16(cfg(0), 0x1234);
 	w8(cfg(0x34), 0x80);
 	w32(cfg(0x08), 0);
-	say("read-only-config-unchanged", r16(cfg(0)) == 0x1af4 && r8(cfg(0x34)) != 0x80 &&
-					      r32(cfg(0x08)) != 0);
+	say("read-only-config-unchanged",
+	    r16(cfg(0)) == 0x1af4 && r8(cfg(0x34)) != 0x80 && r32(cfg(0x08)) != 0);
 	(void)r32(cfg(0xffc)); /* past the end of type-0 space: reads nothing */
 	w32(cfg(0x100), 0xdeadbeef);
 	say("config-past-the-end-ignored", r32(cfg(0x100)) == 0 || r32(cfg(0x100)) == 0xffffffff);
 
 	/* MSI-X table and PBA (BAR1): past the table, the PBA, odd sizes. */
-	w32(bar1 + 16 * 63 + 12, 0);	/* beyond the vectors the device has */
-	w64(bar1 + 0x800, ~0ULL);	/* the PBA is read-only */
-	w8(bar1 + 3, 0xff);		/* a byte into an entry */
+	w32(bar1 + 16 * 63 + 12, 0); /* beyond the vectors the device has */
+	w64(bar1 + 0x800, ~0ULL);    /* the PBA is read-only */
+	w8(bar1 + 3, 0xff);	     /* a byte into an entry */
 	w16(bar1 + 0x7fe, 0xffff);
 	say("msix-abuse-survived", well_behaved());
 
@@ -260,21 +284,21 @@ int main(void)
 	say("well-behaved-after-reset-3", well_behaved());
 
 	/* virtio-blk requests the device must refuse: an I/O error. */
-	blk_req(0, 0, 512, 2, 2, STATUS);	/* header device-writable */
+	blk_req(0, 0, 512, 2, 2, STATUS); /* header device-writable */
 	say("blk-writable-header-ioerr", submit(0, 2) && r8(STATUS) == 1);
-	blk_req(0, 0, 100, 0, 2, STATUS);	/* not a multiple of 512 */
+	blk_req(0, 0, 100, 0, 2, STATUS); /* not a multiple of 512 */
 	say("blk-odd-length-ioerr", submit(0, 3) && r8(STATUS) == 1);
 	blk_req(0, 1ULL << 40, 512, 0, 2, STATUS); /* past the end */
 	say("blk-past-the-end-ioerr", submit(0, 4) && r8(STATUS) == 1);
-	blk_req(7, 0, 512, 0, 2, STATUS);	/* an unknown type */
+	blk_req(7, 0, 512, 0, 2, STATUS); /* an unknown type */
 	say("blk-unknown-type-unsupp", submit(0, 5) && r8(STATUS) == 2);
 	say("blk-device-still-live", (r8(common + C_STATUS) & 0x40) == 0);
 	/* ... or breaks the queue: NEEDS_RESET, the status byte untouched. */
-	blk_req(0, 0, 512, 0, 0, STATUS);	/* status device-readable */
+	blk_req(0, 0, 512, 0, 0, STATUS); /* status device-readable */
 	submit(0, 6);
 	say("blk-readable-status-needs-reset", wait_needs_reset() && r8(STATUS) == 0xaa);
 	say("well-behaved-after-reset-4", well_behaved());
-	blk_req(0, 0, 512, 0, 2, 0x10000000UL);	/* status outside RAM */
+	blk_req(0, 0, 512, 0, 2, 0x10000000UL); /* status outside RAM */
 	submit(0, 2);
 	say("blk-status-outside-RAM-needs-reset", wait_needs_reset());
 	say("well-behaved-after-reset-5", well_behaved());

@@ -75,13 +75,14 @@ int main(void)
 		int st = in_child(forbidden, (enum jail_kind)k, out, sizeof(out));
 
 		ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
-		   "%s thread: a forbidden call (umount2) kills with SIGSYS (status 0x%x)", names[k], st);
+		   "%s thread: a forbidden call (umount2) kills with SIGSYS (status 0x%x)",
+		   names[k], st);
 		like(out, "the ", "%s thread: the message names the thread", names[k]);
 		ok(strstr(out, names[k]) && strstr(out, "umount2") && strstr(out, "--no-seccomp"),
 		   "%s thread: ... and the call, and the way around it: %s", names[k], out);
 		st = in_child(allowed, (enum jail_kind)k, out, sizeof(out));
-		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s thread: allowed calls go through (status 0x%x)",
-		   names[k], st);
+		ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		   "%s thread: allowed calls go through (status 0x%x)", names[k], st);
 	}
 	return tap_done();
 }

@@ -40,8 +40,7 @@ static void ffr_pattern(unsigned int seed, unsigned int vl, uint8_t *ffr)
 
 /* The 2048-bit (and 256-bit) slice-0 images of pattern `seed`, full width:
  * bytes beyond the VL are deliberately non-zero. */
-static void make_slices(unsigned int seed, unsigned int vl, uint8_t z[32][ZB],
-			uint8_t p[17][PB])
+static void make_slices(unsigned int seed, unsigned int vl, uint8_t z[32][ZB], uint8_t p[17][PB])
 {
 	for (unsigned int n = 0; n < 32; n++)
 		for (unsigned int k = 0; k < ZB; k++)
@@ -66,8 +65,8 @@ static void test_ordering(const struct sve_vls *host)
 	uint64_t vid;
 	int r;
 
-	if (minivm_create(&mv, SVE_FEATURE, false, NULL, guest_idle,
-			  guest_idle_end - guest_idle, err, sizeof(err))) {
+	if (minivm_create(&mv, SVE_FEATURE, false, NULL, guest_idle, guest_idle_end - guest_idle,
+			  err, sizeof(err))) {
 		ok(0, "SVE vCPU without FINALIZE: %s", err);
 		return;
 	}
@@ -84,7 +83,8 @@ static void test_ordering(const struct sve_vls *host)
 	vid = KVM_REG_ARM64 | KVM_REG_SIZE_U128 | KVM_REG_ARM_CORE |
 	      KVM_REG_ARM_CORE_REG(fp_regs.vregs[0]);
 	is_int(vcpu_get_reg(mv.vcpu, vid, v), -EINVAL, "V0 core register with SVE on: EINVAL");
-	is_int(vcpu_get_reg(mv.vcpu, sve_zreg_id(0, 1), z), -ENOENT, "Z0 slice 1 (beyond 2048 bits): ENOENT");
+	is_int(vcpu_get_reg(mv.vcpu, sve_zreg_id(0, 1), z), -ENOENT,
+	       "Z0 slice 1 (beyond 2048 bits): ENOENT");
 	minivm_destroy(&mv);
 }
 
@@ -144,7 +144,8 @@ static void test_max_vq(const struct sve_vls *host, unsigned int vq)
 		size_t size = n < 32 ? ZB : PB, valid = n < 32 ? vl : pl;
 		const uint8_t *want = n < 32 ? z[n] : p[n - 32];
 
-		if (vcpu_get_reg(mv.vcpu, n < 32 ? sve_zreg_id(n, 0) : preg_or_ffr_id(n - 32), back)) {
+		if (vcpu_get_reg(mv.vcpu, n < 32 ? sve_zreg_id(n, 0) : preg_or_ffr_id(n - 32),
+				 back)) {
 			bad++;
 			continue;
 		}
@@ -164,8 +165,8 @@ int main(void)
 	struct sve_vls host;
 	char err[256], list[160];
 
-	if (minivm_create(&mv, SVE_FEATURE, false, NULL, guest_idle,
-			  guest_idle_end - guest_idle, err, sizeof(err))) {
+	if (minivm_create(&mv, SVE_FEATURE, false, NULL, guest_idle, guest_idle_end - guest_idle,
+			  err, sizeof(err))) {
 		printf("1..0 # SKIP no SVE vCPU on this host: %s\n", err);
 		return 0;
 	}

@@ -73,14 +73,14 @@ static void roundtrip(uint32_t features, const char *name)
 	is_int(state_finish(&rb), 0, "%s: the blob is consumed exactly", name);
 	state_writer_init(&sb2);
 	vcpu_state_save(&st2, &sb2);
-	ok(sb.len == sb2.len && !memcmp(sb.data, sb2.data, sb.len), "%s: serialisation is stable", name);
+	ok(sb.len == sb2.len && !memcmp(sb.data, sb2.data, sb.len), "%s: serialisation is stable",
+	   name);
 	state_reader_init(&rb, sb.data, sb.len - 7);
 	ok(vcpu_state_load(&st3, &rb) != 0, "%s: a truncated blob is refused", name);
 
 	/* A fresh vCPU with the same features and set, then the state. */
-	if (minivm_create(&b, st2.features, true, st2.has_sve ? &st2.vls : NULL,
-			  guest_sve_regs, guest_sve_regs_end - guest_sve_regs,
-			  err, sizeof(err))) {
+	if (minivm_create(&b, st2.features, true, st2.has_sve ? &st2.vls : NULL, guest_sve_regs,
+			  guest_sve_regs_end - guest_sve_regs, err, sizeof(err))) {
 		ok(0, "%s: second vCPU: %s", name, err);
 		goto out_a;
 	}
@@ -100,7 +100,8 @@ static void roundtrip(uint32_t features, const char *name)
 			continue;
 		if (memcmp(st.data + st.offsets[i], st3.data + st3.offsets[i], sz)) {
 			if (diff++ < 5)
-				printf("#   register 0x%llx differs\n", (unsigned long long)st.ids[i]);
+				printf("#   register 0x%llx differs\n",
+				       (unsigned long long)st.ids[i]);
 		}
 	}
 	is_int(diff, 0, "%s: every register restored bit for bit", name);
@@ -114,7 +115,8 @@ static void roundtrip(uint32_t features, const char *name)
 			for (unsigned int n = 0; n < 32; n++)
 				for (unsigned int k = 0; k < vl; k++)
 					bad += b.dump[n * vl + k] != (uint8_t)(n * 11 + k * 3 + 5);
-			is_int(bad, 0, "%s: the guest on the restored vCPU sees every Z lane (VL %llu)",
+			is_int(bad, 0,
+			       "%s: the guest on the restored vCPU sees every Z lane (VL %llu)",
 			       name, (unsigned long long)vl * 8);
 		}
 	}
@@ -133,15 +135,15 @@ int main(void)
 	struct minivm probe;
 	char err[256];
 
-	if (minivm_create(&probe, 0, true, NULL, guest_idle,
-			  guest_idle_end - guest_idle, err, sizeof(err))) {
+	if (minivm_create(&probe, 0, true, NULL, guest_idle, guest_idle_end - guest_idle, err,
+			  sizeof(err))) {
 		printf("1..0 # SKIP no KVM: %s\n", err);
 		return 0;
 	}
 	minivm_destroy(&probe);
 	roundtrip(0, "no SVE");
-	if (minivm_create(&probe, SVE_FEATURE, true, NULL, guest_idle,
-			  guest_idle_end - guest_idle, err, sizeof(err)) == 0) {
+	if (minivm_create(&probe, SVE_FEATURE, true, NULL, guest_idle, guest_idle_end - guest_idle,
+			  err, sizeof(err)) == 0) {
 		minivm_destroy(&probe);
 		roundtrip(SVE_FEATURE, "SVE");
 	} else {

@@ -14,8 +14,7 @@
 
 static int tap_n, tap_failed;
 
-static inline int tap_ok(int cond, const char *file, int line,
-			 const char *fmt, ...)
+static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -34,30 +33,28 @@ static inline int tap_ok(int cond, const char *file, int line,
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
 
-#define is_int(got, want, ...)                                                 \
-	do {                                                                   \
-		long long g_ = (long long)(got), w_ = (long long)(want);      \
-		if (!ok(g_ == w_, __VA_ARGS__))                                \
-			printf("#   got %lld (0x%llx), want %lld (0x%llx)\n", g_, \
-			       (unsigned long long)g_, w_,                     \
-			       (unsigned long long)w_);                        \
+#define is_int(got, want, ...)                                                                     \
+	do {                                                                                       \
+		long long g_ = (long long)(got), w_ = (long long)(want);                           \
+		if (!ok(g_ == w_, __VA_ARGS__))                                                    \
+			printf("#   got %lld (0x%llx), want %lld (0x%llx)\n", g_,                  \
+			       (unsigned long long)g_, w_, (unsigned long long)w_);                \
 	} while (0)
 
-#define is_str(got, want, ...)                                                 \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		if (!ok(g_ && w_ && !strcmp(g_, w_), __VA_ARGS__))             \
-			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)",   \
-			       w_ ? w_ : "(null)");                            \
+#define is_str(got, want, ...)                                                                     \
+	do {                                                                                       \
+		const char *g_ = (got), *w_ = (want);                                              \
+		if (!ok(g_ && w_ && !strcmp(g_, w_), __VA_ARGS__))                                 \
+			printf("#   got '%s', want '%s'\n", g_ ? g_ : "(null)",                    \
+			       w_ ? w_ : "(null)");                                                \
 	} while (0)
 
 /* err contains the fragment */
-#define like(got, frag, ...)                                                   \
-	do {                                                                   \
-		const char *g_ = (got), *f_ = (frag);                          \
-		if (!ok(g_ && strstr(g_, f_), __VA_ARGS__))                    \
-			printf("#   got '%s', want it to contain '%s'\n",        \
-			       g_ ? g_ : "(null)", f_);                        \
+#define like(got, frag, ...)                                                                       \
+	do {                                                                                       \
+		const char *g_ = (got), *f_ = (frag);                                              \
+		if (!ok(g_ && strstr(g_, f_), __VA_ARGS__))                                        \
+			printf("#   got '%s', want it to contain '%s'\n", g_ ? g_ : "(null)", f_); \
 	} while (0)
 
 /* A check that cannot run here: counted, reported as a skip, not a pass. */

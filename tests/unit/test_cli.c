@@ -32,7 +32,9 @@ static void test_good(void)
 	struct vm_config cfg = { 0 };
 	char err[256];
 
-	is_int(P("-k", "Image", "-i", "initrd", "-p", "quiet", "-m", "512", "-c", "2", "--name", "vm1"), 0, "short options parse");
+	is_int(P("-k", "Image", "-i", "initrd", "-p", "quiet", "-m", "512", "-c", "2", "--name",
+		 "vm1"),
+	       0, "short options parse");
 	is_str(cfg.kernel, "Image", "-k");
 	is_str(cfg.initrd, "initrd", "-i");
 	is_str(cfg.params, "quiet", "-p");
@@ -52,26 +54,38 @@ static void test_good(void)
 	is_str(cfg.kernel, "Image", "-kImage");
 	is_int(cfg.ram_size, 64ULL << 20, "-m64");
 
-	is_int(P("--irqchip=gicv3-its", "--pmu", "--nodefaults", "--network", "mode=none", "--console", "serial", "--dump-dtb", "x.dtb", "--loglevel", "info", "--no-reboot"), 0, "machine options parse");
+	is_int(P("--irqchip=gicv3-its", "--pmu", "--nodefaults", "--network", "mode=none",
+		 "--console", "serial", "--dump-dtb", "x.dtb", "--loglevel", "info", "--no-reboot"),
+	       0, "machine options parse");
 	is_int(cfg.irqchip, IRQCHIP_GICV3_ITS, "--irqchip=gicv3-its");
 	ok(cfg.pmu && cfg.nodefaults && cfg.no_reboot, "--pmu --nodefaults --no-reboot");
 	is_str(cfg.dump_dtb, "x.dtb", "--dump-dtb");
 	is_int(cfg.loglevel, LOG_INFO, "--loglevel info");
 	is_int(P("--irqchip", "gicv2"), 0, "--irqchip gicv2");
 	is_int(cfg.irqchip, IRQCHIP_GICV2, "gicv2 selected");
-	is_int(P("-n", "mode=tap,tapif=tap7,guest_mac=52:54:00:12:34:56", "--rng", "--virtio-transport", "mmio"), 0, "device options parse");
-	ok(cfg.net.mode == NET_MODE_TAP && !strcmp(cfg.net.tapif, "tap7") && cfg.net.has_mac && cfg.net.mac[5] == 0x56, "-n mode=tap,tapif=,guest_mac=");
+	is_int(P("-n", "mode=tap,tapif=tap7,guest_mac=52:54:00:12:34:56", "--rng",
+		 "--virtio-transport", "mmio"),
+	       0, "device options parse");
+	ok(cfg.net.mode == NET_MODE_TAP && !strcmp(cfg.net.tapif, "tap7") && cfg.net.has_mac &&
+		   cfg.net.mac[5] == 0x56,
+	   "-n mode=tap,tapif=,guest_mac=");
 	ok(cfg.rng && cfg.transport == VIRTIO_TRANSPORT_MMIO, "--rng --virtio-transport mmio");
 	ok(cfg.net.vhost == NET_VHOST_AUTO, "vhost-net: auto unless asked");
 	is_int(P("-n", "mode=tap,vhost=1"), 0, "-n vhost=1 parses");
 	ok(cfg.net.vhost == NET_VHOST_ON, "vhost=1: vhost-net or fail");
 	is_int(P("-n", "mode=tap,vhost=off"), 0, "-n vhost=off parses");
 	ok(cfg.net.vhost == NET_VHOST_OFF, "vhost=off: userspace data path");
-	is_int(P("-d", "a.img,ro,engine=aio,serial=disk1", "--disk=b.img,direct,engine=sync"), 0, "two disks");
-	ok(cfg.nr_disks == 2 && cfg.disks[0].ro && cfg.disks[0].engine == BLK_ENGINE_AIO && !strcmp(cfg.disks[0].serial, "disk1"), "first disk options");
-	ok(!strcmp(cfg.disks[1].path, "b.img") && cfg.disks[1].direct && cfg.disks[1].engine == BLK_ENGINE_SYNC, "second disk options");
+	is_int(P("-d", "a.img,ro,engine=aio,serial=disk1", "--disk=b.img,direct,engine=sync"), 0,
+	       "two disks");
+	ok(cfg.nr_disks == 2 && cfg.disks[0].ro && cfg.disks[0].engine == BLK_ENGINE_AIO &&
+		   !strcmp(cfg.disks[0].serial, "disk1"),
+	   "first disk options");
+	ok(!strcmp(cfg.disks[1].path, "b.img") && cfg.disks[1].direct &&
+		   cfg.disks[1].engine == BLK_ENGINE_SYNC,
+	   "second disk options");
 	is_int(P("-d", "c.img"), 0, "a disk with no options");
-	ok(cfg.disks[0].engine == BLK_ENGINE_IO_URING && !cfg.disks[0].ro, "disk defaults: io_uring, writable");
+	ok(cfg.disks[0].engine == BLK_ENGINE_IO_URING && !cfg.disks[0].ro,
+	   "disk defaults: io_uring, writable");
 	is_int(P("--console", "virtio"), 0, "--console virtio");
 	is_int(cfg.console, CONSOLE_VIRTIO, "virtio console selected");
 	is_int(P("--debug"), 0, "--debug");
@@ -80,17 +94,23 @@ static void test_good(void)
 	is_int(P("--sve-max-vl", "512"), 0, "--sve-max-vl");
 	ok(cfg.sve.kind == SVE_REQ_MAX && cfg.sve.max_vl == 512, "--sve-max-vl 512 recorded");
 	is_int(P("--sve-vls=128,256"), 0, "--sve-vls=");
-	ok(cfg.sve.kind == SVE_REQ_SET && cfg.sve.nr_vl == 2 && cfg.sve.vl[1] == 256, "--sve-vls recorded");
+	ok(cfg.sve.kind == SVE_REQ_SET && cfg.sve.nr_vl == 2 && cfg.sve.vl[1] == 256,
+	   "--sve-vls recorded");
 	is_int(P("--no-sve"), 0, "--no-sve");
 	ok(cfg.no_sve, "--no-sve recorded");
 	is_int(P("--disable-sve"), 0, "--disable-sve (kvmtool's name)");
 	ok(cfg.no_sve, "--disable-sve recorded");
-	is_int(P("--vfio-pci", "00:02.0", "--vfio-pci=0001:03:1f.7"), 0, "--vfio-pci twice, kvmtool's syntax");
-	ok(cfg.nr_vfio == 2 && cfg.vfio[0].bus == 0 && cfg.vfio[0].dev == 2 && cfg.vfio[1].domain == 1 &&
-	   cfg.vfio[1].bus == 3 && cfg.vfio[1].dev == 0x1f && cfg.vfio[1].fn == 7, "--vfio-pci functions recorded");
+	is_int(P("--vfio-pci", "00:02.0", "--vfio-pci=0001:03:1f.7"), 0,
+	       "--vfio-pci twice, kvmtool's syntax");
+	ok(cfg.nr_vfio == 2 && cfg.vfio[0].bus == 0 && cfg.vfio[0].dev == 2 &&
+		   cfg.vfio[1].domain == 1 && cfg.vfio[1].bus == 3 && cfg.vfio[1].dev == 0x1f &&
+		   cfg.vfio[1].fn == 7,
+	   "--vfio-pci functions recorded");
 	is_int(P("-c", "1"), 0, "defaults");
 	is_int(cfg.sve.kind, SVE_REQ_HOST, "SVE default: the host's set");
-	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO && cfg.console == CONSOLE_SERIAL, "unset options keep defaults");
+	ok(!cfg.kernel && !cfg.ram_size && cfg.irqchip == IRQCHIP_AUTO &&
+		   cfg.console == CONSOLE_SERIAL,
+	   "unset options keep defaults");
 	is_str(cfg.kvm_dev, "/dev/kvm", "KVM device default");
 	is_int(P("--help"), CLI_HELP, "--help");
 	{
@@ -101,9 +121,12 @@ static void test_good(void)
 
 		cli_print_cmd_help(cli_cmd_find("run"), f);
 		fclose(f);
-		ok(text && strstr(text, "--network mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]\n"),
+		ok(text && strstr(text,
+				  "--network mode=tap|none[,tapif=NAME][,guest_mac=MAC][,vhost=0|1]\n"),
 		   "--help shows --network's argument whole");
-		ok(text && strstr(text, "--disk PATH[,ro][,direct][,engine=io_uring|aio|sync][,serial=ID]\n") != NULL,
+		ok(text && strstr(text,
+				  "--disk PATH[,ro][,direct][,engine=io_uring|aio|sync][,serial=ID]\n") !=
+				   NULL,
 		   "--help shows --disk's argument whole");
 		free(text);
 	}
@@ -153,7 +176,8 @@ static void test_bad(void)
 		int r = cases[i].b ? P(cases[i].a, cases[i].b) : P(cases[i].a);
 
 		is_int(r, -EINVAL, "'%s %s' refused", cases[i].a, cases[i].b ? cases[i].b : "");
-		like(err, cases[i].msg, "'%s %s' says why", cases[i].a, cases[i].b ? cases[i].b : "");
+		like(err, cases[i].msg, "'%s %s' says why", cases[i].a,
+		     cases[i].b ? cases[i].b : "");
 		ok(!strchr(err, '\n'), "message is one line");
 	}
 	config_destroy(&cfg);
@@ -164,14 +188,18 @@ static void test_sve_conflicts(void)
 	struct vm_config cfg = { 0 };
 	char err[256];
 
-	is_int(P("--sve-max-vl", "512", "--sve-vls", "128"), -EINVAL, "--sve-max-vl with --sve-vls refused");
+	is_int(P("--sve-max-vl", "512", "--sve-vls", "128"), -EINVAL,
+	       "--sve-max-vl with --sve-vls refused");
 	like(err, "cannot be used together", "says they cannot be combined");
-	is_int(P("--sve-vls", "128", "--sve-max-vl", "512"), -EINVAL, "--sve-vls with --sve-max-vl refused");
+	is_int(P("--sve-vls", "128", "--sve-max-vl", "512"), -EINVAL,
+	       "--sve-vls with --sve-max-vl refused");
 	is_int(P("--no-sve", "--sve-vls", "128"), -EINVAL, "--no-sve with --sve-vls refused");
 	like(err, "--no-sve cannot be used with", "says why");
-	is_int(P("--viommu", "virtio", "-n", "mode=tap,vhost=1"), -EINVAL, "--viommu virtio with vhost=1 refused");
+	is_int(P("--viommu", "virtio", "-n", "mode=tap,vhost=1"), -EINVAL,
+	       "--viommu virtio with vhost=1 refused");
 	like(err, "cannot be used with --viommu virtio", "... saying why");
-	is_int(P("--viommu", "vfio,virtio", "-n", "mode=tap"), 0, "--viommu virtio with vhost left to choose");
+	is_int(P("--viommu", "vfio,virtio", "-n", "mode=tap"), 0,
+	       "--viommu virtio with vhost left to choose");
 	is_int(P("--viommu", "iommu"), -EINVAL, "--viommu with an unknown kind refused");
 	like(err, "expected vfio, virtio or both", "... naming the kinds");
 	config_destroy(&cfg);
@@ -188,12 +216,17 @@ static void test_sizes(void)
 	is_int(size_parse_mib("1GiB", &v), 0, "GiB suffix");
 	is_int(size_parse_mib("64k", &v), 0, "k suffix");
 	is_int(v, 64 << 10, "64k");
-	ok(size_parse_mib("", &v) < 0 && size_parse_mib("M", &v) < 0 && size_parse_mib("1MM", &v) < 0, "malformed sizes refused");
+	ok(size_parse_mib("", &v) < 0 && size_parse_mib("M", &v) < 0 &&
+		   size_parse_mib("1MM", &v) < 0,
+	   "malformed sizes refused");
 	is_int(size_parse_mib("20000000T", &v), -ERANGE, "overflowing size refused");
 
-	is_int(config_default_ram(1, 64ULL << 30), 256ULL << 20, "kvmtool default: 64 MiB x (1 + 3)");
-	is_int(config_default_ram(2, 64ULL << 30), 320ULL << 20, "kvmtool default: 64 MiB x (2 + 3)");
-	is_int(config_default_ram(8, 512ULL << 20), 409ULL << 20, "default capped at 80% of host RAM");
+	is_int(config_default_ram(1, 64ULL << 30), 256ULL << 20,
+	       "kvmtool default: 64 MiB x (1 + 3)");
+	is_int(config_default_ram(2, 64ULL << 30), 320ULL << 20,
+	       "kvmtool default: 64 MiB x (2 + 3)");
+	is_int(config_default_ram(8, 512ULL << 20), 409ULL << 20,
+	       "default capped at 80% of host RAM");
 }
 
 static void test_console_escape(void)
@@ -229,10 +262,22 @@ static char *render(void (*fn)(FILE *, const void *), const void *arg)
 	return text;
 }
 
-static void man_fn(FILE *f, const void *arg) { cli_print_man(f, arg); }
-static void bash_fn(FILE *f, const void *arg) { cli_print_bash_completion(f); }
-static void help_fn(FILE *f, const void *arg) { cli_print_cmd_help(arg, f); }
-static void top_fn(FILE *f, const void *arg) { cli_print_help(f); }
+static void man_fn(FILE *f, const void *arg)
+{
+	cli_print_man(f, arg);
+}
+static void bash_fn(FILE *f, const void *arg)
+{
+	cli_print_bash_completion(f);
+}
+static void help_fn(FILE *f, const void *arg)
+{
+	cli_print_cmd_help(arg, f);
+}
+static void top_fn(FILE *f, const void *arg)
+{
+	cli_print_help(f);
+}
 
 /*
  * The man page, the completion and --help come from the table: every
@@ -241,15 +286,19 @@ static void top_fn(FILE *f, const void *arg) { cli_print_help(f); }
  */
 static void test_doc(void)
 {
-	char *man = render(man_fn, "1.2.3"), *bash = render(bash_fn, NULL), *top = render(top_fn, NULL);
+	char *man = render(man_fn, "1.2.3"), *bash = render(bash_fn, NULL),
+	     *top = render(top_fn, NULL);
 	char want[160], *sect;
 	int missing = 0, dup = 0, bad = 0;
 
-	ok(man && strstr(man, ".TH ARMVM 1 ") && strstr(man, "\"armvm 1.2.3\""), "man page: title and version");
+	ok(man && strstr(man, ".TH ARMVM 1 ") && strstr(man, "\"armvm 1.2.3\""),
+	   "man page: title and version");
 	{
-		static const char *const sections[] = { "SYNOPSIS", "DESCRIPTION", "COMMANDS",
-			"\"KVMTOOL COMPATIBILITY\"", "EXAMPLES", "\"EXIT STATUS\"", "ENVIRONMENT",
-			"FILES", "\"SEE ALSO\"" };
+		static const char *const sections[] = { "SYNOPSIS",    "DESCRIPTION",
+							"COMMANDS",    "\"KVMTOOL COMPATIBILITY\"",
+							"EXAMPLES",    "\"EXIT STATUS\"",
+							"ENVIRONMENT", "FILES",
+							"\"SEE ALSO\"" };
 
 		for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
 			snprintf(want, sizeof(want), "\n.SH %s\n", sections[i]);
@@ -277,7 +326,8 @@ static void test_doc(void)
 			snprintf(words, sizeof(words), " %.*s ", w ? (int)strcspn(w + 12, "'") : 0,
 				 w ? w + 12 : "");
 			snprintf(want, sizeof(want), " %s ", c->name);
-			ok(strstr(words, want) != NULL, "completion: offers the command %s", c->name);
+			ok(strstr(words, want) != NULL, "completion: offers the command %s",
+			   c->name);
 		}
 		for (unsigned int j = 0; j < c->nr_opts; j++) {
 			const struct cli_opt *o = &c->opts[j];
@@ -285,10 +335,12 @@ static void test_doc(void)
 
 			if (!cli_cmd_has(c, o))
 				continue;
-			bad += !o->help || !*o->help || (o->kind != CLI_ARG_NONE && (!o->arg || !*o->arg));
+			bad += !o->help || !*o->help ||
+			       (o->kind != CLI_ARG_NONE && (!o->arg || !*o->arg));
 			for (unsigned int k = 0; k < j; k++)
-				dup += cli_cmd_has(c, &c->opts[k]) && (!strcmp(c->opts[k].name, o->name) ||
-								       (o->sname && c->opts[k].sname == o->sname));
+				dup += cli_cmd_has(c, &c->opts[k]) &&
+				       (!strcmp(c->opts[k].name, o->name) ||
+					(o->sname && c->opts[k].sname == o->sname));
 			/* man: "\fB\-\-NAME\fR" inside this command's section */
 			snprintf(want, sizeof(want), "\\fB\\-\\-%s\\fR", o->name);
 			for (char *q = want; *q; q++)
@@ -296,7 +348,8 @@ static void test_doc(void)
 					memmove(q + 1, q, strlen(q) + 1), *q++ = '\\';
 			at = sect ? strstr(sect, want) : NULL;
 			if (!at || (next && at > next)) {
-				printf("# man page: armvm %s lacks --%s (%s)\n", c->name, o->name, want);
+				printf("# man page: armvm %s lacks --%s (%s)\n", c->name, o->name,
+				       want);
 				missing++;
 			}
 			snprintf(want, sizeof(want), "--%s", o->name);
@@ -313,11 +366,13 @@ static void test_doc(void)
 		}
 		free(help);
 	}
-	is_int(missing, 0, "every option of every command is in the man page, its --help and the completion");
+	is_int(missing, 0,
+	       "every option of every command is in the man page, its --help and the completion");
 	is_int(dup, 0, "no command takes a long or short option name twice");
 	is_int(bad, 0, "every option has help, and an argument name when it takes one");
 	like(man, "\\fB\\-k\\fR/\\fB\\-\\-kernel\\fR", "man page: kvmtool's spellings listed");
-	like(bash, "--irqchip)\n\t\t\t_armvm_put \"$pre\" < <(compgen -W 'gicv3 gicv3-its gicv2'", "completion: --irqchip offers its values");
+	like(bash, "--irqchip)\n\t\t\t_armvm_put \"$pre\" < <(compgen -W 'gicv3 gicv3-its gicv2'",
+	     "completion: --irqchip offers its values");
 	like(bash, "-k|--kernel|-i|--initrd", "completion: -k and -i complete file names");
 	free(man);
 	free(bash);
@@ -344,16 +399,19 @@ static void test_parser(void)
 		off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s=%s ", p.opt->name,
 					p.opt->kind ? p.arg : "");
 	is_int(c, CLI_END, "debug: every option parses");
-	is_str(ids, "name=web regs= vcpu=2 json= all= ", "debug: each option, in order, with its argument");
+	is_str(ids, "name=web regs= vcpu=2 json= all= ",
+	       "debug: each option, in order, with its argument");
 	cli_begin(&p, "snapshot-info", 4, info, err, sizeof(err));
 	while ((c = cli_next(&p)) > CLI_HELP)
 		;
-	ok(c == CLI_END && p.npos == 1 && !strcmp(p.pos[0], "f.snap"), "snapshot-info: a positional between options");
+	ok(c == CLI_END && p.npos == 1 && !strcmp(p.pos[0], "f.snap"),
+	   "snapshot-info: a positional between options");
 	cli_begin(&p, "vls-common", 5, vls, err, sizeof(err));
 	off = 0;
 	while ((c = cli_next(&p)) > CLI_HELP)
 		off++;
-	ok(c == CLI_END && off == 1 && p.npos == 2 && !strcmp(p.pos[1], "--b.json"), "vls-common: after --, an argument that looks like an option is a file");
+	ok(c == CLI_END && off == 1 && p.npos == 2 && !strcmp(p.pos[1], "--b.json"),
+	   "vls-common: after --, an argument that looks like an option is a file");
 	cli_begin(&p, "snapshot-info", 3, two, err, sizeof(err));
 	while ((c = cli_next(&p)) > CLI_HELP)
 		;

@@ -126,7 +126,8 @@ static void test_uart(void)
 		struct state_buf rb;
 
 		state_reader_init(&rb, sb.data, sb.len - 1);
-		ok(u2.dev.ops->load(&u2.dev, &rb, 1) != 0 || state_finish(&rb) != 0, "truncated state refused");
+		ok(u2.dev.ops->load(&u2.dev, &rb, 1) != 0 || state_finish(&rb) != 0,
+		   "truncated state refused");
 		sb.data[8] = 200; /* FIFO count beyond the depth */
 		state_reader_init(&rb, sb.data, sb.len);
 		is_int(u2.dev.ops->load(&u2.dev, &rb, 1), -EINVAL, "impossible FIFO count refused");
@@ -263,9 +264,11 @@ static void test_bus_and_memory(void)
 	is_int(bus_add(&bus, 0x1000, 0x100, nop_access, &hits, "a"), 0, "region added");
 	is_int(bus_add(&bus, 0x1080, 0x100, nop_access, &hits, "b"), -EBUSY, "overlap refused");
 	is_int(bus_add(&bus, 0x2000, 0, nop_access, &hits, "c"), -EINVAL, "zero length refused");
-	is_int(bus_add(&bus, ~0ULL - 10, 0x100, nop_access, &hits, "d"), -EINVAL, "wrapping region refused");
+	is_int(bus_add(&bus, ~0ULL - 10, 0x100, nop_access, &hits, "d"), -EINVAL,
+	       "wrapping region refused");
 	is_int(bus_add(&bus, 0x800, 0x800, nop_access, &hits, "e"), 0, "adjacent region added");
-	ok(bus_access(&bus, 0x1010, d, 4, false) && bus_data_get(d, 4) == 0x10, "access dispatched with offset");
+	ok(bus_access(&bus, 0x1010, d, 4, false) && bus_data_get(d, 4) == 0x10,
+	   "access dispatched with offset");
 	ok(!bus_access(&bus, 0x10fe, d, 4, false), "access straddling the end refused");
 	ok(!bus_access(&bus, 0x3000, d, 4, false), "unmapped access refused");
 	is_int(bus_remove(&bus, 0x1000), 0, "region removed");
@@ -323,8 +326,9 @@ static void test_evloop_del(void)
 	for (int i = 0; i < 3; i++)
 		ev_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ok(!evloop_add(&ev_loop, ev_fd[0], EPOLLIN, ev_cb, (void *)0) &&
-	   !evloop_add(&ev_loop, ev_fd[1], EPOLLIN, ev_cb, (void *)1) &&
-	   !evloop_add(&ev_loop, ev_fd[2], EPOLLIN, ev_stop, NULL), "evloop: three handlers");
+		   !evloop_add(&ev_loop, ev_fd[1], EPOLLIN, ev_cb, (void *)1) &&
+		   !evloop_add(&ev_loop, ev_fd[2], EPOLLIN, ev_stop, NULL),
+	   "evloop: three handlers");
 	ok(write(ev_fd[0], &one, 8) == 8 && write(ev_fd[1], &one, 8) == 8, "evloop: two ready");
 	is_int(evloop_run(&ev_loop), 0, "evloop: ran until stopped");
 	is_int(ev_calls, 1, "evloop: a handler deleted in the same batch is not called");

@@ -42,11 +42,10 @@ static uint32_t prop_u32(const char *path, const char *name, int idx)
 	return fdt32_to_cpu(p[idx]);
 }
 
-static int build(enum irqchip_type gic, unsigned int ncpu, bool pmu,
-		 uint64_t initrd, uint64_t initrd_size, struct device_list *devs)
+static int build(enum irqchip_type gic, unsigned int ncpu, bool pmu, uint64_t initrd,
+		 uint64_t initrd_size, struct device_list *devs)
 {
-	static const uint64_t mpidr[4] = { 0x80000000, 0x80000001, 0x80000002,
-					   0x80000003 };
+	static const uint64_t mpidr[4] = { 0x80000000, 0x80000001, 0x80000002, 0x80000003 };
 	static const uint8_t seed[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 	struct devtree_params p = {
 		.nr_cpus = ncpu,
@@ -82,17 +81,21 @@ static void test_gicv3_machine(void)
 	device_list_add(&devs, &uart.dev);
 	device_list_add(&devs, &rtc.dev);
 
-	is_int(build(IRQCHIP_GICV3_ITS, 4, true, LAYOUT_RAM_BASE + 0x100000, 4096, &devs), 0, "device tree builds");
+	is_int(build(IRQCHIP_GICV3_ITS, 4, true, LAYOUT_RAM_BASE + 0x100000, 4096, &devs), 0,
+	       "device tree builds");
 	is_int(fdt_check_header(blob), 0, "blob has a valid header");
 	ok(fdt_totalsize(blob) <= LAYOUT_FDT_MAX_SIZE, "blob within the DTB limit");
 	is_str(prop("/", "compatible", NULL), "linux,dummy-virt", "root compatible");
 	is_int(prop_u32("/", "#address-cells", 0), 2, "root #address-cells");
-	is_int(prop_u32("/", "interrupt-parent", 0), DEVTREE_PHANDLE_GIC, "root interrupt-parent is the GIC");
+	is_int(prop_u32("/", "interrupt-parent", 0), DEVTREE_PHANDLE_GIC,
+	       "root interrupt-parent is the GIC");
 
 	is_str(prop("/chosen", "bootargs", NULL), "console=ttyS0 quiet", "chosen/bootargs");
 	is_str(prop("/chosen", "stdout-path", NULL), "/uart@1000000", "chosen/stdout-path");
-	is_int(prop_u64("/chosen", "linux,initrd-start", 0), LAYOUT_RAM_BASE + 0x100000, "initrd-start");
-	is_int(prop_u64("/chosen", "linux,initrd-end", 0), LAYOUT_RAM_BASE + 0x101000, "initrd-end");
+	is_int(prop_u64("/chosen", "linux,initrd-start", 0), LAYOUT_RAM_BASE + 0x100000,
+	       "initrd-start");
+	is_int(prop_u64("/chosen", "linux,initrd-end", 0), LAYOUT_RAM_BASE + 0x101000,
+	       "initrd-end");
 	ok(prop("/chosen", "rng-seed", &len) && len == 8, "rng-seed present");
 
 	is_int(prop_u64("/memory@80000000", "reg", 0), LAYOUT_RAM_BASE, "memory base");
@@ -108,11 +111,16 @@ static void test_gicv3_machine(void)
 
 	is_str(prop("/intc@3fff0000", "compatible", NULL), "arm,gic-v3", "GICv3 compatible");
 	is_int(prop_u64("/intc@3fff0000", "reg", 0), LAYOUT_GIC_DIST_BASE, "distributor base");
-	is_int(prop_u64("/intc@3fff0000", "reg", 2), layout_gic_redist_base(4), "redistributor base");
-	is_int(prop_u64("/intc@3fff0000", "reg", 3), 4 * LAYOUT_GIC_REDIST_SIZE, "redistributors for 4 vCPUs");
-	is_int(prop_u64("/intc@3fff0000", "reg", 2) + 4 * LAYOUT_GIC_REDIST_SIZE, LAYOUT_GIC_ITS_BASE, "redistributors end at the ITS");
-	ok(prop("/intc@3fff0000/msic@3ffb0000", "msi-controller", NULL) != NULL, "ITS node is an MSI controller");
-	is_int(prop_u64("/intc@3fff0000/msic@3ffb0000", "reg", 0), 0x3ffb0000, "ITS at kvmtool's address");
+	is_int(prop_u64("/intc@3fff0000", "reg", 2), layout_gic_redist_base(4),
+	       "redistributor base");
+	is_int(prop_u64("/intc@3fff0000", "reg", 3), 4 * LAYOUT_GIC_REDIST_SIZE,
+	       "redistributors for 4 vCPUs");
+	is_int(prop_u64("/intc@3fff0000", "reg", 2) + 4 * LAYOUT_GIC_REDIST_SIZE,
+	       LAYOUT_GIC_ITS_BASE, "redistributors end at the ITS");
+	ok(prop("/intc@3fff0000/msic@3ffb0000", "msi-controller", NULL) != NULL,
+	   "ITS node is an MSI controller");
+	is_int(prop_u64("/intc@3fff0000/msic@3ffb0000", "reg", 0), 0x3ffb0000,
+	       "ITS at kvmtool's address");
 
 	is_int(prop_u32("/timer", "interrupts", 1), DEVTREE_TIMER_PPI_SEC, "timer secure PPI");
 	is_int(prop_u32("/timer", "interrupts", 7), DEVTREE_TIMER_PPI_VIRT, "timer virtual PPI");
@@ -126,7 +134,8 @@ static void test_gicv3_machine(void)
 	is_int(prop_u32("/uart@1000000", "clock-frequency", 0), UART8250_CLOCK, "UART clock");
 	is_int(prop_u64("/rtc@1010000", "reg", 0), 0x1010000, "RTC at kvmtool's address");
 	is_int(prop_u32("/rtc@1010000", "interrupts", 1), 1, "RTC on SPI 1");
-	is_int(prop_u32("/rtc@1010000", "clocks", 0), DEVTREE_PHANDLE_APB_PCLK, "RTC clock is apb-pclk");
+	is_int(prop_u32("/rtc@1010000", "clocks", 0), DEVTREE_PHANDLE_APB_PCLK,
+	       "RTC clock is apb-pclk");
 	is_int(prop_u32("/apb-pclk", "phandle", 0), DEVTREE_PHANDLE_APB_PCLK, "apb-pclk phandle");
 
 	device_list_destroy(&devs);
@@ -135,7 +144,8 @@ static void test_gicv3_machine(void)
 static void test_variants(void)
 {
 	is_int(build(IRQCHIP_GICV2, 2, false, 0, 0, NULL), 0, "GICv2 tree builds");
-	is_str(prop("/intc@3fff0000", "compatible", NULL), "arm,cortex-a15-gic", "GICv2 compatible");
+	is_str(prop("/intc@3fff0000", "compatible", NULL), "arm,cortex-a15-gic",
+	       "GICv2 compatible");
 	is_int(prop_u64("/intc@3fff0000", "reg", 2), LAYOUT_GIC_CPUI_BASE, "GICv2 CPU interface");
 	is_int(prop_u32("/timer", "interrupts", 2) >> 8, 0x3, "GICv2 PPI CPU mask for 2 CPUs");
 	ok(fdt_path_offset(blob, "/pmu") < 0, "no PMU node without --pmu");
@@ -147,9 +157,11 @@ static void test_variants(void)
 
 	is_int(build(IRQCHIP_AUTO, 1, false, 0, 0, NULL), -EINVAL, "unresolved GIC refused");
 	{
-		struct devtree_params p = { .nr_cpus = 1, .mpidr = (uint64_t[]){ 0 },
-					   .ram_base = LAYOUT_RAM_BASE, .ram_size = SZ_1M,
-					   .gic = IRQCHIP_GICV3 };
+		struct devtree_params p = { .nr_cpus = 1,
+					    .mpidr = (uint64_t[]){ 0 },
+					    .ram_base = LAYOUT_RAM_BASE,
+					    .ram_size = SZ_1M,
+					    .gic = IRQCHIP_GICV3 };
 		is_int(devtree_build(&p, blob, 256), -ENOSPC, "too small a buffer: -ENOSPC");
 	}
 }

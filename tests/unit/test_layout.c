@@ -19,7 +19,8 @@ int main(void)
 	is_int(LAYOUT_PCI_CFG_BASE, 0x40000000, "PCI ECAM at 1 GiB");
 	is_int(LAYOUT_PCI_CFG_SIZE, 256ULL << 20, "ECAM is 256 MiB");
 	is_int(LAYOUT_PCI_MMIO_BASE, 0x50000000, "PCI MMIO window at 0x50000000");
-	is_int(LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE, 0x80000000, "PCI MMIO window ends at RAM");
+	is_int(LAYOUT_PCI_MMIO_BASE + LAYOUT_PCI_MMIO_SIZE, 0x80000000,
+	       "PCI MMIO window ends at RAM");
 	is_int(LAYOUT_RAM_BASE, 0x80000000, "RAM at 2 GiB");
 	is_int(layout_ram_max(40), (1ULL << 40) - (2ULL << 30), "40-bit IPA: 1 TiB - 2 GiB of RAM");
 
@@ -31,7 +32,8 @@ int main(void)
 			{ "rtc", LAYOUT_RTC_BASE, LAYOUT_RTC_SIZE },
 			{ "pvtime", LAYOUT_PVTIME_BASE, LAYOUT_PVTIME_SIZE },
 			{ "flash", LAYOUT_FLASH_BASE, LAYOUT_FLASH_SIZE },
-			{ "virtio-mmio (64 slots)", LAYOUT_VIRTIO_MMIO_BASE, 64 * LAYOUT_VIRTIO_MMIO_SLOT },
+			{ "virtio-mmio (64 slots)", LAYOUT_VIRTIO_MMIO_BASE,
+			  64 * LAYOUT_VIRTIO_MMIO_SLOT },
 			{ "redistributors", layout_gic_redist_base(n), n * LAYOUT_GIC_REDIST_SIZE },
 			{ "its", LAYOUT_GIC_ITS_BASE, LAYOUT_GIC_ITS_SIZE },
 			{ "gicv2 cpu", LAYOUT_GIC_CPUI_BASE, LAYOUT_GIC_CPUI_SIZE },
@@ -49,7 +51,8 @@ int main(void)
 					clash++;
 				}
 		is_int(clash, 0, "%u vCPUs: no two regions overlap", n);
-		ok(layout_gic_redist_base(n) % SZ_64K == 0, "%u vCPUs: redistributors 64K-aligned", n);
+		ok(layout_gic_redist_base(n) % SZ_64K == 0, "%u vCPUs: redistributors 64K-aligned",
+		   n);
 	}
 	return tap_done();
 }

@@ -104,10 +104,11 @@ static void test_roundtrip(void)
 	ok(snap_find(&img, SNAP_SEC_VCPU, 1) && snap_find(&img, SNAP_SEC_VCPU, 1)->len == 41,
 	   "the second vCPU section is found, whole");
 	ok(!snap_find(&img, SNAP_SEC_VCPU, 2), "there is no third");
-	is_int(snap_verify_memory(&img, NULL, NULL, err, sizeof(err)), 0, "memory checksums verify");
+	is_int(snap_verify_memory(&img, NULL, NULL, err, sizeof(err)), 0,
+	       "memory checksums verify");
 	stat(path, &st);
-	ok((uint64_t)st.st_blocks * 512 < MEM / 2 + 65536 * 2, "zero pages are holes (%lld bytes on disk)",
-	   (long long)st.st_blocks * 512);
+	ok((uint64_t)st.st_blocks * 512 < MEM / 2 + 65536 * 2,
+	   "zero pages are holes (%lld bytes on disk)", (long long)st.st_blocks * 512);
 	snap_close(&img);
 	/* A flip in memory: only --verify sees it. */
 	{
@@ -121,7 +122,8 @@ static void test_roundtrip(void)
 		b ^= 4;
 		pwrite(fd, &b, 1, o);
 		ret = snap_verify_memory(&img, NULL, NULL, err, sizeof(err));
-		ok(ret == -EIO && strstr(err, "guest 0x80000000"), "a bit flipped in memory: verify names its MiB (%s)", err);
+		ok(ret == -EIO && strstr(err, "guest 0x80000000"),
+		   "a bit flipped in memory: verify names its MiB (%s)", err);
 		b ^= 4;
 		pwrite(fd, &b, 1, o);
 		/* a data page turned into zeros */
@@ -176,7 +178,8 @@ static void test_corrupt(void)
 			}
 		}
 	}
-	is_int(bad, 0, "every one of %d single-bit flips of the header and sections is refused", flips);
+	is_int(bad, 0, "every one of %d single-bit flips of the header and sections is refused",
+	       flips);
 	/* The gap between sections and memory must be zeros (snap_open). */
 	{
 		int fd;
@@ -192,7 +195,8 @@ static void test_corrupt(void)
 		fd = open(path, O_WRONLY | O_TRUNC);
 		write(fd, file, n - 4096);
 		close(fd);
-		ok(snap_open(path, &img, err, sizeof(err)) == -EINVAL && strstr(err, "is truncated"),
+		ok(snap_open(path, &img, err, sizeof(err)) == -EINVAL &&
+			   strstr(err, "is truncated"),
 		   "memory cut short is refused (%s)", err);
 		fd = open(path, O_WRONLY | O_TRUNC);
 		write(fd, file, n);
@@ -204,9 +208,11 @@ static void test_corrupt(void)
 	{
 		uint32_t c = crc32c(0, b, 60);
 
-		b[60] = (uint8_t)c, b[61] = (uint8_t)(c >> 8), b[62] = (uint8_t)(c >> 16), b[63] = (uint8_t)(c >> 24);
+		b[60] = (uint8_t)c, b[61] = (uint8_t)(c >> 8), b[62] = (uint8_t)(c >> 16),
+		b[63] = (uint8_t)(c >> 24);
 	}
-	ok(snap_parse(b, state, &img, err, sizeof(err)) == -EINVAL && strstr(err, "version 2 is newer"),
+	ok(snap_parse(b, state, &img, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "version 2 is newer"),
 	   "a newer format version is refused (%s)", err);
 	free(b);
 	free(file);
@@ -236,7 +242,8 @@ static void test_order(void)
 		snprintf(p2, sizeof(p2), "%s/novcpu.snap", dir);
 		is_int(snap_write(&w, p2, mem, 0, MEM, NULL, NULL, NULL, err, sizeof(err)), 0,
 		       "a file without vCPU sections can be written");
-		ok(snap_open(p2, &img, err, sizeof(err)) == -EINVAL && strstr(err, "the vcpu section is missing"),
+		ok(snap_open(p2, &img, err, sizeof(err)) == -EINVAL &&
+			   strstr(err, "the vcpu section is missing"),
 		   "but not opened (%s)", err);
 		unlink(p2);
 	}
@@ -260,14 +267,17 @@ static void test_failed_write(void)
 		mem[i + 1] = 0x5a; /* every page holds data now */
 	ret = write_file(path, 1, err);
 	setrlimit(RLIMIT_FSIZE, &old);
-	ok(ret != 0 && !strchr(err, '\n'), "a write that runs out of room fails with one line (%s)", err);
+	ok(ret != 0 && !strchr(err, '\n'), "a write that runs out of room fails with one line (%s)",
+	   err);
 	after = read_all(path, &n2);
-	ok(before && after && n1 == n2 && !memcmp(before, after, n1), "the file that was there is intact");
+	ok(before && after && n1 == n2 && !memcmp(before, after, n1),
+	   "the file that was there is intact");
 	snprintf(tmpname, sizeof(tmpname), "%s/.s.snap.tmp-%d", dir, (int)getpid());
 	ok(access(tmpname, F_OK) < 0, "no temporary file is left");
 	snprintf(tmpname, sizeof(tmpname), "%s/nodir/x.snap", dir);
 	ret = write_file(tmpname, 1, err);
-	ok(ret == -ENOENT && strstr(err, "cannot create"), "a missing directory: one line (%s)", err);
+	ok(ret == -ENOENT && strstr(err, "cannot create"), "a missing directory: one line (%s)",
+	   err);
 	free(before);
 	free(after);
 }

@@ -72,13 +72,20 @@ static void test_parse(void)
 		int ok;
 		const char *canon;
 	} t[] = {
-		{ "00:03.0", 1, "0000:00:03.0" },	 { "0000:00:03.0", 1, "0000:00:03.0" },
-		{ "0001:ff:1f.7", 1, "0001:ff:1f.7" },	 { "A:0B:1c.2", 1, "000a:0b:1c.2" },
-		{ "03.0", 0, NULL },			 { "00:20.0", 0, NULL },
-		{ "00:03.8", 0, NULL },			 { "g0:00.0", 0, NULL },
-		{ "", 0, NULL },			 { "0000:00:03", 0, NULL },
-		{ "12345:00:00.0", 0, NULL },		 { "00:03.0x", 0, NULL },
-		{ "0000:00:03.0:1", 0, NULL },		 { ":00:03.0", 0, NULL },
+		{ "00:03.0", 1, "0000:00:03.0" },
+		{ "0000:00:03.0", 1, "0000:00:03.0" },
+		{ "0001:ff:1f.7", 1, "0001:ff:1f.7" },
+		{ "A:0B:1c.2", 1, "000a:0b:1c.2" },
+		{ "03.0", 0, NULL },
+		{ "00:20.0", 0, NULL },
+		{ "00:03.8", 0, NULL },
+		{ "g0:00.0", 0, NULL },
+		{ "", 0, NULL },
+		{ "0000:00:03", 0, NULL },
+		{ "12345:00:00.0", 0, NULL },
+		{ "00:03.0x", 0, NULL },
+		{ "0000:00:03.0:1", 0, NULL },
+		{ ":00:03.0", 0, NULL },
 	};
 	char err[256], buf[16];
 
@@ -90,8 +97,8 @@ static void test_parse(void)
 			vfio_bdf_format(&b, buf, sizeof(buf));
 			ok(ret == 0 && !strcmp(buf, t[i].canon), "'%s' is %s", t[i].s, t[i].canon);
 		} else {
-			ok(ret == -EINVAL && strstr(err, "expected a PCI address"), "'%s' is refused: %s", t[i].s,
-			   err);
+			ok(ret == -EINVAL && strstr(err, "expected a PCI address"),
+			   "'%s' is refused: %s", t[i].s, err);
 		}
 	}
 }
@@ -113,16 +120,20 @@ static void test_groups(void)
 	vfio_bdf_parse("00:03.0", &b, err, sizeof(err));
 	ret = vfio_group_of(root, &b, &g, err, sizeof(err));
 	ok(ret == 0 && g == 7, "00:03.0 is in IOMMU group 7 (%d)", g);
-	is_int(vfio_group_viable(root, 7, err, sizeof(err)), 0, "group 7 (vfio-pci and no driver) is viable");
-	is_int(vfio_group_viable(root, 9, err, sizeof(err)), 0, "a bridge on pcieport and pci-stub: viable");
+	is_int(vfio_group_viable(root, 7, err, sizeof(err)), 0,
+	       "group 7 (vfio-pci and no driver) is viable");
+	is_int(vfio_group_viable(root, 9, err, sizeof(err)), 0,
+	       "a bridge on pcieport and pci-stub: viable");
 	ret = vfio_group_viable(root, 8, err, sizeof(err));
 	ok(ret == -EBUSY && strstr(err, "0000:00:04.0 (nvme) is bound to a host driver") &&
-	   strstr(err, "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override") &&
-	   !strchr(err, '\n'),
+		   strstr(err,
+			  "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override") &&
+		   !strchr(err, '\n'),
 	   "group 8: the nvme function is named, with how to bind it (%s)", err);
 	vfio_bdf_parse("00:06.0", &b, err, sizeof(err));
 	ret = vfio_group_of(root, &b, &g, err, sizeof(err));
-	ok(ret == -ENODEV && strstr(err, "no IOMMU group"), "a function without a group: no IOMMU (%s)", err);
+	ok(ret == -ENODEV && strstr(err, "no IOMMU group"),
+	   "a function without a group: no IOMMU (%s)", err);
 	vfio_bdf_parse("00:1f.0", &b, err, sizeof(err));
 	ret = vfio_group_of(root, &b, &g, err, sizeof(err));
 	ok(ret == -ENODEV && strstr(err, "no such PCI function"), "a missing function (%s)", err);

@@ -61,7 +61,8 @@ static void driver_up(struct virtio_dev *vd, uint64_t features)
 	virtio_set_driver_features(vd, (uint32_t)features);
 	vd->gfeat_sel = 1;
 	virtio_set_driver_features(vd, (uint32_t)(features >> 32));
-	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				      VIRTIO_CONFIG_S_FEATURES_OK);
 	vd->queue_sel = 0;
 	q = virtio_sel_queue(vd);
 	q->size = 8;
@@ -83,7 +84,8 @@ static void test_core_and_rng(void)
 	ok(virtio_get_device_features(vd) & 1, "VERSION_1 offered");
 	/* A legacy driver (no VERSION_1) does not get FEATURES_OK. */
 	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+				      VIRTIO_CONFIG_S_FEATURES_OK);
 	ok(!(vd->status & VIRTIO_CONFIG_S_FEATURES_OK), "FEATURES_OK refused without VERSION_1");
 	virtio_set_status(vd, 0);
 	is_int(vd->status, 0, "reset clears the status");
@@ -109,8 +111,10 @@ static void test_core_and_rng(void)
 	state_reader_init(&rb, sb.data, sb.len);
 	is_int(virtio_dev_load(vd2, &rb), 0, "virtio state loads");
 	is_int(state_finish(&rb), 0, "the whole blob is consumed");
-	ok(vd2->status == vd->status && vd2->driver_features == vd->driver_features, "status and features restored");
-	ok(vd2->vqs[0].ready && vd2->vqs[0].last_avail == 1 && vd2->vqs[0].used_idx == 1, "queue indices restored");
+	ok(vd2->status == vd->status && vd2->driver_features == vd->driver_features,
+	   "status and features restored");
+	ok(vd2->vqs[0].ready && vd2->vqs[0].last_avail == 1 && vd2->vqs[0].used_idx == 1,
+	   "queue indices restored");
 	ok(vd2->vqs[0].desc_gpa == RAM + 0x1000, "queue addresses restored");
 	sb.data[0] = 0xff; /* a feature the device does not offer */
 	state_reader_init(&rb, sb.data, sb.len);
@@ -131,7 +135,8 @@ static void test_core_and_rng(void)
 	set_desc(0, RAM + 0x10000, 16, VRING_DESC_F_WRITE, 0);
 	offer(0);
 	vd->ops->queue_notify(vd, 0);
-	is_int(((uint32_t *)gp(RAM + 0x3004))[1], 16, "a well-behaved queue works again after reset");
+	is_int(((uint32_t *)gp(RAM + 0x3004))[1], 16,
+	       "a well-behaved queue works again after reset");
 	virtio_dev_destroy(vd);
 	virtio_dev_destroy(vd2);
 }
@@ -294,7 +299,10 @@ static int fake_load(struct device *dev, struct state_buf *sb, uint32_t v)
 }
 
 static const struct device_ops fake_dev_ops = {
-	.type = "fake", .state_version = 1, .save = fake_save, .load = fake_load,
+	.type = "fake",
+	.state_version = 1,
+	.save = fake_save,
+	.load = fake_load,
 };
 
 static void test_device_list_load(void)
@@ -440,7 +448,8 @@ static void test_blk_error_paths(void)
 	vd = virtio_blk_new(&o, 1, &gm, err, sizeof(err));
 	ok(vd == NULL, "a FIFO as a disk is refused, without blocking");
 	like(err, "not a regular file or block device", "... saying why (%s)", err);
-	is_int(file_map(fifo, 1 << 20, &buf, &size), -EINVAL, "a FIFO as a kernel or initrd is refused");
+	is_int(file_map(fifo, 1 << 20, &buf, &size), -EINVAL,
+	       "a FIFO as a kernel or initrd is refused");
 	alarm(0);
 	unlink(fifo);
 }
@@ -504,7 +513,8 @@ static void test_blk_broken_queue_submits(void)
 	       "the good write queued before the bad chain completed (not at the reset)");
 	fd = open(path, O_RDONLY);
 	ok(fd >= 0 && pread(fd, got, sizeof(got), 0) == (ssize_t)sizeof(got) &&
-	   !memcmp(got, gp(RAM + 0x21000), sizeof(got)), "... and its data is in the image");
+		   !memcmp(got, gp(RAM + 0x21000), sizeof(got)),
+	   "... and its data is in the image");
 	if (fd >= 0)
 		close(fd);
 	evloop_stop(&loop);
@@ -542,7 +552,8 @@ static void test_blk_parse(void)
 	cb_add(&b, data, 4096, true);
 	cb_add(&b, &st, 1, true);
 	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK, "read request parses");
-	ok(req.type == VIRTIO_BLK_T_IN && req.sector == 10 && req.len == 4096 && req.iovcnt == 1, "read: sector, length, one segment");
+	ok(req.type == VIRTIO_BLK_T_IN && req.sector == 10 && req.len == 4096 && req.iovcnt == 1,
+	   "read: sector, length, one segment");
 	ok(req.status == &st, "status is the last writable byte");
 
 	memset(&b, 0, sizeof(b));
@@ -550,9 +561,11 @@ static void test_blk_parse(void)
 	cb_add(&b, hdr, 16, false);
 	cb_add(&b, data, 4096, true);
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "read past the end of the disk: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "read past the end of the disk: IOERR");
 	hdr_set(hdr, VIRTIO_BLK_T_IN, ~0ULL - 2);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "sector + length overflowing: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "sector + length overflowing: IOERR");
 
 	memset(&b, 0, sizeof(b));
 	hdr_set(hdr, VIRTIO_BLK_T_OUT, 0);
@@ -561,14 +574,16 @@ static void test_blk_parse(void)
 	cb_add(&b, &st, 1, true);
 	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK, "write parses");
 	ok(req.len == 512 && req.iov[0].iov_base == data, "write: data after the header");
-	is_int(blk_req_parse(&b.c, 100, true, &req), VIRTIO_BLK_S_IOERR, "write to a read-only disk: IOERR");
+	is_int(blk_req_parse(&b.c, 100, true, &req), VIRTIO_BLK_S_IOERR,
+	       "write to a read-only disk: IOERR");
 
 	/* Header and data in one buffer: the header is not data. */
 	memset(&b, 0, sizeof(b));
 	hdr_set(data, VIRTIO_BLK_T_OUT, 1);
 	cb_add(&b, data, 16 + 512, false);
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK, "header and data in one buffer");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK,
+	       "header and data in one buffer");
 	ok(req.len == 512 && req.iov[0].iov_base == data + 16, "data starts after the header");
 
 	memset(&b, 0, sizeof(b));
@@ -576,7 +591,8 @@ static void test_blk_parse(void)
 	cb_add(&b, hdr, 16, false);
 	cb_add(&b, data, 100, false);
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "data not a multiple of 512: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "data not a multiple of 512: IOERR");
 
 	memset(&b, 0, sizeof(b));
 	cb_add(&b, hdr, 8, false);
@@ -587,21 +603,24 @@ static void test_blk_parse(void)
 	hdr_set(hdr, VIRTIO_BLK_T_IN, 0);
 	cb_add(&b, hdr, 16, true); /* header device-writable */
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "header in a write-only buffer: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "header in a write-only buffer: IOERR");
 
 	memset(&b, 0, sizeof(b));
 	hdr_set(hdr, VIRTIO_BLK_T_IN, 0);
 	cb_add(&b, hdr, 16, false);
 	cb_add(&b, data, 512, false); /* read data must be writable */
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "read into a read-only buffer: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "read into a read-only buffer: IOERR");
 
 	memset(&b, 0, sizeof(b));
 	hdr_set(hdr, VIRTIO_BLK_T_OUT, 0);
 	cb_add(&b, hdr, 16, false);
 	cb_add(&b, data, 512, true); /* write data must be readable */
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "write from a write-only buffer: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "write from a write-only buffer: IOERR");
 
 	memset(&b, 0, sizeof(b));
 	hdr_set(hdr, VIRTIO_BLK_T_IN, 0);
@@ -623,14 +642,19 @@ static void test_blk_parse(void)
 	cb_add(&b, hdr, 16, false);
 	cb_add(&b, seg, 16, false);
 	cb_add(&b, &st, 1, true);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR, "discard past the end: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_IOERR,
+	       "discard past the end: IOERR");
 	seg[8] = 10;
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK, "discard inside the disk parses");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK,
+	       "discard inside the disk parses");
 	seg[12] = 1; /* unmap flag on a discard */
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_UNSUPP, "discard with a flag: UNSUPP");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_UNSUPP,
+	       "discard with a flag: UNSUPP");
 	hdr_set(hdr, VIRTIO_BLK_T_WRITE_ZEROES, 0);
-	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK, "write zeroes with unmap parses");
-	is_int(blk_req_parse(&b.c, 100, true, &req), VIRTIO_BLK_S_IOERR, "write zeroes on a read-only disk: IOERR");
+	is_int(blk_req_parse(&b.c, 100, false, &req), VIRTIO_BLK_S_OK,
+	       "write zeroes with unmap parses");
+	is_int(blk_req_parse(&b.c, 100, true, &req), VIRTIO_BLK_S_IOERR,
+	       "write zeroes on a read-only disk: IOERR");
 	/* max_discard_sectors (0x3fffff) is advertised: more is refused. */
 	hdr_set(hdr, VIRTIO_BLK_T_DISCARD, 0);
 	memset(seg, 0, 16);

@@ -30,8 +30,8 @@ static void *gp(uint64_t gpa)
 	return ram + (gpa - RAM);
 }
 
-static void set_desc(uint64_t table, unsigned int i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
+static void set_desc(uint64_t table, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
+		     uint16_t next)
 {
 	struct vring_desc d = { addr, len, flags, next };
 
@@ -117,10 +117,13 @@ static void test_simple(void)
 	{
 		char hdr[20] = { 0 };
 
-		is_int(virtq_chain_read(&ch, 4, hdr, sizeof(hdr)), 12, "read bounded by the readable bytes");
+		is_int(virtq_chain_read(&ch, 4, hdr, sizeof(hdr)), 12,
+		       "read bounded by the readable bytes");
 		ok(!memcmp(hdr, "456789abcdef", 12), "read at an offset");
-		is_int(virtq_chain_write(&ch, 99, "XYZ", 3), 2, "write bounded by the writable bytes");
-		ok(((uint8_t *)gp(DATA + 16))[99] == 'X' && ((uint8_t *)gp(DATA + 200))[0] == 'Y', "write spans buffers");
+		is_int(virtq_chain_write(&ch, 99, "XYZ", 3), 2,
+		       "write bounded by the writable bytes");
+		ok(((uint8_t *)gp(DATA + 16))[99] == 'X' && ((uint8_t *)gp(DATA + 200))[0] == 'Y',
+		   "write spans buffers");
 	}
 	virtq_push(&q, ch.head, 42);
 	used = gp(USED + 4);
@@ -291,7 +294,8 @@ static void test_cap_and_events(void)
 	virtq_reset(&q2);
 	q2.event_idx = true;
 	is_int(virtq_set_state(&q2, &st, &gm), 0, "queue state restores");
-	ok(q2.last_avail == q.last_avail && q2.used_idx == q.used_idx && q2.ready, "indices restored");
+	ok(q2.last_avail == q.last_avail && q2.used_idx == q.used_idx && q2.ready,
+	   "indices restored");
 	st.desc_gpa = 0x1000;
 	is_int(virtq_set_state(&q2, &st, &gm), -EINVAL, "restored layout is checked again");
 }
