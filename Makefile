@@ -3,7 +3,9 @@
 #   make check   unit tests only        make test   every test, unit and lab
 #   make demo    boot the default guest in the lab
 #   make test-long  the long lab sweeps (snapshot at every SVE length)
-#   make format  clang-format           make V=1    verbose
+#   make format  clang-format (make format-check: is it applied? part of make test)
+#   make install / uninstall (PREFIX, DESTDIR)   make deb   the Debian package
+#   make V=1     verbose
 
 ARCH := $(shell uname -m)
 ifeq ($(ARCH),x86_64)
@@ -123,6 +125,7 @@ lab-assets: $(B)/armvm $(GUEST_PROGS) $(B)/guest/flat.bin $(B)/guest/hostile.bin
 
 # Everything: unit tests, then the lab suite in one emulated host boot.
 test: setup
+	$(Q)$(MAKE) --no-print-directory format-check
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(ASAN_UNIT_TESTS) lab-assets
 	ARMVM=$(B)/armvm prove -e tests/run-test $(UNIT_TESTS) $(ASAN_UNIT_TESTS) $(SCRIPT_TESTS) tests/fuzz/fuzz.t tests/lab/suite.t
 
@@ -174,8 +177,17 @@ deb: guest
 	lintian --fail-on error $(B)/deb/armvm_*_arm64.deb
 	@ls $(B)/deb/armvm_*_arm64.deb
 
+# The committed .clang-format, applied to every C file (Debian 12's
+# clang-format 14: other versions format differently).
+CLANG_FORMAT ?= $(or $(shell command -v clang-format-14 2>/dev/null),clang-format)
+FORMAT_FILES = $(or $(shell git ls-files '*.c' '*.h' 2>/dev/null),\
+	$(shell find arch bench devices include tests vmm -name '*.[ch]'))
 format:
-	clang-format -i $(shell git ls-files '*.c' '*.h')
+	$(CLANG_FORMAT) -i $(FORMAT_FILES)
+format-check:
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || \
+		{ echo "format-check: run make format (clang-format, .clang-format)" >&2; exit 1; }
+	@echo "format-check: $(words $(FORMAT_FILES)) files as .clang-format says"
 
 clean:
 	rm -rf $(B)/obj $(B)/tests $(B)/guest $(B)/host $(B)/armvm $(B)/armvm.1 $(B)/armvm.bash

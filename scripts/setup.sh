@@ -17,9 +17,10 @@ esac
 
 host=$(uname -m)
 # gcc for the build machine's own tools (the man page generator), groff to
-# check the man page, debhelper and lintian for the Debian package.
+# check the man page, debhelper and lintian for the Debian package,
+# clang-format for make format-check.
 common="make perl cpio xz-utils kmod device-tree-compiler zstd file gzip gcc libc6-dev
-	groff-base build-essential debhelper lintian"
+	groff-base build-essential debhelper lintian clang-format"
 if [ "$host" = x86_64 ]; then
 	native="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 		libfdt-dev:arm64 liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64
