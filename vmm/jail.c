@@ -8,7 +8,13 @@
 #include "jail.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <seccomp.h>
+#include <stdint.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -161,10 +167,24 @@ static const char *const *const jail_lists[JAIL_NR][3] = {
 static const char *const jail_kind_names[JAIL_NR] = { "main", "vCPU", "I/O" };
 
 /* Process-wide by nature (one seccomp policy per process), and the
- * SIGSYS handler must reach them. Written before any thread starts. */
+ * SIGSYS handler must reach them. The names and the compiled programs are
+ * written by the compiling thread, read only after jail_ready says so. */
 static bool jail_on;
 static char *jail_names[JAIL_MAX_NR];
 static __thread int jail_kind_of_thread = -1;
+
+/*
+ * The filters are compiled once, by a thread started in jail_prepare, while
+ * the main thread builds the machine (libseccomp's compile and the name
+ * table cost milliseconds, on the start-up path if done there and once per
+ * thread if done in jail_enter); each thread then loads its kind's program.
+ */
+static struct sock_fprog jail_progs[JAIL_NR];
+static int jail_compile_err;
+static bool jail_compiled;
+static pthread_t jail_compiler;
+static pthread_mutex_t jail_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jail_cond = PTHREAD_COND_INITIALIZER;
 
 const char *jail_syscall_name(int nr)
 {
@@ -220,35 +240,14 @@ static void jail_sigsys(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
-int jail_prepare(char *err, size_t errlen)
+/* One kind's filter, compiled by libseccomp into a BPF program of ours. */
+static int jail_compile(enum jail_kind kind, struct sock_fprog *prog)
 {
-	struct sigaction sa = { .sa_sigaction = jail_sigsys, .sa_flags = SA_SIGINFO };
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	int err = 0, pfd[2] = { -1, -1 };
+	uint8_t buf[32768];
+	ssize_t n = 0;
 
-	if (jail_on)
-		return 0;
-	for (int nr = 0; nr < JAIL_MAX_NR; nr++)
-		jail_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
-		return errmsg(err, errlen, -errno, "seccomp: cannot catch SIGSYS: %s",
-			      strerror(errno));
-	jail_on = true;
-	return 0;
-}
-
-int jail_enter(enum jail_kind kind)
-{
-	scmp_filter_ctx ctx;
-	sigset_t sys;
-	int err = 0;
-
-	if (!jail_on || kind >= JAIL_NR || jail_kind_of_thread >= 0)
-		return 0;
-	/* A blocked SIGSYS would kill without the report. */
-	sigemptyset(&sys);
-	sigaddset(&sys, SIGSYS);
-	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
-	ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
 	for (int l = 0; l < 3 && !err; l++) {
@@ -261,11 +260,102 @@ int jail_enter(enum jail_kind kind)
 				err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		}
 	}
+	/* libseccomp 2.5 exports only to a file descriptor. */
+	if (!err && pipe2(pfd, O_CLOEXEC))
+		err = -errno;
 	if (!err)
-		err = seccomp_load(ctx);
+		err = seccomp_export_bpf(ctx, pfd[1]);
+	if (!err) {
+		close(pfd[1]);
+		pfd[1] = -1;
+		n = read(pfd[0], buf, sizeof(buf));
+		if (n <= 0 || n % sizeof(struct sock_filter) || n == sizeof(buf))
+			err = -EIO;
+	}
+	if (!err) {
+		prog->filter = malloc((size_t)n);
+		if (!prog->filter)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		memcpy(prog->filter, buf, (size_t)n);
+		prog->len = (unsigned short)(n / sizeof(struct sock_filter));
+	}
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
 	seccomp_release(ctx);
+	return err;
+}
+
+static void *jail_compile_all(void *arg)
+{
+	int err = 0;
+
+	(void)arg;
+	for (int nr = 0; nr < JAIL_MAX_NR; nr++)
+		jail_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	for (int k = 0; k < JAIL_NR && !err; k++)
+		err = jail_compile((enum jail_kind)k, &jail_progs[k]);
+	pthread_mutex_lock(&jail_lock);
+	jail_compile_err = err;
+	jail_compiled = true;
+	pthread_cond_broadcast(&jail_cond);
+	pthread_mutex_unlock(&jail_lock);
+	return NULL;
+}
+
+/* Wait for the compiling thread; its error, if any. */
+static int jail_ready(void)
+{
+	int err;
+
+	pthread_mutex_lock(&jail_lock);
+	while (!jail_compiled)
+		pthread_cond_wait(&jail_cond, &jail_lock);
+	err = jail_compile_err;
+	pthread_mutex_unlock(&jail_lock);
+	return err;
+}
+
+int jail_prepare(char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_sigaction = jail_sigsys, .sa_flags = SA_SIGINFO };
+	int ret;
+
+	if (jail_on)
+		return 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return errmsg(err, errlen, -errno, "seccomp: cannot catch SIGSYS: %s",
+			      strerror(errno));
+	ret = pthread_create(&jail_compiler, NULL, jail_compile_all, NULL);
+	if (ret)
+		return errmsg(err, errlen, -ret, "seccomp: cannot start compiling the filters: %s",
+			      strerror(ret));
+	pthread_detach(jail_compiler);
+	jail_on = true;
+	return 0;
+}
+
+int jail_enter(enum jail_kind kind)
+{
+	sigset_t sys;
+	int err;
+
+	if (!jail_on || kind >= JAIL_NR || jail_kind_of_thread >= 0)
+		return 0;
+	err = jail_ready();
 	if (err)
 		return err;
+	/* A blocked SIGSYS would kill without the report. */
+	sigemptyset(&sys);
+	sigaddset(&sys, SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &jail_progs[kind]))
+		return -errno;
 	jail_kind_of_thread = (int)kind;
 	return 0;
 }
