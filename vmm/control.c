@@ -114,22 +114,37 @@ int control_open(struct control *c, const char *name, char *err, size_t errlen)
 		return ret;
 	if (sock_path(c->path, sizeof(c->path), dir, name))
 		return errmsg(err, errlen, -ENAMETOOLONG, "--name %s: socket path too long", name);
-	fd = sock_connect(c->path);
-	if (fd >= 0) {
-		close(fd);
-		return errmsg(err, errlen, -EEXIST,
-			      "--name %s: a guest of that name is running (%s); pick another name",
-			      name, c->path);
-	}
-	if (fd == -ECONNREFUSED)
-		unlink(c->path); /* a dead armvm's socket */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return errmsg(err, errlen, -errno, "control socket: %s", strerror(errno));
 	memcpy(sun.sun_path, c->path, strlen(c->path) + 1); /* fits: sock_path */
-	old = umask(0177);				    /* the socket is 0600 from its birth */
-	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
+	/*
+	 * Bind first (the usual case: no socket there). A socket in the way
+	 * is a live guest's, refused, or a dead armvm's (its connect is
+	 * refused), removed and bound over.
+	 */
+	for (int tries = 0;; tries++) {
+		old = umask(0177); /* the socket is 0600 from its birth */
+		ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+		if (ret == 0 || errno != EADDRINUSE || tries)
+			break;
+		ret = sock_connect(c->path);
+		if (ret >= 0) {
+			close(ret);
+			close(fd);
+			return errmsg(
+				err, errlen, -EEXIST,
+				"--name %s: a guest of that name is running (%s); pick another name",
+				name, c->path);
+		}
+		if (ret != -ECONNREFUSED) { /* not a socket, or not ours to judge */
+			errno = EADDRINUSE;
+			ret = -1;
+			break;
+		}
+		unlink(c->path);
+	}
 	if (ret < 0 || listen(fd, 8) < 0) {
 		ret = -errno;
 		close(fd);

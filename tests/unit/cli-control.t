@@ -88,4 +88,21 @@ ok "$([ $rc = 1 ] && echo "$out" | grep -q "is not the output of armvm info --js
 out=$(a help); rc=$?
 ok "$([ $rc = 0 ] && for c in snapshot restore snapshot-info debug vls-common; do echo "$out" | grep -q "^  $c " || exit 1; done; echo $?)" \
 	"armvm help lists snapshot, restore, snapshot-info, debug, vls-common"
+
+# The control socket's name check, before any KVM work (armvm run binds its
+# socket first, then opens the KVM device: --kvm-dev /nonexistent ends it).
+mkdir -p "$h/.armvm" && chmod 700 "$h/.armvm"
+perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $ARGV[0], Listen => 1) or die' \
+	"$h/.armvm/stale.sock" # closed at once: a dead armvm's socket
+out=$(a run --name stale --kvm-dev /nonexistent -c 1 -m 64 -k /dev/null); rc=$?
+ok "$([ $rc = 1 ] && echo "$out" | grep -q 'cannot open /nonexistent' && ! echo "$out" | grep -q 'of that name'; echo $?)" \
+	"a dead armvm's socket is bound over: the run goes on to KVM ($out)"
+perl -MIO::Socket::UNIX -e '$s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $ARGV[0], Listen => 1) or die; open(R, ">", $ARGV[1]); close(R); sleep 30' \
+	"$h/.armvm/live.sock" "$h/live.ready" &
+lpid=$!
+for i in $(seq 50); do [ -e "$h/live.ready" ] && break; sleep 0.1; done
+out=$(a run --name live --kvm-dev /nonexistent -c 1 -m 64 -k /dev/null); rc=$?
+kill $lpid 2>/dev/null; wait $lpid 2>/dev/null
+ok "$([ $rc = 1 ] && echo "$out" | grep -q 'a guest of that name is running' && [ -S "$h/.armvm/live.sock" ]; echo $?)" \
+	"a live guest's socket: refused, and its socket left alone ($out)"
 echo "1..$n"
