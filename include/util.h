@@ -117,6 +117,16 @@ static inline bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_
 
 int64_t clock_monotonic_ns(void);
 
+/*
+ * Phase timing (start-up, teardown): one thread at a time marks each phase
+ * as it ends (at most 32); phase_report() says them at debug level, in
+ * milliseconds each, then forgets them. phase_mark_at() marks a phase that
+ * ended at a time taken earlier (clock_monotonic_ns).
+ */
+void phase_mark(const char *what);
+void phase_mark_at(const char *what, int64_t ns);
+void phase_report(const char *title);
+
 /* Format a one-line message for the user into err; returns ret. */
 int errmsg(char *err, size_t len, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -99,6 +99,7 @@ struct vm {
 	enum vm_exit exit_reason;
 	char exit_msg[256];
 	_Atomic bool stopping; /* vCPU threads: leave KVM_RUN */
+	bool go;	       /* vCPU threads may enter KVM_RUN (run_lock) */
 	int signal_fd;
 	int exit_signal;
 
@@ -113,13 +114,17 @@ struct vm {
 	struct viommu *viommu;		/* --viommu: the virtio-iommu, or NULL */
 	struct viommu_view *views[40];	/* --viommu virtio: devices' memory views */
 	unsigned int nr_views;
-	uint64_t memslots[4]; /* KVM memory slots in use (bitmap) */
-	int64_t t_main_ns;    /* armvm's main() entry, for timing */
+	uint64_t memslots[4];	/* KVM memory slots in use (bitmap) */
+	int64_t t_main_ns;	/* armvm's main() entry, for timing */
+	int64_t t_exit_ns;	/* when the run was asked to end */
+	int64_t t_first_run_ns; /* vCPU 0's first KVM_RUN */
 	_Atomic int first_run_logged;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, char *err,
 	      size_t errlen);
+/* For a vCPU thread: wait until vm_run lets the vCPUs run (or the VM ends). */
+void vm_wait_go(struct vm *vm);
 /* Run until the guest or user ends it; returns why. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);

@@ -60,6 +60,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	enum vm_exit why;
 	char err[512], defname[32];
 	int ret, status = 1;
+	int64_t t_exit = 0;
 	long ncpu;
 
 	config_init(&cfg);
@@ -71,6 +72,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	if (ret)
 		return die_usage(err);
 	log_set_level(cfg.loglevel);
+	phase_mark("options");
 	cfg.argc = argc - 1;
 	cfg.argv = argv + 1;
 	if (cfg.restore) {
@@ -113,6 +115,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		pr_err("%s", err);
 		goto out;
 	}
+	phase_mark("seccomp");
 	cmdline = build_cmdline(&cfg);
 	if (!cmdline) {
 		pr_err("out of memory");
@@ -138,6 +141,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 	} else if (ret) {
 		pr_warn("no control socket: %s", err);
 	}
+	phase_mark("control socket");
 
 	for (;;) {
 		/*
@@ -158,6 +162,7 @@ static int cmd_run(int argc, char **argv, int64_t t_main)
 		control_detach(&ctl);
 		if (why != VM_EXIT_RESET || cfg.no_reboot) {
 			/* Restore the terminal before the last words. */
+			t_exit = vm.t_exit_ns;
 			vm_destroy(&vm);
 			term_restore();
 			switch (why) {
@@ -195,6 +200,13 @@ out:
 	free(cmdline);
 	config_destroy(&cfg);
 	snapshot_close(&snap);
+	if (t_exit) {
+		phase_mark("the rest");
+		phase_report("teardown phases");
+	}
+	if (t_exit)
+		pr_info("teardown: %.1f ms from the end of the run to exit",
+			(clock_monotonic_ns() - t_exit) / 1e6);
 	return status;
 }
 
@@ -204,6 +216,7 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	const struct cli_cmd *c;
 
+	phase_mark("exec");
 	if (!cmd) {
 		cli_print_help(stderr);
 		return 2;

@@ -118,6 +118,37 @@ int64_t clock_monotonic_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static struct {
+	const char *what;
+	int64_t ns;
+} phase_marks[32];
+static unsigned int phase_nr;
+
+void phase_mark_at(const char *what, int64_t ns)
+{
+	if (phase_nr < ARRAY_SIZE(phase_marks))
+		phase_marks[phase_nr++] = (typeof(phase_marks[0])){ what, ns };
+}
+
+void phase_mark(const char *what)
+{
+	phase_mark_at(what, clock_monotonic_ns());
+}
+
+void phase_report(const char *title)
+{
+	char line[1024];
+	size_t off = 0;
+
+	for (unsigned int i = 1; i < phase_nr && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s %.2f",
+					i > 1 ? ", " : "", phase_marks[i].what,
+					(phase_marks[i].ns - phase_marks[i - 1].ns) / 1e6);
+	if (phase_nr > 1)
+		pr_debug("%s (ms): %s", title, line);
+	phase_nr = 0;
+}
+
 int file_open_stat(const char *path, int flags, struct stat *st)
 {
 	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC), fl, err;

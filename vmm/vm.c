@@ -43,6 +43,7 @@ void vm_request_exit(struct vm *vm, enum vm_exit reason, const char *fmt, ...)
 	pthread_mutex_lock(&vm->exit_lock);
 	if (vm->exit_reason == VM_EXIT_NONE) {
 		vm->exit_reason = reason;
+		vm->t_exit_ns = clock_monotonic_ns();
 		va_start(ap, fmt);
 		vsnprintf(vm->exit_msg, sizeof(vm->exit_msg), fmt, ap);
 		va_end(ap);
@@ -548,6 +549,38 @@ static int vm_map_boot_file(const char *what, const char *path, uint64_t limit, 
 	return 0;
 }
 
+/*
+ * Guest RAM is backed by transparent huge pages, so armvm's first write to
+ * a 2 MiB block faults and zeroes all of it. For the blocks a boot write
+ * only partly covers (an 80-byte flat binary, the DTB, a kernel's and an
+ * initrd's ends) that is work for bytes nobody wrote: 4 KiB pages there
+ * while armvm writes (MADV_NOHUGEPAGE), huge pages allowed again after
+ * (khugepaged may collapse them; the guest's own faults elsewhere stay
+ * huge). Advice only: a failure changes nothing but speed.
+ */
+static void vm_ram_advise_edges(struct vm *vm, uint64_t gpa, uint64_t len, int advice)
+{
+	uint64_t off = gpa - LAYOUT_RAM_BASE, end = off + len;
+	uint64_t head = ALIGN_DOWN(off, SZ_2M), tail = ALIGN_DOWN(end - 1, SZ_2M);
+
+	if (!len || end > vm->ram_size)
+		return;
+	if (off != head || (end - head) < SZ_2M)
+		madvise(vm->ram + head, MIN(SZ_2M, vm->ram_size - head), advice);
+	if (tail != head && end != tail + SZ_2M)
+		madvise(vm->ram + tail, MIN(SZ_2M, vm->ram_size - tail), advice);
+}
+
+static int vm_boot_write(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
+{
+	int ret;
+
+	vm_ram_advise_edges(vm, gpa, len, MADV_NOHUGEPAGE);
+	ret = guest_mem_write(&vm->mem, gpa, buf, len);
+	vm_ram_advise_edges(vm, gpa, len, MADV_HUGEPAGE);
+	return ret;
+}
+
 static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *err, size_t errlen)
 {
 	struct boot_image img;
@@ -573,9 +606,9 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *er
 		goto out;
 	/* boot_plan placed them inside RAM; a failure here is a bug there,
 	 * and must not become a guest that boots half a kernel. */
-	ret = guest_mem_write(&vm->mem, lay.kernel_gpa, img.data, img.size);
+	ret = vm_boot_write(vm, lay.kernel_gpa, img.data, img.size);
 	if (!ret && files->initrd_size)
-		ret = guest_mem_write(&vm->mem, lay.initrd_gpa, files->initrd, files->initrd_size);
+		ret = vm_boot_write(vm, lay.initrd_gpa, files->initrd, files->initrd_size);
 	if (ret) {
 		errmsg(err, errlen, ret,
 		       "cannot place the kernel or initrd in guest RAM at 0x%llx/0x%llx: %s",
@@ -619,7 +652,7 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *er
 		if (ret)
 			goto out;
 	}
-	ret = guest_mem_write(&vm->mem, lay.fdt_gpa, fdt, fdt_totalsize(fdt));
+	ret = vm_boot_write(vm, lay.fdt_gpa, fdt, fdt_totalsize(fdt));
 	if (ret) {
 		errmsg(err, errlen, ret, "cannot place the device tree in guest RAM at 0x%llx: %s",
 		       (unsigned long long)lay.fdt_gpa, strerror(-ret));
@@ -786,6 +819,69 @@ static int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+static void vm_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * The vCPU threads start as soon as their vCPUs exist, and wait for vm_run
+ * (vm->go) before the first KVM_RUN: creating a thread and loading its
+ * seccomp filter then overlap the rest of the machine's construction.
+ * Every thread is created with the termination signals blocked (they reach
+ * the I/O loop through a signalfd); each vCPU thread unblocks only
+ * SIGUSR1, the kick out of KVM_RUN (installed here, without SA_RESTART).
+ */
+static int vm_start_vcpu_threads(struct vm *vm, char *err, size_t errlen)
+{
+	struct sigaction sa = { .sa_handler = vm_kick_handler };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+
+		if (ret)
+			return errmsg(err, errlen, -ret, "cannot start vCPU %u's thread: %s", i,
+				      strerror(ret));
+		vm->vcpus[i].started = true;
+	}
+	return 0;
+}
+
+/* Stop and join the vCPU threads, parked and waiting ones included. */
+static void vm_stop_vcpu_threads(struct vm *vm)
+{
+	if (!vm->vcpus)
+		return;
+	vm->stopping = true;
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+	vm_kick_vcpus(vm);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
+		vm->vcpus[i].started = false;
+	}
+}
+
+/* For a vCPU thread: wait until vm_run lets the vCPUs run (or the VM ends). */
+void vm_wait_go(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	while (!vm->go && !vm->stopping)
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, char *err,
 	      size_t errlen)
 {
@@ -799,17 +895,24 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, c
 		ret = gic_resolve(vm->vm_fd, cfg->irqchip, vm->nr_vcpus, &gic_type, err, errlen);
 	if (ret)
 		goto err_destroy;
+	phase_mark("kvm, vm, ram");
 	ret = gic_create(&vm->gic, vm->vm_fd, gic_type, vm->nr_vcpus);
 	if (ret) {
 		errmsg(err, errlen, ret, "cannot create the %s: %s", gic_type_name(gic_type),
 		       strerror(-ret));
 		goto err_destroy;
 	}
+	phase_mark("gic");
 	ret = vm_create_vcpus(vm, err, errlen);
 	if (!ret)
-		ret = vm_setup_devices(vm, err, errlen);
+		ret = vm_start_vcpu_threads(vm, err, errlen);
 	if (ret)
 		goto err_destroy;
+	phase_mark("vcpus");
+	ret = vm_setup_devices(vm, err, errlen);
+	if (ret)
+		goto err_destroy;
+	phase_mark("devices");
 	ret = gic_init(&vm->gic, vm->nr_spis);
 	if (ret) {
 		errmsg(err, errlen, ret, "cannot initialise the %s: %s", gic_type_name(gic_type),
@@ -831,6 +934,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, c
 			goto err_destroy;
 		}
 	}
+	phase_mark("gic init, routes, start");
 	/* A new guest boots; a restored one takes its saved state. */
 	if (cfg->snap)
 		ret = vm_restore_state(vm, err, errlen);
@@ -838,16 +942,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const char *cmdline, c
 		ret = vm_load_boot(vm, cmdline, err, errlen);
 	if (ret)
 		goto err_destroy;
+	phase_mark(cfg->snap ? "state" : "kernel, initrd, dtb");
 	return 0;
 
 err_destroy:
 	vm_destroy(vm);
 	return ret;
-}
-
-static void vm_kick_handler(int sig)
-{
-	(void)sig;
 }
 
 /* SIGTERM, SIGINT and SIGHUP end the run cleanly (terminal restored). */
@@ -866,40 +966,24 @@ static void vm_signal(void *opaque, uint32_t events)
 
 enum vm_exit vm_run(struct vm *vm)
 {
-	struct sigaction sa = { .sa_handler = vm_kick_handler };
 	sigset_t block;
 	int err = 0;
 
-	/* SIGUSR1 kicks vCPUs out of KVM_RUN; no SA_RESTART. */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
-	/*
-	 * Every thread starts with these blocked: termination signals arrive
-	 * through the signalfd on the I/O loop, and each vCPU thread unblocks
-	 * only SIGUSR1 for itself.
-	 */
+	/* The termination signals, blocked since the vCPU threads started. */
 	sigemptyset(&block);
-	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	sigdelset(&block, SIGUSR1);
 	vm->signal_fd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->signal_fd < 0 || evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, vm_signal, vm) < 0) {
 		vm_request_exit(vm, VM_EXIT_ERROR, "cannot watch signals: %s", strerror(errno));
+		vm_stop_vcpu_threads(vm);
 		return vm->exit_reason;
 	}
-
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		err = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
-		if (err) {
-			vm_request_exit(vm, VM_EXIT_ERROR, "cannot start vCPU %u's thread: %s", i,
-					strerror(err));
-			break;
-		}
-		vm->vcpus[i].started = true;
-	}
+	pthread_mutex_lock(&vm->run_lock);
+	vm->go = true;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
 	/* Set-up is over: the main thread keeps only what it needs from
 	 * here (a reboot builds the next machine under the same filter). */
 	if (!err && jail_enter(JAIL_MAIN)) {
@@ -914,21 +998,19 @@ enum vm_exit vm_run(struct vm *vm)
 	}
 
 	/* Stop every vCPU, parked ones included. */
-	vm->stopping = true;
-	pthread_mutex_lock(&vm->run_lock);
-	pthread_cond_broadcast(&vm->run_cond);
-	pthread_mutex_unlock(&vm->run_lock);
-	vm_kick_vcpus(vm);
-	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		if (vm->vcpus[i].started)
-			pthread_join(vm->vcpus[i].thread, NULL);
-		vm->vcpus[i].started = false;
-	}
+	if (vm->t_first_run_ns)
+		pr_debug("the guest ran %.2f ms (first KVM_RUN to the end of the run)",
+			 (vm->t_exit_ns - vm->t_first_run_ns) / 1e6);
+	phase_mark_at("end of run", vm->t_exit_ns);
+	phase_mark("I/O loop");
+	vm_stop_vcpu_threads(vm);
+	phase_mark("vCPU threads");
 	return vm->exit_reason;
 }
 
 void vm_destroy(struct vm *vm)
 {
+	vm_stop_vcpu_threads(vm); /* a machine that never ran has waiting threads */
 	if (vm->signal_fd >= 0) {
 		evloop_del(&vm->loop, vm->signal_fd);
 		close(vm->signal_fd);
@@ -936,6 +1018,7 @@ void vm_destroy(struct vm *vm)
 	}
 	console_destroy(&vm->console);
 	device_list_destroy(&vm->devices);
+	phase_mark("devices");
 	for (unsigned int i = 0; i < vm->nr_views; i++) {
 		viommu_view_destroy(vm->views[i]);
 		free(vm->views[i]);
@@ -945,13 +1028,17 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	phase_mark("vCPUs");
 	irq_routes_destroy(&vm->routes);
 	gic_destroy(&vm->gic);
+	phase_mark("GIC");
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
+	phase_mark("RAM");
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
+	phase_mark("VM");
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	vm->vm_fd = vm->kvm_fd = -1;

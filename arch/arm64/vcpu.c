@@ -215,6 +215,7 @@ void *vcpu_thread(void *arg)
 		return NULL;
 	}
 
+	vm_wait_go(vm);
 	while (!vm->stopping) {
 		if (vm->pause_req) {
 			vm_vcpu_park(vm, vcpu);
@@ -222,6 +223,9 @@ void *vcpu_thread(void *arg)
 		}
 		if (vcpu->id == 0 && !vm->first_run_logged) {
 			vm->first_run_logged = 1;
+			phase_mark("threads");
+			phase_report("start-up phases");
+			vm->t_first_run_ns = clock_monotonic_ns();
 			pr_info("start-up: %.1f ms from exec to first KVM_RUN",
 				(clock_monotonic_ns() - vm->t_main_ns) / 1e6);
 		}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Set-up and teardown cost, run on the (lab) KVM host: starts a VMM on an
+ * 80-byte flat binary whose first instructions call PSCI SYSTEM_OFF (so
+ * the run is all set-up and teardown), N times per configuration; with
+ * --print, on tests/guest/flat.S instead (16 characters through the UART,
+ * one MMIO exit each, then SYSTEM_OFF). Reports the median
+ * and minimum wall time from fork to exit. For armvm it also reads its own
+ * split (--loglevel info): exec to first KVM_RUN, and the end of the run
+ * (SYSTEM_OFF) to exit. With kvmtool's lkvm on the PATH (bench/boot
+ * --kvmtool DIR), the same runs of lkvm are the reference, and each armvm
+ * figure is printed as a ratio of lkvm's.
+ *   setup-bench [RUNS] [--print FLAT-BINARY]
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct result {
+	double wall, startup, teardown; /* medians, ms; -1: not known */
+	double wall_min;
+};
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return n ? v[n / 2] : -1;
+}
+
+/* Run argv `runs` times; 0 and r filled, or -1 if a run failed. */
+static int measure(char *const argv[], int runs, struct result *r)
+{
+	double wall[64], su[64], td[64];
+	int nsu = 0, ntd = 0;
+
+	for (int i = 0; i < runs; i++) {
+		int errp[2], status;
+		char line[512], last[512] = "";
+		double t0, t1, v;
+		FILE *fe;
+		pid_t pid;
+
+		if (pipe(errp))
+			return -1;
+		t0 = now_ms();
+		pid = fork();
+		if (pid == 0) {
+			int null = open("/dev/null", O_RDWR);
+
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(errp[1], 2);
+			close(errp[0]);
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		close(errp[1]);
+		fe = fdopen(errp[0], "r");
+		while (fgets(line, sizeof(line), fe)) {
+			if (sscanf(line, "armvm: start-up: %lf ms", &v) == 1)
+				su[nsu++] = v;
+			else if (sscanf(line, "armvm: teardown: %lf ms", &v) == 1)
+				td[ntd++] = v;
+			else
+				snprintf(last, sizeof(last), "%s", line);
+		}
+		fclose(fe);
+		waitpid(pid, &status, 0);
+		t1 = now_ms();
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			fprintf(stderr, "%s: run %d: exit status %d: %s", argv[0], i,
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1, last);
+			return -1;
+		}
+		wall[i] = t1 - t0;
+	}
+	r->wall = median(wall, runs);
+	r->wall_min = wall[0];
+	r->startup = nsu == runs ? median(su, nsu) : -1;
+	r->teardown = ntd == runs ? median(td, ntd) : -1;
+	return 0;
+}
+
+static int have_lkvm(void)
+{
+	return system("command -v lkvm >/dev/null 2>&1") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	int runs = argc > 1 ? atoi(argv[1]) : 20;
+	const char *flat = argc > 3 && !strcmp(argv[2], "--print") ? argv[3] : NULL;
+	static const char *const shapes[][2] = { { "1", "64" }, { "1", "1024" }, { "2", "1024" } };
+	int lkvm = have_lkvm(), bad = 0;
+
+	if (runs < 1 || runs > 64)
+		runs = 20;
+	/* kvmtool reads a 64-byte Image header even from a flat binary: the
+	 * payload is padded to 80 bytes (zeros after its code) for both VMMs. */
+	{
+		/* movz x0, #8; movk x0, #0x8400, lsl #16 (PSCI 0.2 SYSTEM_OFF);
+		 * hvc #0; 1: wfi; b 1b */
+		static const uint32_t off[] = { 0xd2800100, 0xf2b08000, 0xd4000002, 0xd503207f,
+						0x17ffffff };
+		char buf[80] = { 0 };
+		FILE *in = flat ? fopen(flat, "rb") : NULL, *out;
+
+		if (flat && (!in || fread(buf, 1, sizeof(buf), in) == 0)) {
+			fprintf(stderr, "setup-bench: cannot read %s\n", flat);
+			return 1;
+		}
+		if (in)
+			fclose(in);
+		if (!flat)
+			memcpy(buf, off, sizeof(off));
+		out = fopen("/tmp/flat80.bin", "wb");
+		if (!out || fwrite(buf, 1, sizeof(buf), out) != sizeof(buf) || fclose(out))
+			return 1;
+	}
+	setenv("HOME", "/tmp", 0); /* lkvm keeps its sockets under $HOME/.lkvm */
+	printf("set-up + teardown: an 80-byte flat binary that %s, %d runs each, --nodefaults; "
+	       "reference: %s\n",
+	       flat ? "prints 16 characters and calls PSCI SYSTEM_OFF" : "calls PSCI SYSTEM_OFF",
+	       runs, lkvm ? "kvmtool's lkvm in the same run" : "none (no lkvm on the PATH)");
+	flat = "/tmp/flat80.bin";
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		char *a[] = { "armvm",	      "run",
+			      "-c",	      (char *)shapes[i][0],
+			      "-m",	      (char *)shapes[i][1],
+			      "--nodefaults", "-k",
+			      (char *)flat,   "--loglevel",
+			      "info",	      NULL };
+		char *k[] = { "lkvm",	      "run",
+			      "-c",	      (char *)shapes[i][0],
+			      "-m",	      (char *)shapes[i][1],
+			      "--nodefaults", "-k",
+			      (char *)flat,   NULL };
+		struct result ra, rk;
+
+		if (measure(a, runs, &ra)) {
+			bad = 1;
+			continue;
+		}
+		printf("armvm -c %s -m %-4s: wall %.1f ms median (min %.1f): exec to first KVM_RUN "
+		       "%.1f ms, end of run to exit %.1f ms\n",
+		       shapes[i][0], shapes[i][1], ra.wall, ra.wall_min, ra.startup, ra.teardown);
+		if (!lkvm)
+			continue;
+		if (measure(k, runs, &rk)) {
+			bad = 1;
+			continue;
+		}
+		printf("lkvm  -c %s -m %-4s: wall %.1f ms median (min %.1f)\n", shapes[i][0],
+		       shapes[i][1], rk.wall, rk.wall_min);
+		printf("ratio armvm/lkvm -c %s -m %s: %.2f (median wall)\n", shapes[i][0],
+		       shapes[i][1], ra.wall / rk.wall);
+	}
+	return bad;
+}
