@@ -37,7 +37,7 @@ LDFLAGS += -static
 LIBS := -lfdt -luring -laio -lz -lseccomp -ljansson -lpthread
 
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
-CORE_SRCS := vmm/util.c vmm/cli.c vmm/cli_table.c vmm/cli_doc.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c \
+CORE_SRCS := vmm/util.c vmm/cli.c vmm/cli_table.c vmm/cli_doc.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c vmm/kvm_stats.c \
 	vmm/device.c vmm/evloop.c vmm/console.c \
 	devices/uart8250.c devices/pl031.c devices/virtqueue.c devices/virtio.c devices/virtio_rng.c devices/virtio_iommu.c devices/virtio_blk.c devices/virtio_blk_req.c devices/blk_io.c devices/virtio_console.c devices/virtio_net.c devices/vhost.c \
 	arch/arm64/image.c arch/arm64/devtree.c arch/arm64/sve.c

@@ -45,7 +45,22 @@ struct vcpu {
 	_Atomic bool parked;
 	/* An MMIO exit handled but not yet completed by KVM (vCPU thread). */
 	bool exit_pending;
+	int stats_fd; /* KVM_GET_STATS_FD, or -1 */
 };
+
+/* The kernel's counters of a vCPU that armvm reports (kvm_stats.h). */
+enum vcpu_kstat {
+	VCPU_KSTAT_EXITS,	/* every exit from the guest */
+	VCPU_KSTAT_MMIO_KERNEL, /* MMIO handled in the kernel: ioeventfds, the GIC */
+	VCPU_KSTAT_MMIO_USER,	/* MMIO handed to armvm */
+	VCPU_KSTAT_WFI,
+	VCPU_KSTAT_HVC, /* PSCI calls */
+	VCPU_KSTAT_SIGNAL,
+	VCPU_KSTAT_NR
+};
+extern const char *const vcpu_kstat_names[VCPU_KSTAT_NR];
+/* The vCPU's counters since it was created; -errno on kernels without stats. */
+int vcpu_kvm_stats(struct vcpu *vcpu, uint64_t out[VCPU_KSTAT_NR]);
 
 enum vm_exit {
 	VM_EXIT_NONE,

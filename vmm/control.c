@@ -206,11 +206,22 @@ static json_t *control_stat(struct control *c)
 
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
+		uint64_t k[VCPU_KSTAT_NR];
+		json_t *j =
+			json_pack("{s:i, s:s, s:I, s:I}", "id", (int)i, "state",
+				  v->parked ? "paused" : "running", "exits", (json_int_t)v->exits,
+				  "mmio_exits", (json_int_t)v->mmio_exits);
 
-		json_array_append_new(vcpus, json_pack("{s:i, s:s, s:I, s:I}", "id", (int)i,
-						       "state", v->parked ? "paused" : "running",
-						       "exits", (json_int_t)v->exits, "mmio_exits",
-						       (json_int_t)v->mmio_exits));
+		/* The kernel's count, exits it handled itself included. */
+		if (!vcpu_kvm_stats(v, k)) {
+			json_t *kj = json_object();
+
+			for (int n = 0; n < VCPU_KSTAT_NR; n++)
+				json_object_set_new(kj, vcpu_kstat_names[n],
+						    json_integer((json_int_t)k[n]));
+			json_object_set_new(j, "kvm", kj);
+		}
+		json_array_append_new(vcpus, j);
 	}
 	for (struct device *d = vm->devices.head; d; d = d->next) {
 		struct virtio_dev *vd = virtio_dev_of(d);

@@ -735,7 +735,7 @@ int vm_create_bare(struct vm *vm, const struct vm_config *cfg, char *err, size_t
 	if (!vm->vcpus)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
-		vm->vcpus[i].fd = -1;
+		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
 	return vm_setup_ram(vm, err, errlen);
 }
 
@@ -964,6 +964,48 @@ static void vm_signal(void *opaque, uint32_t events)
 			strsignal((int)si.ssi_signo));
 }
 
+/*
+ * What the run cost, at info level: the vCPUs' exits as the kernel counts
+ * them (those it handled itself included), and each virtio device's
+ * notifications, interrupts and bytes. bench/blk divides them by requests.
+ */
+static void vm_log_run_summary(struct vm *vm)
+{
+	uint64_t k[VCPU_KSTAT_NR] = { 0 }, one[VCPU_KSTAT_NR];
+	bool have = true;
+
+	if (log_get_level() < LOG_INFO)
+		return;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vcpu_kvm_stats(&vm->vcpus[i], one)) {
+			have = false;
+			break;
+		}
+		for (int j = 0; j < VCPU_KSTAT_NR; j++)
+			k[j] += one[j];
+	}
+	if (have)
+		pr_info("run: vCPU exits %llu: MMIO %llu in the kernel, %llu to armvm; WFI %llu; "
+			"HVC %llu; signals %llu",
+			(unsigned long long)k[VCPU_KSTAT_EXITS],
+			(unsigned long long)k[VCPU_KSTAT_MMIO_KERNEL],
+			(unsigned long long)k[VCPU_KSTAT_MMIO_USER],
+			(unsigned long long)k[VCPU_KSTAT_WFI],
+			(unsigned long long)k[VCPU_KSTAT_HVC],
+			(unsigned long long)k[VCPU_KSTAT_SIGNAL]);
+	for (struct device *d = vm->devices.head; d; d = d->next) {
+		struct virtio_dev *vd = virtio_dev_of(d);
+
+		if (vd)
+			pr_info("run: %s: %llu notifies, %llu interrupts, %llu bytes read, %llu "
+				"written",
+				d->name, (unsigned long long)vd->stat_notifies,
+				(unsigned long long)vd->stat_irqs,
+				(unsigned long long)vd->stat_read_bytes,
+				(unsigned long long)vd->stat_write_bytes);
+	}
+}
+
 enum vm_exit vm_run(struct vm *vm)
 {
 	sigset_t block;
@@ -1005,6 +1047,7 @@ enum vm_exit vm_run(struct vm *vm)
 	phase_mark("I/O loop");
 	vm_stop_vcpu_threads(vm);
 	phase_mark("vCPU threads");
+	vm_log_run_summary(vm);
 	return vm->exit_reason;
 }
 

@@ -16,6 +16,7 @@
 #include <linux/kvm.h>
 
 #include "jail.h"
+#include "kvm_stats.h"
 #include "vm.h"
 
 #define ARM64_CORE_REG(x)                                                                          \
@@ -55,6 +56,7 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, uint32_t feat
 	memset(vcpu, 0, sizeof(*vcpu));
 	vcpu->vm = vm;
 	vcpu->id = id;
+	vcpu->stats_fd = -1;
 	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0) {
 		ret = -errno;
@@ -91,6 +93,9 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned int id, uint32_t feat
 		snprintf(err, errlen, "cannot read vCPU %u's MPIDR_EL1: %s", id, strerror(-ret));
 		goto err_unmap;
 	}
+	/* Opened now: it is a vCPU ioctl, which waits while the vCPU runs;
+	 * reading it later never does. Kernels before 5.14 have none. */
+	vcpu->stats_fd = ioctl(vcpu->fd, KVM_GET_STATS_FD, 0);
 	return 0;
 
 err_unmap:
@@ -149,8 +154,29 @@ int vcpu_set_boot_regs(struct vcpu *vcpu, uint64_t entry, uint64_t fdt)
 	return err;
 }
 
+/* The names KVM's binary statistics give them (arm64, Linux 5.14+). */
+const char *const vcpu_kstat_names[VCPU_KSTAT_NR] = {
+	[VCPU_KSTAT_EXITS] = "exits",
+	[VCPU_KSTAT_MMIO_KERNEL] = "mmio_exit_kernel",
+	[VCPU_KSTAT_MMIO_USER] = "mmio_exit_user",
+	[VCPU_KSTAT_WFI] = "wfi_exit_stat",
+	[VCPU_KSTAT_HVC] = "hvc_exit_stat",
+	[VCPU_KSTAT_SIGNAL] = "signal_exits",
+};
+
+int vcpu_kvm_stats(struct vcpu *vcpu, uint64_t out[VCPU_KSTAT_NR])
+{
+	memset(out, 0, sizeof(uint64_t) * VCPU_KSTAT_NR);
+	if (vcpu->stats_fd < 0)
+		return -ENOTSUP;
+	return kvm_stats_add(vcpu->stats_fd, vcpu_kstat_names, VCPU_KSTAT_NR, out);
+}
+
 void vcpu_destroy(struct vcpu *vcpu)
 {
+	if (vcpu->stats_fd >= 0)
+		close(vcpu->stats_fd);
+	vcpu->stats_fd = -1;
 	if (vcpu->run)
 		munmap(vcpu->run, vcpu->vm->run_size);
 	if (vcpu->fd >= 0)
