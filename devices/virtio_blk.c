@@ -85,6 +85,7 @@ struct blk_inflight {
 	uint64_t expect; /* bytes the transfer must move (0 for a flush) */
 	uint8_t *status;
 	bool busy;
+	int64_t t_submit; /* clock_monotonic_ns at submission */
 };
 
 struct blk_queue {
@@ -139,6 +140,8 @@ static void blk_complete(void *opaque, void *tag, ssize_t res)
 		pr_guest(LOG_WARNING,
 			 "%s: short transfer (%lld of %llu bytes): I/O error to the guest",
 			 r->bq->blk->vd.dev.name, (long long)res, (unsigned long long)r->expect);
+	r->bq->blk->vd.stat_reqs++;
+	r->bq->blk->vd.stat_backend_ns += (uint64_t)(clock_monotonic_ns() - r->t_submit);
 	/* A failed read wrote nothing the guest may use. */
 	virtq_push(&r->bq->blk->vd.vqs[r->bq->index], r->head,
 		   (*r->status == VIRTIO_BLK_S_OK ? r->written : 0) + 1);
@@ -150,12 +153,14 @@ static void blk_io_event(void *opaque, uint32_t events)
 {
 	struct blk_queue *bq = opaque;
 	struct virtio_dev *vd = &bq->blk->vd;
+	int64_t t0 = clock_monotonic_ns();
 
 	(void)events;
 	pthread_mutex_lock(&vd->lock);
 	blk_io_reap(&bq->io, 0);
 	virtio_queue_interrupt(vd, bq->index);
 	pthread_mutex_unlock(&vd->lock);
+	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
 }
 
 static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
@@ -211,6 +216,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 	struct virtq *q = &vd->vqs[qi];
 	struct virtq_chain c = { .bufs = bq->bufs, .cap = VIRTIO_BLK_SEG_MAX + 2 };
 	bool pushed = false;
+	int64_t t0 = clock_monotonic_ns();
 	int r;
 
 	do {
@@ -268,7 +274,8 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 										 : 0,
 						     rq->type == VIRTIO_BLK_T_FLUSH ? 0 : rq->len,
 						     rq->status,
-						     true };
+						     true,
+						     clock_monotonic_ns() };
 			r = blk_io_submit(&bq->io,
 					  rq->type == VIRTIO_BLK_T_IN	 ? BLK_OP_READ
 					  : rq->type == VIRTIO_BLK_T_OUT ? BLK_OP_WRITE
@@ -285,6 +292,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 	blk_queue_submit(bq);
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);
+	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
 }
 
 static void blk_reset_drain(struct virtio_blk *blk)

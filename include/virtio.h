@@ -105,6 +105,11 @@ struct virtio_dev {
 	/* For `armvm stat`: notifications served, interrupts raised, and
 	 * for block devices the bytes moved (anyone reads). */
 	_Atomic uint64_t stat_notifies, stat_irqs, stat_read_bytes, stat_write_bytes;
+	/* Where a request's time goes, for devices that say (virtio-blk):
+	 * requests that reached the backend, their summed submit-to-
+	 * completion time, and the device thread's time spent handling
+	 * notifications and completions (ns; the device thread writes). */
+	_Atomic uint64_t stat_reqs, stat_backend_ns, stat_busy_ns;
 };
 
 /* The virtio device behind a placed device, or NULL if it is not one. */

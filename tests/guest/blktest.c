@@ -8,6 +8,8 @@
  *                                  1 MiB write and read MiB/s at queue
  *                                  depth 32 and 1, 4 KiB random-read IOPS
  *                                  at queue depth 32
+ *   blktest phase PATH MIB NAME    one of those alone (w32 r32 w1 r1 rr), with
+ *                                  its time per request
  * Prints "BLKTEST ... ok" or "BLKTEST ... FAIL reason"; exit status 0/1.
  */
 #define _GNU_SOURCE
@@ -178,14 +180,59 @@ static int do_bench(const char *path, unsigned int mib)
 	return 0;
 }
 
+/*
+ * One phase of the bench alone (for bench/blk-cost, which counts what each
+ * request costs): w32, r32, w1, r1 (1 MiB, sequential, queue depth 32 or
+ * 1) or rr (4 KiB random reads, depth 32).
+ */
+static int do_phase(const char *path, unsigned int mib, const char *name)
+{
+	static const struct {
+		const char *name;
+		int write, random;
+		unsigned int bsize, qd;
+	} phases[] = {
+		{ "w32", 1, 0, MIB, 32 }, { "r32", 0, 0, MIB, 32 }, { "w1", 1, 0, MIB, 1 },
+		{ "r1", 0, 0, MIB, 1 },	  { "rr", 0, 1, 4096, 32 },
+	};
+	int fd = open(path, O_RDWR | O_DIRECT);
+	uint8_t *bufs = aligned_alloc(4096, 32 * (size_t)MIB);
+	aio_context_t ctx = 0;
+
+	if (fd < 0 || !bufs || syscall(SYS_io_setup, 32, &ctx) < 0) {
+		printf("BLKTEST phase FAIL setup %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	memset(bufs, 0x5a, 32 * (size_t)MIB);
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
+		unsigned int n = phases[i].random ? 4096 : mib;
+		double t;
+
+		if (strcmp(name, phases[i].name))
+			continue;
+		t = aio_run(fd, ctx, bufs, phases[i].write, phases[i].bsize, n, phases[i].qd,
+			    phases[i].random, (uint64_t)mib * MIB);
+		if (t < 0)
+			return 1;
+		printf("BLKTEST phase %s requests=%u seconds=%.4f us_per_request=%.1f\n", name, n,
+		       t, t * 1e6 / n);
+		return 0;
+	}
+	printf("BLKTEST phase FAIL no phase '%s' (w32 r32 w1 r1 rr)\n", name);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 5 && !strcmp(argv[1], "phase"))
+		return do_phase(argv[2], (unsigned)atoi(argv[3]), argv[4]);
 	if (argc == 5 && !strcmp(argv[1], "write"))
 		return do_write(argv[2], (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "verify"))
 		return do_verify(argv[2], (unsigned)atoi(argv[3]), strtoull(argv[4], NULL, 0));
 	if (argc == 4 && !strcmp(argv[1], "bench"))
 		return do_bench(argv[2], (unsigned)atoi(argv[3]));
-	fprintf(stderr, "usage: blktest write|verify PATH MIB SEED | blktest bench PATH MIB\n");
+	fprintf(stderr,
+		"usage: blktest write|verify PATH MIB SEED | blktest bench PATH MIB | blktest phase PATH MIB NAME\n");
 	return 2;
 }
