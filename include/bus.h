@@ -25,6 +25,7 @@ struct bus_region {
 	bus_access_fn access;
 	void *opaque;
 	const char *name;
+	_Atomic uint64_t hits; /* accesses dispatched here (since it was added) */
 };
 
 struct bus {
@@ -41,6 +42,10 @@ int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn, voi
 int bus_remove(struct bus *bus, uint64_t base);
 /* Dispatch an access; false if no region covers all of it. */
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len, bool is_write);
+
+/* Call fn for each region with its name and hits, in address order. */
+void bus_for_each_hits(struct bus *bus, void (*fn)(void *arg, const char *name, uint64_t hits),
+		       void *arg);
 
 /* Little-endian helpers for handlers. */
 static inline uint64_t bus_data_get(const uint8_t *data, unsigned int len)

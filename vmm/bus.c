@@ -50,7 +50,7 @@ int bus_add(struct bus *bus, uint64_t base, uint64_t size, bus_access_fn fn, voi
 	for (i = 0; i < bus->nr && bus->regions[i].base < base; i++)
 		;
 	memmove(&bus->regions[i + 1], &bus->regions[i], (bus->nr - i) * sizeof(bus->regions[0]));
-	bus->regions[i] = (struct bus_region){ base, size, fn, opaque, name };
+	bus->regions[i] = (struct bus_region){ base, size, fn, opaque, name, 0 };
 	bus->nr++;
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -75,6 +75,15 @@ int bus_remove(struct bus *bus, uint64_t base)
 	return err;
 }
 
+void bus_for_each_hits(struct bus *bus, void (*fn)(void *arg, const char *name, uint64_t hits),
+		       void *arg)
+{
+	pthread_rwlock_rdlock(&bus->lock);
+	for (unsigned int i = 0; i < bus->nr; i++)
+		fn(arg, bus->regions[i].name, bus->regions[i].hits);
+	pthread_rwlock_unlock(&bus->lock);
+}
+
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len, bool is_write)
 {
 	struct bus_region hit = { 0 };
@@ -96,6 +105,7 @@ bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len,
 		} else {
 			/* The whole access must lie inside the region. */
 			if (len <= r->size - (addr - r->base)) {
+				bus->regions[mid].hits++;
 				hit = *r;
 				found = true;
 			}

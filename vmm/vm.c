@@ -969,8 +969,24 @@ static void vm_signal(void *opaque, uint32_t events)
  * them (those it handled itself included), and each virtio device's
  * notifications, interrupts and bytes. bench/blk divides them by requests.
  */
+struct hits_line {
+	char buf[512];
+	size_t off;
+};
+
+static void vm_add_hits(void *arg, const char *name, uint64_t hits)
+{
+	struct hits_line *l = arg;
+
+	if (hits && l->off < sizeof(l->buf))
+		l->off += (size_t)snprintf(l->buf + l->off, sizeof(l->buf) - l->off, "%s%s %llu",
+					   l->off ? ", " : "", name ? name : "?",
+					   (unsigned long long)hits);
+}
+
 static void vm_log_run_summary(struct vm *vm)
 {
+	struct hits_line hl = { .off = 0 };
 	uint64_t k[VCPU_KSTAT_NR] = { 0 }, one[VCPU_KSTAT_NR];
 	bool have = true;
 
@@ -993,6 +1009,9 @@ static void vm_log_run_summary(struct vm *vm)
 			(unsigned long long)k[VCPU_KSTAT_WFI],
 			(unsigned long long)k[VCPU_KSTAT_HVC],
 			(unsigned long long)k[VCPU_KSTAT_SIGNAL]);
+	bus_for_each_hits(&vm->mmio, vm_add_hits, &hl);
+	if (hl.off)
+		pr_info("run: MMIO handled by armvm, by region: %s", hl.buf);
 	for (struct device *d = vm->devices.head; d; d = d->next) {
 		struct virtio_dev *vd = virtio_dev_of(d);
 
