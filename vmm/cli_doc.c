@@ -273,22 +273,46 @@ static bool word_list(const char *arg)
 	return true;
 }
 
+/*
+ * Options whose argument completes the same way share one case arm: file
+ * names, guest names, the same word list, or free values (nothing to
+ * offer: sizes, counts, lists).
+ */
+static bool same_arm(const struct cli_opt *a, const struct cli_opt *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind != CLI_ARG_VALUE)
+		return true;
+	if (word_list(a->arg) != word_list(b->arg))
+		return false;
+	return !word_list(a->arg) || !strcmp(a->arg, b->arg);
+}
+
+/* The case label of o's arm: every option of c that shares it. */
 static void bash_opt_names(FILE *f, const struct cli_cmd *c, const struct cli_opt *o)
 {
-	/* Every option of c with this one's kind (and words), as a case label. */
 	bool first = true;
 
 	for (unsigned int i = 0; i < c->nr_opts; i++) {
 		const struct cli_opt *x = &c->opts[i];
 
-		if (!cli_cmd_has(c, x) || x->kind != o->kind ||
-		    (o->kind == CLI_ARG_VALUE && strcmp(x->arg, o->arg)))
+		if (!cli_cmd_has(c, x) || !same_arm(x, o))
 			continue;
 		if (x->sname)
 			fprintf(f, "%s-%c", first ? "" : "|", x->sname);
 		fprintf(f, "%s--%s", first && !x->sname ? "" : "|", x->name);
 		first = false;
 	}
+}
+
+/* Is o the first option of c in its arm (the one that writes it)? */
+static bool first_of_arm(const struct cli_cmd *c, const struct cli_opt *o)
+{
+	for (const struct cli_opt *x = c->opts; x < o; x++)
+		if (cli_cmd_has(c, x) && same_arm(x, o))
+			return false;
+	return true;
 }
 
 void cli_print_bash_completion(FILE *f)
@@ -324,7 +348,6 @@ void cli_print_bash_completion(FILE *f)
 	      f);
 	for (unsigned int i = 0; i < cli_nr_cmds; i++) {
 		const struct cli_cmd *c = &cli_cmds[i];
-		bool seen_file = false, seen_guest = false, seen_value = false;
 
 		fprintf(f, "\t%s)\n\t\topts='", c->name);
 		for (unsigned int j = 0, k = 0; j < c->nr_opts; j++)
@@ -335,52 +358,30 @@ void cli_print_bash_completion(FILE *f)
 		for (unsigned int j = 0; j < c->nr_opts; j++) {
 			const struct cli_opt *o = &c->opts[j];
 
-			if (!cli_cmd_has(c, o) || o->kind == CLI_ARG_NONE)
+			if (!cli_cmd_has(c, o) || o->kind == CLI_ARG_NONE || !first_of_arm(c, o))
 				continue;
-			if (o->kind == CLI_ARG_FILE && !seen_file) {
-				seen_file = true;
-				fputs("\t\t", f);
-				bash_opt_names(f, c, o);
+			fputs("\t\t", f);
+			bash_opt_names(f, c, o);
+			if (o->kind == CLI_ARG_FILE) {
 				fputs(")\n\t\t\tcompopt -o filenames 2>/dev/null\n"
 				      "\t\t\t_armvm_put \"$pre\" < <(compgen -f -- \"$val\"); return 0 ;;\n",
 				      f);
-			} else if (o->kind == CLI_ARG_GUEST && !seen_guest) {
-				seen_guest = true;
-				fputs("\t\t", f);
-				bash_opt_names(f, c, o);
+			} else if (o->kind == CLI_ARG_GUEST) {
 				fputs(")\n\t\t\t_armvm_put \"$pre\" < <(compgen -W \"$(_armvm_guests "
 				      "\"${COMP_WORDS[0]}\")\" -- \"$val\"); return 0 ;;\n",
 				      f);
-			} else if (o->kind == CLI_ARG_VALUE && word_list(o->arg)) {
+			} else if (word_list(o->arg)) {
 				char words[256];
 
 				snprintf(words, sizeof(words), "%s", o->arg);
 				for (char *p = words; *p; p++)
 					if (*p == '|')
 						*p = ' ';
-				fputs("\t\t", f);
-				bash_opt_names(f, c, o);
 				fprintf(f,
 					")\n\t\t\t_armvm_put \"$pre\" < <(compgen -W '%s' -- \"$val\"); "
 					"return 0 ;;\n",
 					words);
-			} else if (o->kind == CLI_ARG_VALUE && !seen_value) {
-				/* Free values (sizes, counts, lists): nothing to offer. */
-				bool any = false;
-
-				seen_value = true;
-				for (unsigned int k = 0; k < c->nr_opts; k++) {
-					const struct cli_opt *x = &c->opts[k];
-
-					if (!cli_cmd_has(c, x) || x->kind != CLI_ARG_VALUE ||
-					    word_list(x->arg))
-						continue;
-					fputs(any ? "|" : "\t\t", f);
-					if (x->sname)
-						fprintf(f, "-%c|", x->sname);
-					fprintf(f, "--%s", x->name);
-					any = true;
-				}
+			} else {
 				fputs(")\n\t\t\treturn 0 ;;\n", f);
 			}
 		}
