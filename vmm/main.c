@@ -203,10 +203,9 @@ out:
 	if (t_exit) {
 		phase_mark("the rest");
 		phase_report("teardown phases");
-	}
-	if (t_exit)
 		pr_info("teardown: %.1f ms from the end of the run to exit",
 			(clock_monotonic_ns() - t_exit) / 1e6);
+	}
 	return status;
 }
 

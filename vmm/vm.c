@@ -1032,7 +1032,7 @@ static void vm_log_run_summary(struct vm *vm)
 enum vm_exit vm_run(struct vm *vm)
 {
 	sigset_t block;
-	int err = 0;
+	int err;
 
 	/* The termination signals, blocked since the vCPU threads started. */
 	sigemptyset(&block);
@@ -1051,16 +1051,11 @@ enum vm_exit vm_run(struct vm *vm)
 	pthread_mutex_unlock(&vm->run_lock);
 	/* Set-up is over: the main thread keeps only what it needs from
 	 * here (a reboot builds the next machine under the same filter). */
-	if (!err && jail_enter(JAIL_MAIN)) {
+	if (jail_enter(JAIL_MAIN))
 		vm_request_exit(vm, VM_EXIT_ERROR,
 				"cannot install the main thread's seccomp filter");
-		err = 1;
-	}
-	if (!err) {
-		err = evloop_run(&vm->loop);
-		if (err)
-			vm_request_exit(vm, VM_EXIT_ERROR, "I/O loop: %s", strerror(-err));
-	}
+	else if ((err = evloop_run(&vm->loop)))
+		vm_request_exit(vm, VM_EXIT_ERROR, "I/O loop: %s", strerror(-err));
 
 	/* Stop every vCPU, parked ones included. */
 	if (vm->t_first_run_ns)
