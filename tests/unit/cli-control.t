@@ -88,6 +88,12 @@ ok "$([ $rc = 1 ] && echo "$out" | grep -q "is not the output of armvm info --js
 out=$(a help); rc=$?
 ok "$([ $rc = 0 ] && for c in snapshot restore snapshot-info debug vls-common; do echo "$out" | grep -q "^  $c " || exit 1; done; echo $?)" \
 	"armvm help lists snapshot, restore, snapshot-info, debug, vls-common"
+out=$(a selftest --check nosuch); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q "selftest: no check 'nosuch'"; echo $?)" \
+	"selftest --check with an unknown ID: status 2, named (not a pass that ran nothing)"
+out=$(a pause --name x --json); rc=$?
+ok "$([ $rc = 2 ] && echo "$out" | grep -q "pause: unknown option '--json'"; echo $?)" \
+	"an option another command has (--json) is refused by one without it"
 
 # The control socket's name check, before any KVM work (armvm run binds its
 # socket first, then opens the KVM device: --kvm-dev /nonexistent ends it).
