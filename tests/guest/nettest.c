@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,20 +30,56 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Fletcher-like, over bytes in order: independent of chunking. */
-static void sum_bytes(uint64_t *a, uint64_t *b, const uint8_t *p, size_t n)
+/*
+ * Fletcher-like over the stream's little-endian 64-bit words, in order
+ * (a = sum of words, b = sum of the a's, mod 2^64; a last partial word is
+ * zero-padded): independent of how reads cut the stream, and two additions
+ * per 8 bytes, so that the figure is the network's, not the checksum's.
+ */
+struct sum {
+	uint64_t a, b;
+	uint8_t carry[8];
+	unsigned int nc;
+};
+
+static void sum_bytes(struct sum *s, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		*a = (*a + p[i]) % 4294967291ULL;
-		*b = (*b + *a) % 4294967291ULL;
+	uint64_t w, a = s->a, b = s->b;
+
+	while (s->nc && n) {
+		s->carry[s->nc++] = *p++, n--;
+		if (s->nc == 8) {
+			memcpy(&w, s->carry, 8);
+			a += le64toh(w), b += a, s->nc = 0;
+		}
 	}
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		a += le64toh(w), b += a;
+	}
+	while (n--)
+		s->carry[s->nc++] = *p++;
+	s->a = a, s->b = b;
+}
+
+static uint64_t sum_final(struct sum *s)
+{
+	uint64_t w;
+
+	if (s->nc) {
+		memset(s->carry + s->nc, 0, 8 - s->nc);
+		memcpy(&w, s->carry, 8);
+		s->a += le64toh(w), s->b += s->a, s->nc = 0;
+	}
+	return s->b ^ (s->a << 32 | s->a >> 32);
 }
 
 static int do_recv(int port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	static uint8_t buf[CHUNK];
-	uint64_t a = 1, b = 0, total = 0;
+	struct sum sum = { 0 };
+	uint64_t total = 0;
 	int one = 1, ls = socket(AF_INET, SOCK_STREAM, 0), s;
 	double t;
 	ssize_t n;
@@ -57,12 +94,12 @@ static int do_recv(int port)
 	s = accept(ls, NULL, NULL);
 	t = now();
 	while ((n = read(s, buf, sizeof(buf))) > 0) {
-		sum_bytes(&a, &b, buf, (size_t)n);
+		sum_bytes(&sum, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	t = now() - t;
 	printf("NETTEST recv %llu %016llx %.1f\n", (unsigned long long)total,
-	       (unsigned long long)(b << 32 | a), total / 1048576.0 / t);
+	       (unsigned long long)sum_final(&sum), total / 1048576.0 / t);
 	return n < 0;
 }
 
@@ -70,7 +107,8 @@ static int do_send(const char *host, int port, unsigned int mib, uint64_t seed)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	static uint8_t buf[CHUNK];
-	uint64_t a = 1, b = 0, x = seed | 1, total = (uint64_t)mib << 20;
+	uint64_t x = seed | 1, first, total = (uint64_t)mib << 20;
+	struct sum sum = { 0 };
 	int s = socket(AF_INET, SOCK_STREAM, 0), tries = 0;
 	double t;
 
@@ -84,13 +122,19 @@ static int do_send(const char *host, int port, unsigned int mib, uint64_t seed)
 		close(s);
 		s = socket(AF_INET, SOCK_STREAM, 0);
 	}
+	/* One pseudo-random chunk from the seed, its first word numbering
+	 * each copy sent (as iperf, the sender's work is writing). */
+	for (size_t i = 0; i < CHUNK; i += 8) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(buf + i, &x, 8);
+	}
+	memcpy(&first, buf, 8);
 	t = now();
 	for (uint64_t done = 0; done < total; done += CHUNK) {
-		for (size_t i = 0; i < CHUNK; i += 8) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			memcpy(buf + i, &x, 8);
-		}
-		sum_bytes(&a, &b, buf, CHUNK);
+		uint64_t w = htole64(first ^ done);
+
+		memcpy(buf, &w, 8);
+		sum_bytes(&sum, buf, CHUNK);
 		for (size_t off = 0; off < CHUNK;) {
 			ssize_t n = write(s, buf + off, CHUNK - off);
 
@@ -106,7 +150,7 @@ static int do_send(const char *host, int port, unsigned int mib, uint64_t seed)
 		;
 	t = now() - t;
 	printf("NETTEST send %llu %016llx %.1f\n", (unsigned long long)total,
-	       (unsigned long long)(b << 32 | a), total / 1048576.0 / t);
+	       (unsigned long long)sum_final(&sum), total / 1048576.0 / t);
 	return 0;
 }
 
