@@ -160,11 +160,14 @@ void blk_io_submitted(struct blk_io *io, int consumed)
  * SQ for the next submission. */
 static int uring_submit(struct blk_io *io)
 {
+	int64_t t0 = clock_monotonic_ns();
 	int r;
 
-	do
+	do {
 		r = io_uring_submit(io->ctx);
-	while (r == -EINTR || r == -EAGAIN);
+		io->stat_submits++;
+	} while (r == -EINTR || r == -EAGAIN);
+	io->stat_submit_ns += (uint64_t)(clock_monotonic_ns() - t0);
 	return r;
 }
 
@@ -290,9 +293,12 @@ void blk_io_kick(struct blk_io *io)
 		return;
 	}
 	while (done < io->queued) {
+		int64_t t0 = clock_monotonic_ns();
 		int r = io_submit(io->ctx, (long)(io->queued - done),
 				  (struct iocb **)io->pending + done);
 
+		io->stat_submits++;
+		io->stat_submit_ns += (uint64_t)(clock_monotonic_ns() - t0);
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r <= 0) {

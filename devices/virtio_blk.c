@@ -148,6 +148,17 @@ static void blk_complete(void *opaque, void *tag, ssize_t res)
 	r->busy = false;
 }
 
+/* The device thread's time since t0, and the engine's share of it. */
+static void blk_account(struct blk_queue *bq, int64_t t0)
+{
+	struct virtio_dev *vd = &bq->blk->vd;
+
+	vd->stat_submits += bq->io.stat_submits;
+	vd->stat_submit_ns += bq->io.stat_submit_ns;
+	bq->io.stat_submits = bq->io.stat_submit_ns = 0;
+	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
+}
+
 /* Completion eventfd: on the device's I/O thread. */
 static void blk_io_event(void *opaque, uint32_t events)
 {
@@ -159,8 +170,8 @@ static void blk_io_event(void *opaque, uint32_t events)
 	pthread_mutex_lock(&vd->lock);
 	blk_io_reap(&bq->io, 0);
 	virtio_queue_interrupt(vd, bq->index);
+	blk_account(bq, t0);
 	pthread_mutex_unlock(&vd->lock);
-	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
 }
 
 static int blk_fallocate(struct virtio_blk *blk, const struct blk_req *req)
@@ -285,14 +296,21 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 				blk_complete(bq, in, r);
 			/* Done already (sync engine, AIO flush, error): tell. */
 			pushed |= !in->busy;
-			if (bq->io.queued == BLK_BATCH)
+			if (bq->io.queued == BLK_BATCH) {
+				/* Hand the guest what has completed while it was
+				 * submitting: it works on those and queues more
+				 * while this thread submits the rest. */
 				blk_queue_submit(bq);
+				blk_io_reap(&bq->io, 0);
+				virtio_queue_interrupt(vd, qi);
+				pushed = false;
+			}
 		}
 	} while (!q->broken && virtq_enable_notify(q));
 	blk_queue_submit(bq);
 	if (pushed)
 		virtio_queue_interrupt(vd, qi);
-	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
+	blk_account(bq, t0);
 }
 
 static void blk_reset_drain(struct virtio_blk *blk)

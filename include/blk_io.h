@@ -34,7 +34,9 @@ struct blk_io {
 	 */
 	unsigned int max_iov;
 	void **pending; /* AIO: the queued iocbs */
-	void *ctx;	/* struct io_uring * or io_context_t */
+	/* Submission system calls made, and the time spent in them. */
+	uint64_t stat_submits, stat_submit_ns;
+	void *ctx; /* struct io_uring * or io_context_t */
 	blk_done_fn done;
 	void *opaque;
 };

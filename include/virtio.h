@@ -110,6 +110,8 @@ struct virtio_dev {
 	 * completion time, and the device thread's time spent handling
 	 * notifications and completions (ns; the device thread writes). */
 	_Atomic uint64_t stat_reqs, stat_backend_ns, stat_busy_ns;
+	/* Of the busy time: system calls submitting to the backend. */
+	_Atomic uint64_t stat_submits, stat_submit_ns;
 };
 
 /* The virtio device behind a placed device, or NULL if it is not one. */

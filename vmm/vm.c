@@ -1018,14 +1018,16 @@ static void vm_log_run_summary(struct vm *vm)
 		if (vd)
 			pr_info("run: %s: %llu notifies, %llu interrupts, %llu bytes read, %llu "
 				"written; %llu requests to the backend, %.1f us each from submission "
-				"to completion; device thread busy %.1f ms",
+				"to completion; device thread busy %.1f ms, %.1f ms of it in %llu "
+				"submission calls",
 				d->name, (unsigned long long)vd->stat_notifies,
 				(unsigned long long)vd->stat_irqs,
 				(unsigned long long)vd->stat_read_bytes,
 				(unsigned long long)vd->stat_write_bytes,
 				(unsigned long long)vd->stat_reqs,
 				vd->stat_reqs ? vd->stat_backend_ns / 1e3 / vd->stat_reqs : 0.0,
-				vd->stat_busy_ns / 1e6);
+				vd->stat_busy_ns / 1e6, vd->stat_submit_ns / 1e6,
+				(unsigned long long)vd->stat_submits);
 	}
 }
 

@@ -58,10 +58,11 @@ pack_modules() {
 
 # The default guest's initramfs: busybox, init, the guest-side test programs.
 guest_cpio=$L/guest.cpio.gz
-if [ ! -f "$guest_cpio" ] || [ -n "$(find "$top/tests/guest" "$B/guest" "$L/busybox" -newer "$guest_cpio" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$guest_cpio" ] || [ -n "$(find "$top/tests/guest" "$top/tests/lab/assets.sh" "$B/guest" "$L/busybox" -newer "$guest_cpio" 2>/dev/null | head -1)" ]; then
 	rm -rf "$L/guest-root" && mkdir -p "$L/guest-root"/{bin,dev,proc,sys,tmp}
 	pack_modules "$top/tests/guest/modules.list" "$L/guest-root/lib/modules"
 	pack_modules "$top/tests/guest/modules-extra.list" "$L/guest-root/lib/modules/extra"
+	pack_modules "$top/tests/guest/modules-bench.list" "$L/guest-root/lib/modules/bench"
 	cp "$L/busybox" "$L/guest-root/bin/busybox"
 	install -m 755 "$top/tests/guest/init" "$L/guest-root/init"
 	for p in "$B"/guest/*; do
