@@ -5,16 +5,22 @@
  * getpid()-like call, and preadv of 4 KiB from DEV into malloc'd memory,
  * 512 MiB of anonymous memory with huge pages, with 4 KiB pages, and the
  * huge-page memory again after it became a KVM memslot with a vCPU (as
- * armvm's guest RAM is). us per operation, N operations each.
+ * armvm's guest RAM is); and a wake-up: two threads passing a token back
+ * and forth through two eventfds (half a round trip: one write, the other
+ * thread woken from its read), as armvm's I/O thread is woken by an
+ * ioeventfd and wakes a vCPU through an irqfd. us per operation, N
+ * operations each.
  *   lab-probe DEV [N]
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -48,6 +54,43 @@ static double reads(int fd, uint8_t *mem, size_t span, int n)
 		}
 	}
 	return (now() - t) / n * 1e6;
+}
+
+static int ping[2];
+
+static void *pong(void *arg)
+{
+	uint64_t v;
+	int n = *(int *)arg;
+
+	for (int i = 0; i < n; i++)
+		if (read(ping[0], &v, sizeof(v)) != sizeof(v) ||
+		    write(ping[1], &v, sizeof(v)) != sizeof(v))
+			break;
+	return NULL;
+}
+
+/* us per wake-up of a thread blocked in read() on an eventfd. */
+static double wakeups(int n)
+{
+	uint64_t v = 1;
+	pthread_t t;
+	double t0;
+
+	ping[0] = eventfd(0, 0), ping[1] = eventfd(0, 0);
+	if (ping[0] < 0 || ping[1] < 0 || pthread_create(&t, NULL, pong, &n)) {
+		perror("lab-probe: eventfd");
+		exit(1);
+	}
+	t0 = now();
+	for (int i = 0; i < n; i++)
+		if (write(ping[0], &v, sizeof(v)) != sizeof(v) ||
+		    read(ping[1], &v, sizeof(v)) != sizeof(v))
+			break;
+	t0 = (now() - t0) / n / 2 * 1e6;
+	pthread_join(t, NULL);
+	close(ping[0]), close(ping[1]);
+	return t0;
 }
 
 static uint8_t *ram(int advice)
@@ -85,6 +128,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n * 10; i++)
 		syscall(SYS_getppid);
 	printf("PROBE syscall %.2f\n", (now() - t) / (n * 10) * 1e6);
+	printf("PROBE wakeup %.1f\n", wakeups(n));
 	printf("PROBE read-malloc %.1f\n", reads(fd, buf, 16 << 20, n));
 	thp = ram(MADV_HUGEPAGE);
 	printf("PROBE read-thp %.1f\n", reads(fd, thp, RAM, n));
