@@ -75,7 +75,7 @@ static double wakeups(int n)
 {
 	uint64_t v = 1;
 	pthread_t t;
-	double t0;
+	double t0, us;
 
 	ping[0] = eventfd(0, 0), ping[1] = eventfd(0, 0);
 	if (ping[0] < 0 || ping[1] < 0 || pthread_create(&t, NULL, pong, &n)) {
@@ -87,10 +87,10 @@ static double wakeups(int n)
 		if (write(ping[0], &v, sizeof(v)) != sizeof(v) ||
 		    read(ping[1], &v, sizeof(v)) != sizeof(v))
 			break;
-	t0 = (now() - t0) / n / 2 * 1e6;
+	us = (now() - t0) / n / 2 * 1e6;
 	pthread_join(t, NULL);
 	close(ping[0]), close(ping[1]);
-	return t0;
+	return us;
 }
 
 static uint8_t *ram(int advice)

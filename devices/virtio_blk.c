@@ -159,6 +159,13 @@ static void blk_account(struct blk_queue *bq, int64_t t0)
 	vd->stat_busy_ns += (uint64_t)(clock_monotonic_ns() - t0);
 }
 
+/* What the engine has completed, to the guest (interrupt if it asks). */
+static void blk_hand_back(struct blk_queue *bq)
+{
+	blk_io_reap(&bq->io, 0);
+	virtio_queue_interrupt(&bq->blk->vd, bq->index);
+}
+
 /* Completion eventfd: on the device's I/O thread. */
 static void blk_io_event(void *opaque, uint32_t events)
 {
@@ -168,8 +175,7 @@ static void blk_io_event(void *opaque, uint32_t events)
 
 	(void)events;
 	pthread_mutex_lock(&vd->lock);
-	blk_io_reap(&bq->io, 0);
-	virtio_queue_interrupt(vd, bq->index);
+	blk_hand_back(bq);
 	blk_account(bq, t0);
 	pthread_mutex_unlock(&vd->lock);
 }
@@ -301,8 +307,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned int qi)
 				 * submitting: it works on those and queues more
 				 * while this thread submits the rest. */
 				blk_queue_submit(bq);
-				blk_io_reap(&bq->io, 0);
-				virtio_queue_interrupt(vd, qi);
+				blk_hand_back(bq);
 				pushed = false;
 			}
 		}
