@@ -181,6 +181,12 @@ static __thread int jail_kind_of_thread = -1;
  */
 static struct sock_fprog jail_progs[JAIL_NR];
 static int jail_compile_err;
+/* The compiling thread's pipe (libseccomp 2.5 exports only to a file
+ * descriptor), opened by jail_prepare: the thread needs no descriptor of
+ * its own, so a low RLIMIT_NOFILE fails once, there, not in a race with
+ * the machine's set-up. Non-blocking: a filter too large for the pipe is
+ * an error, not a hang. */
+static int jail_pipe[2] = { -1, -1 };
 static bool jail_compiled;
 static pthread_t jail_compiler;
 static pthread_mutex_t jail_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -244,7 +250,7 @@ static void jail_sigsys(int sig, siginfo_t *si, void *uc)
 static int jail_compile(enum jail_kind kind, struct sock_fprog *prog)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	int err = 0, pfd[2] = { -1, -1 };
+	int err = 0;
 	uint8_t buf[32768];
 	ssize_t n = 0;
 
@@ -260,15 +266,10 @@ static int jail_compile(enum jail_kind kind, struct sock_fprog *prog)
 				err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		}
 	}
-	/* libseccomp 2.5 exports only to a file descriptor. */
-	if (!err && pipe2(pfd, O_CLOEXEC))
-		err = -errno;
 	if (!err)
-		err = seccomp_export_bpf(ctx, pfd[1]);
+		err = seccomp_export_bpf(ctx, jail_pipe[1]);
 	if (!err) {
-		close(pfd[1]);
-		pfd[1] = -1;
-		n = read(pfd[0], buf, sizeof(buf));
+		n = read(jail_pipe[0], buf, sizeof(buf));
 		if (n <= 0 || n % sizeof(struct sock_filter) || n == sizeof(buf))
 			err = -EIO;
 	}
@@ -281,10 +282,6 @@ static int jail_compile(enum jail_kind kind, struct sock_fprog *prog)
 		memcpy(prog->filter, buf, (size_t)n);
 		prog->len = (unsigned short)(n / sizeof(struct sock_filter));
 	}
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
 	seccomp_release(ctx);
 	return err;
 }
@@ -298,6 +295,9 @@ static void *jail_compile_all(void *arg)
 		jail_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 	for (int k = 0; k < JAIL_NR && !err; k++)
 		err = jail_compile((enum jail_kind)k, &jail_progs[k]);
+	close(jail_pipe[0]);
+	close(jail_pipe[1]);
+	jail_pipe[0] = jail_pipe[1] = -1;
 	pthread_mutex_lock(&jail_lock);
 	jail_compile_err = err;
 	jail_compiled = true;
@@ -330,10 +330,17 @@ int jail_prepare(char *err, size_t errlen)
 	if (sigaction(SIGSYS, &sa, NULL) < 0)
 		return errmsg(err, errlen, -errno, "seccomp: cannot catch SIGSYS: %s",
 			      strerror(errno));
+	if (pipe2(jail_pipe, O_CLOEXEC | O_NONBLOCK))
+		return errmsg(err, errlen, -errno, "seccomp: cannot compile the filters: %s",
+			      strerror(errno));
 	ret = pthread_create(&jail_compiler, NULL, jail_compile_all, NULL);
-	if (ret)
+	if (ret) {
+		close(jail_pipe[0]);
+		close(jail_pipe[1]);
+		jail_pipe[0] = jail_pipe[1] = -1;
 		return errmsg(err, errlen, -ret, "seccomp: cannot start compiling the filters: %s",
 			      strerror(ret));
+	}
 	pthread_detach(jail_compiler);
 	jail_on = true;
 	return 0;
