@@ -34,7 +34,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -Iinclude \
 	-DARMVM_VERSION='"$(VERSION)"' -MMD -MP
 LDFLAGS += -static
-LIBS := -lfdt -luring -laio -lz -lseccomp -ljansson -lpthread
+LIBS := -lfdt -luring -laio -lz -ljansson -lpthread
 
 # Modules that need no KVM: unit-tested, and (later) built for fuzzing.
 CORE_SRCS := vmm/util.c vmm/cli.c vmm/cli_table.c vmm/cli_doc.c vmm/bus.c vmm/guest_mem.c vmm/state.c vmm/crc32c.c vmm/snapfile.c vmm/vfio.c vmm/kvm_stats.c \
@@ -80,6 +80,18 @@ $(B)/armvm: $(CORE_OBJS) $(KVM_OBJS) $(MAIN_OBJS)
 
 $(B)/obj/vmm/main.o $(B)/obj/vmm/snapshot.o: $(VERSION_STAMP)
 
+# The seccomp report's table of call names, from the target's own
+# <asm/unistd.h> (every __NR_ name the compiler's headers define).
+$(B)/gen/syscall_names.h:
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)echo '#include <asm/unistd.h>' | $(CC) -dM -E -x c - | \
+		sed -n 's/^#define __NR_\([a-z0-9_]*\) .*/\1/p' | \
+		grep -vx 'syscalls\|arch_specific_syscall' | sort -u | \
+		sed 's/.*/#ifdef __NR_&\n[__NR_&] = "&",\n#endif/' >$@.tmp && mv $@.tmp $@
+$(B)/obj/vmm/jail.o: $(B)/gen/syscall_names.h
+$(B)/obj/vmm/jail.o: CFLAGS += -I$(B)/gen
+
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -100,6 +112,11 @@ $(B)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(LIBS)
+# The seccomp programs, run by the test's own BPF interpreter (no KVM).
+$(B)/tests/unit/test_jail: tests/unit/test_jail.c tests/unit/tap.h $(CORE_OBJS) $(B)/obj/vmm/jail.o
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(B)/obj/vmm/jail.o $(LIBS)
 
 # Guest-side programs: static arm64, no armvm code.
 $(B)/guest/%: tests/guest/%.c
@@ -253,9 +270,10 @@ $(B)/fuzz/fuzz_pci: tests/fuzz/fuzz_pci.c $(SAN_OBJS) $(FUZZ_PCI_SRCS) $(wildcar
 		-o $@ $< $(FUZZ_PCI_SRCS) $(SAN_OBJS) $(HOST_LIBS)
 
 # The unit tests again, natively on the build host with ASan and UBSan
-# where the code is portable (test_sve checks arm64 KVM UAPI values):
+# where the code is portable (test_sve checks arm64 KVM UAPI values,
+# test_jail arm64's seccomp programs):
 # `make check-asan`, part of `make test`.
-ASAN_UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/asan/%,$(filter-out tests/unit/test_sve.c,$(wildcard tests/unit/test_*.c)))
+ASAN_UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/asan/%,$(filter-out tests/unit/test_sve.c tests/unit/test_jail.c,$(wildcard tests/unit/test_*.c)))
 $(B)/asan/%: tests/unit/%.c tests/unit/tap.h $(SAN_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  ASAN    $@"

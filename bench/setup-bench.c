@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ static int cmp(const void *a, const void *b)
 struct result {
 	double wall, startup, teardown; /* medians, ms; -1: not known */
 	double wall_min;
+	double minflt, cpu; /* medians: minor page faults, user+system ms */
 };
 
 static double median(double *v, int n)
@@ -50,7 +52,7 @@ static double median(double *v, int n)
 /* Run argv `runs` times; 0 and r filled, or -1 if a run failed. */
 static int measure(char *const argv[], int runs, struct result *r)
 {
-	double wall[64], su[64], td[64];
+	double wall[64], su[64], td[64], flt[64], cpu[64];
 	int nsu = 0, ntd = 0;
 
 	for (int i = 0; i < runs; i++) {
@@ -59,6 +61,7 @@ static int measure(char *const argv[], int runs, struct result *r)
 		double t0, t1, v;
 		FILE *fe;
 		pid_t pid;
+		struct rusage ru;
 
 		if (pipe(errp))
 			return -1;
@@ -85,8 +88,12 @@ static int measure(char *const argv[], int runs, struct result *r)
 				snprintf(last, sizeof(last), "%s", line);
 		}
 		fclose(fe);
-		waitpid(pid, &status, 0);
+		if (wait4(pid, &status, 0, &ru) != pid)
+			return -1;
 		t1 = now_ms();
+		flt[i] = (double)ru.ru_minflt;
+		cpu[i] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			fprintf(stderr, "%s: run %d: exit status %d: %s", argv[0], i,
 				WIFEXITED(status) ? WEXITSTATUS(status) : -1, last);
@@ -96,6 +103,8 @@ static int measure(char *const argv[], int runs, struct result *r)
 	}
 	r->wall = median(wall, runs);
 	r->wall_min = wall[0];
+	r->minflt = median(flt, runs);
+	r->cpu = median(cpu, runs);
 	r->startup = nsu == runs ? median(su, nsu) : -1;
 	r->teardown = ntd == runs ? median(td, ntd) : -1;
 	return 0;
@@ -162,16 +171,18 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("armvm -c %s -m %-4s: wall %.1f ms median (min %.1f): exec to first KVM_RUN "
-		       "%.1f ms, end of run to exit %.1f ms\n",
-		       shapes[i][0], shapes[i][1], ra.wall, ra.wall_min, ra.startup, ra.teardown);
+		       "%.1f ms, end of run to exit %.1f ms; %.0f page faults, %.1f ms CPU\n",
+		       shapes[i][0], shapes[i][1], ra.wall, ra.wall_min, ra.startup, ra.teardown,
+		       ra.minflt, ra.cpu);
 		if (!lkvm)
 			continue;
 		if (measure(k, runs, &rk)) {
 			bad = 1;
 			continue;
 		}
-		printf("lkvm  -c %s -m %-4s: wall %.1f ms median (min %.1f)\n", shapes[i][0],
-		       shapes[i][1], rk.wall, rk.wall_min);
+		printf("lkvm  -c %s -m %-4s: wall %.1f ms median (min %.1f); %.0f page faults, "
+		       "%.1f ms CPU\n",
+		       shapes[i][0], shapes[i][1], rk.wall, rk.wall_min, rk.minflt, rk.cpu);
 		printf("ratio armvm/lkvm -c %s -m %s: %.2f (median wall)\n", shapes[i][0],
 		       shapes[i][1], ra.wall / rk.wall);
 	}

@@ -14,13 +14,20 @@
 #ifndef ARMVM_JAIL_H
 #define ARMVM_JAIL_H
 
+#include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum jail_kind { JAIL_MAIN, JAIL_VCPU, JAIL_IO, JAIL_NR };
 
+/* Calls the filters know by number (arm64 has ~460); any above: refused. */
+#define JAIL_MAX_NR 512
+/* The longest program jail_build writes. */
+#define JAIL_PROG_MAX 72
+
 /*
  * Turn jailing on for this process (main thread, before any other thread
- * starts): the SIGSYS reporter and the table of call names. Without it,
+ * starts): the three programs and the SIGSYS reporter. Without it,
  * jail_enter does nothing. 0, or a negative errno with err set.
  */
 int jail_prepare(char *err, size_t errlen);
@@ -28,5 +35,14 @@ int jail_prepare(char *err, size_t errlen);
 int jail_enter(enum jail_kind kind);
 /* The call a jailed thread could not make, as the message names it. */
 const char *jail_syscall_name(int nr);
+/* Whether a `kind` thread may make call nr (from the lists, not the program). */
+bool jail_allows(enum jail_kind kind, int nr);
+/*
+ * Write `kind`'s seccomp program (classic BPF) to p, which has room for
+ * cap >= JAIL_PROG_MAX instructions: allow the kind's calls, SIGSYS for
+ * any other, kill the process for another architecture's calls. Its
+ * length, or 0 for a bad kind or a short buffer.
+ */
+size_t jail_build(enum jail_kind kind, struct sock_filter *p, size_t cap);
 
 #endif

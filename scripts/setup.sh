@@ -24,12 +24,12 @@ common="make perl cpio xz-utils kmod device-tree-compiler zstd file gzip gcc lib
 if [ "$host" = x86_64 ]; then
 	native="$common gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 		libfdt-dev:arm64 liburing-dev:arm64 libaio-dev:arm64 zlib1g-dev:arm64
-		libseccomp-dev:arm64 libjansson-dev:arm64 clang libclang-rt-14-dev
+		libjansson-dev:arm64 clang libclang-rt-14-dev
 		libfdt1 liburing2 libaio1 zlib1g-dev"
 	backports="qemu-system-arm qemu-user-static"
 else
 	native="$common gcc libc6-dev libfdt-dev liburing-dev libaio-dev zlib1g-dev
-		libseccomp-dev libjansson-dev clang libclang-rt-14-dev"
+		libjansson-dev clang libclang-rt-14-dev"
 	backports=""
 fi
 
