@@ -16,11 +16,13 @@
 
 struct kvm_irq_routing_entry;
 
+/* The GSI routing table as KVM_SET_GSI_ROUTING takes it, grown as routes
+ * come (a machine has a few dozen; IRQ_MAX_ROUTES at most). */
 struct irq_routes {
 	int vm_fd;
 	pthread_mutex_t lock;
-	unsigned int nr;
-	struct kvm_irq_routing_entry *entries;
+	unsigned int cap;
+	struct kvm_irq_routing *table; /* table->nr in use, room for cap */
 	uint32_t next_msi_gsi;
 };
 

@@ -174,6 +174,8 @@ static void client_close(struct control *c, struct control_client *cl)
 	close(cl->fd);
 	cl->fd = -1;
 	cl->len = 0;
+	free(cl->buf);
+	cl->buf = NULL;
 }
 
 static char *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -628,7 +630,7 @@ static void client_event(void *opaque, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len, MSG_DONTWAIT);
+	n = recv(cl->fd, cl->buf + cl->len, CONTROL_LINE_MAX - 1 - cl->len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -659,7 +661,7 @@ static void client_event(void *opaque, uint32_t events)
 		cl->len -= (size_t)(nl + 1 - cl->buf);
 		memmove(cl->buf, nl + 1, cl->len + 1);
 	}
-	if (cl->len == sizeof(cl->buf) - 1) {
+	if (cl->len == CONTROL_LINE_MAX - 1) {
 		static const char too_long[] =
 			"{\"ok\":false,\"error\":\"request longer than 4095 bytes\"}\n";
 
@@ -677,10 +679,9 @@ static void control_accept(void *opaque, uint32_t events)
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct control_client *cl = NULL;
-	int fd;
-
-	(void)events;
 	bool refused;
+	char *buf;
+	int fd;
 
 	(void)events;
 	fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -700,7 +701,9 @@ static void control_accept(void *opaque, uint32_t events)
 	for (int i = 0; i < CONTROL_MAX_CLIENTS && !cl; i++)
 		if (c->clients[i].fd < 0)
 			cl = &c->clients[i];
-	if (!cl || evloop_add(&c->vm->loop, fd, EPOLLIN, client_event, cl)) {
+	buf = cl ? malloc(CONTROL_LINE_MAX) : NULL;
+	if (!buf || evloop_add(&c->vm->loop, fd, EPOLLIN, client_event, cl)) {
+		free(buf);
 		close(fd);
 		return;
 	}
@@ -708,6 +711,7 @@ static void control_accept(void *opaque, uint32_t events)
 	 * its request unread, could reset the connection before it read
 	 * the refusal. It is never served. */
 	cl->fd = fd;
+	cl->buf = buf;
 	cl->len = 0;
 	cl->owner = c;
 	cl->refused = refused;

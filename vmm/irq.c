@@ -14,8 +14,8 @@ int irq_routes_init(struct irq_routes *r, int vm_fd)
 	memset(r, 0, sizeof(*r));
 	r->vm_fd = vm_fd;
 	r->next_msi_gsi = IRQ_MSI_GSI_BASE;
-	r->entries = calloc(IRQ_MAX_ROUTES, sizeof(*r->entries));
-	if (!r->entries)
+	r->table = calloc(1, sizeof(*r->table));
+	if (!r->table)
 		return -ENOMEM;
 	pthread_mutex_init(&r->lock, NULL);
 	return 0;
@@ -23,40 +23,42 @@ int irq_routes_init(struct irq_routes *r, int vm_fd)
 
 void irq_routes_destroy(struct irq_routes *r)
 {
-	if (!r->entries)
+	if (!r->table)
 		return;
-	free(r->entries);
-	r->entries = NULL;
+	free(r->table);
+	r->table = NULL;
 	pthread_mutex_destroy(&r->lock);
 }
 
 static int routes_commit(struct irq_routes *r)
 {
-	struct kvm_irq_routing *t;
-	int err = 0;
-
-	t = malloc(sizeof(*t) + r->nr * sizeof(t->entries[0]));
-	if (!t)
-		return -ENOMEM;
-	t->nr = r->nr;
-	t->flags = 0;
-	memcpy(t->entries, r->entries, r->nr * sizeof(t->entries[0]));
-	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, t) < 0)
-		err = -errno;
-	free(t);
-	return err;
+	return ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, r->table) < 0 ? -errno : 0;
 }
 
+/* gsi's entry, a new (zeroed) one if it has none; NULL when full. */
 static struct kvm_irq_routing_entry *route_slot(struct irq_routes *r, uint32_t gsi)
 {
-	for (unsigned int i = 0; i < r->nr; i++)
-		if (r->entries[i].gsi == gsi)
-			return &r->entries[i];
-	if (r->nr == IRQ_MAX_ROUTES)
-		return NULL;
-	memset(&r->entries[r->nr], 0, sizeof(r->entries[0]));
-	r->entries[r->nr].gsi = gsi;
-	return &r->entries[r->nr++];
+	struct kvm_irq_routing *t = r->table;
+
+	for (unsigned int i = 0; i < t->nr; i++)
+		if (t->entries[i].gsi == gsi)
+			return &t->entries[i];
+	if (t->nr == r->cap) {
+		unsigned int cap = r->cap ? r->cap * 2 : 32;
+
+		if (r->cap >= IRQ_MAX_ROUTES)
+			return NULL;
+		if (cap > IRQ_MAX_ROUTES)
+			cap = IRQ_MAX_ROUTES;
+		t = realloc(t, sizeof(*t) + cap * sizeof(t->entries[0]));
+		if (!t)
+			return NULL;
+		r->table = t;
+		r->cap = cap;
+	}
+	memset(&t->entries[t->nr], 0, sizeof(t->entries[0]));
+	t->entries[t->nr].gsi = gsi;
+	return &t->entries[t->nr++];
 }
 
 int irq_route_spi(struct irq_routes *r, uint32_t spi)
