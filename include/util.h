@@ -147,9 +147,10 @@ int file_read_all(const char *path, size_t max_size, uint8_t **buf, size_t *size
 /*
  * Map a whole regular file read-only (private). Same errors as
  * file_read_all; an empty file maps to a non-NULL dummy. Undo with
- * file_unmap().
+ * file_unmap(). With fdp, the file stays open there (the caller closes
+ * it): to pread what it need not touch through the mapping.
  */
-int file_map(const char *path, size_t max_size, uint8_t **buf, size_t *size);
+int file_map(const char *path, size_t max_size, uint8_t **buf, size_t *size, int *fdp);
 void file_unmap(uint8_t *buf, size_t size);
 
 /* Write all of buf, retrying on short writes and EINTR. 0 or -errno. */

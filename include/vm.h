@@ -74,10 +74,11 @@ enum vm_exit {
 
 /* The kernel, initrd and command line, read once and reused on reboot. */
 struct boot_files {
-	uint8_t *kernel;
+	uint8_t *kernel; /* mapped; read through only where parsed */
 	size_t kernel_size;
 	uint8_t *initrd;
 	size_t initrd_size;
+	int kernel_fd, initrd_fd; /* what is copied to RAM is pread from here */
 	const char *cmdline;
 };
 

@@ -193,30 +193,30 @@ static int file_open_regular(const char *path, size_t max_size, int *fdp, size_t
 	return 0;
 }
 
-int file_map(const char *path, size_t max_size, uint8_t **bufp, size_t *sizep)
+int file_map(const char *path, size_t max_size, uint8_t **bufp, size_t *sizep, int *fdp)
 {
 	static uint8_t empty[1];
 	size_t size;
-	void *p;
-	int fd, err;
+	void *p = empty;
+	int fd, err = 0;
 
 	err = file_open_regular(path, max_size, &fd, &size);
 	if (err)
 		return err;
-	if (size == 0) {
-		close(fd);
-		*bufp = empty;
-		*sizep = 0;
-		return 0;
+	if (size) {
+		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		err = p == MAP_FAILED ? -errno : 0;
 	}
-	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-	err = p == MAP_FAILED ? -errno : 0;
-	close(fd);
+	if (err || !fdp)
+		close(fd);
 	if (err)
 		return err;
-	madvise(p, size, MADV_SEQUENTIAL);
+	if (size)
+		madvise(p, size, MADV_SEQUENTIAL);
 	*bufp = p;
 	*sizep = size;
+	if (fdp)
+		*fdp = fd;
 	return 0;
 }
 

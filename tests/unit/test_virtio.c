@@ -448,7 +448,7 @@ static void test_blk_error_paths(void)
 	vd = virtio_blk_new(&o, 1, &gm, err, sizeof(err));
 	ok(vd == NULL, "a FIFO as a disk is refused, without blocking");
 	like(err, "not a regular file or block device", "... saying why (%s)", err);
-	is_int(file_map(fifo, 1 << 20, &buf, &size), -EINVAL,
+	is_int(file_map(fifo, 1 << 20, &buf, &size, NULL), -EINVAL,
 	       "a FIFO as a kernel or initrd is refused");
 	alarm(0);
 	unlink(fifo);
