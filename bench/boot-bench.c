@@ -4,13 +4,17 @@
  * reports
  *   - boot to userspace: armvm's exec to the guest init's marker line,
  *   - armvm's start-up (exec to first KVM_RUN, which armvm logs at info
- *     level) as a share of that,
+ *     level), and its share of that,
  *   - armvm's resident memory excluding guest RAM, read from
  *     /proc/PID/smaps when the marker appears (the guest RAM mapping is the
  *     one whose size is the -m size).
+ * With kvmtool's lkvm on the PATH (bench/boot --kvmtool SRC), lkvm boots
+ * the same kernel, initrd and command line N times too: the reference, and
+ * the ratio of the two boots.
  * Minimum and median of N runs; the lab is emulated and noisy.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,9 @@
 #include <unistd.h>
 
 #define RAM_MIB 256
+/* The lab's default guest, which armvm finds by itself (README). */
+#define ARMVM_LAB_IMAGE "/lab/Image"
+#define ARMVM_LAB_INITRD "/lab/guest.cpio.gz"
 
 static double now_ms(void)
 {
@@ -57,33 +64,37 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
+struct boot_result {
+	double boot_min, boot_med;   /* ms, exec to the guest's marker */
+	double share_min, share_med; /* armvm: start-up / boot; -1 for lkvm */
+	double startup_med;	     /* armvm: exec to first KVM_RUN, ms */
+	long rss_min;		     /* KiB beside guest RAM */
+	int done;
+};
+
+/* Boot argv `runs` times to the guest's marker; 0, or -1 if none did. */
+static int measure(char *const argv[], int runs, bool armvm, struct boot_result *res)
 {
-	int runs = argc > 1 ? atoi(argv[1]) : 5;
-	double boot[64], share[64];
+	double boot[64], share[64], su[64];
 	long rss[64];
 	int done = 0;
 
-	if (runs < 1 || runs > 64)
-		runs = 5;
 	for (int r = 0; r < runs; r++) {
 		int out[2], errp[2];
-		char line[1024], mem[16];
+		char line[1024];
 		double t0, t_up = -1, startup = -1;
 		FILE *fo, *fe;
 		pid_t pid;
 
 		if (pipe(out) || pipe(errp))
-			return 1;
-		snprintf(mem, sizeof(mem), "%d", RAM_MIB);
+			return -1;
 		t0 = now_ms();
 		pid = fork();
 		if (pid == 0) {
 			dup2(out[1], 1);
 			dup2(errp[1], 2);
 			close(out[0]), close(errp[0]);
-			execlp("armvm", "armvm", "run", "-c", "1", "-m", mem, "--loglevel", "info",
-			       "-p", "quiet", (char *)NULL);
+			execvp(argv[0], argv);
 			_exit(127);
 		}
 		close(out[1]), close(errp[1]);
@@ -95,7 +106,7 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		kill(pid, SIGTERM);
+		kill(pid, armvm ? SIGTERM : SIGKILL);
 		while (fgets(line, sizeof(line), fo))
 			;
 		fe = fdopen(errp[0], "r");
@@ -104,30 +115,82 @@ int main(int argc, char **argv)
 		waitpid(pid, NULL, 0);
 		fclose(fo);
 		fclose(fe);
-		if (t_up < 0 || startup < 0) {
-			fprintf(stderr, "run %d: no marker or no start-up time\n", r);
+		if (t_up < 0 || (armvm && startup < 0)) {
+			fprintf(stderr, "%s run %d: no marker%s\n", argv[0], r,
+				armvm ? " or no start-up time" : "");
 			continue;
 		}
 		boot[done] = t_up;
-		share[done] = startup / t_up;
-		printf("run %d: boot to userspace %.0f ms, start-up %.1f ms, RSS without guest RAM %ld KiB\n",
-		       r, t_up, startup, rss[done]);
+		share[done] = armvm ? startup / t_up : -1;
+		su[done] = startup;
+		printf("%s run %d: boot to userspace %.0f ms", argv[0], r, t_up);
+		if (armvm)
+			printf(", start-up %.1f ms", startup);
+		printf(", RSS without guest RAM %ld KiB\n", rss[done]);
 		done++;
 	}
 	if (!done)
-		return 1;
+		return -1;
 	qsort(boot, done, sizeof(double), cmp);
 	qsort(share, done, sizeof(double), cmp);
-	{
-		long rmin = rss[0];
+	qsort(su, done, sizeof(double), cmp);
+	res->boot_min = boot[0];
+	res->boot_med = boot[done / 2];
+	res->share_min = share[0];
+	res->share_med = share[done / 2];
+	res->startup_med = su[done / 2];
+	res->rss_min = rss[0];
+	for (int i = 1; i < done; i++)
+		res->rss_min = rss[i] < res->rss_min ? rss[i] : res->rss_min;
+	res->done = done;
+	return 0;
+}
 
-		for (int i = 1; i < done; i++)
-			rmin = rss[i] < rmin ? rss[i] : rmin;
-		printf("boot to userspace: min %.0f ms, median %.0f ms (%d runs, -c 1 -m %d, quiet)\n",
-		       boot[0], boot[done / 2], done, RAM_MIB);
-		printf("armvm start-up share (exec to first KVM_RUN / boot): min %.4f, median %.4f\n",
-		       share[0], share[done / 2]);
-		printf("armvm resident memory excluding guest RAM: min %ld KiB\n", rmin);
+int main(int argc, char **argv)
+{
+	int runs = argc > 1 ? atoi(argv[1]) : 5;
+	char mem[16];
+	struct boot_result a, k;
+	bool lkvm = system("command -v lkvm >/dev/null 2>&1") == 0;
+
+	if (runs < 1 || runs > 64)
+		runs = 5;
+	snprintf(mem, sizeof(mem), "%d", RAM_MIB);
+	setenv("HOME", "/tmp", 0); /* lkvm keeps its sockets under $HOME/.lkvm */
+	{
+		char *av[] = { "armvm",	     "run",  "-c", "1",	    "-m", mem,
+			       "--loglevel", "info", "-p", "quiet", NULL };
+
+		if (measure(av, runs, true, &a))
+			return 1;
 	}
+	printf("boot to userspace: min %.0f ms, median %.0f ms (%d runs, -c 1 -m %d, quiet)\n",
+	       a.boot_min, a.boot_med, a.done, RAM_MIB);
+	printf("armvm start-up (exec to first KVM_RUN): median %.1f ms; share of the boot: min "
+	       "%.4f, median %.4f\n",
+	       a.startup_med, a.share_min, a.share_med);
+	printf("armvm resident memory excluding guest RAM: min %ld KiB\n", a.rss_min);
+	if (!lkvm) {
+		printf("reference: none (no lkvm on the PATH; bench/boot --kvmtool SRC)\n");
+		return 0;
+	}
+	/* The same kernel, initrd and command line under kvmtool. */
+	{
+		char *kv[] = { "lkvm", "run",
+			       "-c",   "1",
+			       "-m",   mem,
+			       "-k",   ARMVM_LAB_IMAGE,
+			       "-i",   ARMVM_LAB_INITRD,
+			       "-p",   "quiet",
+			       NULL };
+
+		if (measure(kv, runs, false, &k))
+			return 1;
+	}
+	printf("lkvm boot to userspace: min %.0f ms, median %.0f ms; resident memory excluding "
+	       "guest RAM: min %ld KiB\n",
+	       k.boot_min, k.boot_med, k.rss_min);
+	printf("ratio armvm/lkvm boot to userspace: %.2f (median), %.2f (min)\n",
+	       a.boot_med / k.boot_med, a.boot_min / k.boot_min);
 	return 0;
 }
