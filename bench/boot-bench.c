@@ -35,12 +35,21 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* RSS in KiB of every mapping but the guest RAM one. */
+/*
+ * RSS in KiB of every mapping but guest RAM's. Guest RAM is the run of
+ * adjacent mappings that together have the -m size (armvm's splits where
+ * it advised 4 KiB pages for a boot write; kvmtool maps up to 2 MiB more
+ * to align it).
+ */
+#define MAPS_MAX 4096
 static long rss_without_ram(pid_t pid)
 {
+	static unsigned long start[MAPS_MAX], end[MAPS_MAX];
+	static long rss[MAPS_MAX];
+	const unsigned long ram = RAM_MIB << 20;
 	char path[64], line[512];
-	long total = 0, size = 0, rss;
-	int skip = 0;
+	long total = 0, v;
+	int n = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
@@ -48,12 +57,26 @@ static long rss_without_ram(pid_t pid)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Size: %ld kB", &size) == 1)
-			skip = size == RAM_MIB * 1024L;
-		else if (sscanf(line, "Rss: %ld kB", &rss) == 1 && !skip)
-			total += rss;
+		unsigned long s, e;
+
+		if (n < MAPS_MAX && sscanf(line, "%lx-%lx ", &s, &e) == 2) {
+			start[n] = s, end[n] = e, rss[n++] = 0;
+		} else if (n && sscanf(line, "Rss: %ld kB", &v) == 1) {
+			rss[n - 1] = v;
+		}
 	}
 	fclose(f);
+	for (int i = 0; i < n; i++) {
+		int j = i;
+
+		while (j + 1 < n && end[j] == start[j + 1] && end[j] - start[i] < ram)
+			j++;
+		if (end[j] - start[i] >= ram && end[j] - start[i] <= ram + (2ul << 20)) {
+			i = j; /* guest RAM: not counted */
+			continue;
+		}
+		total += rss[i];
+	}
 	return total;
 }
 
