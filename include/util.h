@@ -148,7 +148,8 @@ int file_read_all(const char *path, size_t max_size, uint8_t **buf, size_t *size
  * Map a whole regular file read-only (private). Same errors as
  * file_read_all; an empty file maps to a non-NULL dummy. Undo with
  * file_unmap(). With fdp, the file stays open there (the caller closes
- * it): to pread what it need not touch through the mapping.
+ * it): to pread what it need not touch through the mapping; with fdp and
+ * no buf, it is only opened and checked.
  */
 int file_map(const char *path, size_t max_size, uint8_t **buf, size_t *size, int *fdp);
 void file_unmap(uint8_t *buf, size_t size);

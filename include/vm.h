@@ -76,7 +76,6 @@ enum vm_exit {
 struct boot_files {
 	uint8_t *kernel; /* mapped; read through only where parsed */
 	size_t kernel_size;
-	uint8_t *initrd;
 	size_t initrd_size;
 	int kernel_fd, initrd_fd; /* what is copied to RAM is pread from here */
 	const char *cmdline;

@@ -203,6 +203,11 @@ int file_map(const char *path, size_t max_size, uint8_t **bufp, size_t *sizep, i
 	err = file_open_regular(path, max_size, &fd, &size);
 	if (err)
 		return err;
+	if (!bufp) {
+		*sizep = size;
+		*fdp = fd;
+		return 0;
+	}
 	if (size) {
 		p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 		err = p == MAP_FAILED ? -errno : 0;

@@ -533,6 +533,7 @@ static int vm_write_dtb_file(const char *path, const void *fdt, size_t size, cha
 	return 0;
 }
 
+/* Open a boot file, and map it if buf (see file_map); errors name it. */
 static int vm_map_boot_file(const char *what, const char *path, uint64_t limit, uint8_t **buf,
 			    size_t *size, int *fd, char *err, size_t errlen)
 {
@@ -822,13 +823,12 @@ static int vm_load_boot(struct vm *vm, const char *cmdline, char *err, size_t er
 	ret = vm_map_boot_file("kernel", vm->cfg->kernel, vm->ram_size, &f.kernel, &f.kernel_size,
 			       &f.kernel_fd, err, errlen);
 	if (!ret && vm->cfg->initrd)
-		ret = vm_map_boot_file("initrd", vm->cfg->initrd, vm->ram_size, &f.initrd,
+		ret = vm_map_boot_file("initrd", vm->cfg->initrd, vm->ram_size, NULL,
 				       &f.initrd_size, &f.initrd_fd, err, errlen);
 	f.cmdline = cmdline;
 	if (!ret)
 		ret = vm_place_boot(vm, &f, err, errlen);
 	file_unmap(f.kernel, f.kernel_size);
-	file_unmap(f.initrd, f.initrd_size);
 	if (f.kernel_fd >= 0)
 		close(f.kernel_fd);
 	if (f.initrd_fd >= 0)
