@@ -1152,7 +1152,11 @@ static void vm_log_run_summary(struct vm *vm)
 	for (struct device *d = vm->devices.head; d; d = d->next) {
 		struct virtio_dev *vd = virtio_dev_of(d);
 
-		if (vd)
+		if (!vd)
+			continue;
+		/* Bytes and the backend's part only where they are counted
+		 * (virtio-blk, once it had a request): zeros said nothing. */
+		if (vd->stat_reqs || vd->stat_submits)
 			pr_info("run: %s: %llu notifies, %llu interrupts, %llu bytes read, %llu "
 				"written; %llu requests to the backend, %.1f us each from submission "
 				"to completion; device thread busy %.1f ms, %.1f ms of it in %llu "
@@ -1165,6 +1169,10 @@ static void vm_log_run_summary(struct vm *vm)
 				vd->stat_reqs ? vd->stat_backend_ns / 1e3 / vd->stat_reqs : 0.0,
 				vd->stat_busy_ns / 1e6, vd->stat_submit_ns / 1e6,
 				(unsigned long long)vd->stat_submits);
+		else
+			pr_info("run: %s: %llu notifies, %llu interrupts", d->name,
+				(unsigned long long)vd->stat_notifies,
+				(unsigned long long)vd->stat_irqs);
 	}
 }
 
