@@ -668,14 +668,10 @@ static int vm_boot_read(struct vm *vm, uint64_t gpa, int fd, uint64_t off, size_
 
 	if (cpus > 0 && n > (size_t)cpus)
 		n = (size_t)cpus;
+	n = MAX(n, (size_t)1); /* below 16 MiB: one part, on this thread */
 	if (!guest_mem_ptr(&vm->mem, gpa, len))
 		return -EFAULT;
 	vm_ram_advise_edges(vm, gpa, len, MADV_NOHUGEPAGE);
-	if (n < 2) {
-		ret = vm_boot_read_part(vm, gpa, fd, off, len);
-		vm_ram_advise_edges(vm, gpa, len, MADV_HUGEPAGE);
-		return ret;
-	}
 	/* Parts end on 2 MiB boundaries of RAM: no two threads fault in the
 	 * same huge page. */
 	step = ALIGN_UP((len + n - 1) / n, (uint64_t)SZ_2M);
@@ -1151,28 +1147,27 @@ static void vm_log_run_summary(struct vm *vm)
 		pr_info("run: MMIO handled by armvm, by region: %s", hl.buf);
 	for (struct device *d = vm->devices.head; d; d = d->next) {
 		struct virtio_dev *vd = virtio_dev_of(d);
+		char more[320];
 
 		if (!vd)
 			continue;
 		/* Bytes and the backend's part only where they are counted
 		 * (virtio-blk, once it had a request): zeros said nothing. */
+		more[0] = '\0';
 		if (vd->stat_reqs || vd->stat_submits)
-			pr_info("run: %s: %llu notifies, %llu interrupts, %llu bytes read, %llu "
-				"written; %llu requests to the backend, %.1f us each from submission "
-				"to completion; device thread busy %.1f ms, %.1f ms of it in %llu "
-				"submission calls",
-				d->name, (unsigned long long)vd->stat_notifies,
-				(unsigned long long)vd->stat_irqs,
-				(unsigned long long)vd->stat_read_bytes,
-				(unsigned long long)vd->stat_write_bytes,
-				(unsigned long long)vd->stat_reqs,
-				vd->stat_reqs ? vd->stat_backend_ns / 1e3 / vd->stat_reqs : 0.0,
-				vd->stat_busy_ns / 1e6, vd->stat_submit_ns / 1e6,
-				(unsigned long long)vd->stat_submits);
-		else
-			pr_info("run: %s: %llu notifies, %llu interrupts", d->name,
-				(unsigned long long)vd->stat_notifies,
-				(unsigned long long)vd->stat_irqs);
+			snprintf(more, sizeof(more),
+				 ", %llu bytes read, %llu written; %llu requests to the backend, "
+				 "%.1f us each from submission to completion; device thread busy "
+				 "%.1f ms, %.1f ms of it in %llu submission calls",
+				 (unsigned long long)vd->stat_read_bytes,
+				 (unsigned long long)vd->stat_write_bytes,
+				 (unsigned long long)vd->stat_reqs,
+				 vd->stat_reqs ? vd->stat_backend_ns / 1e3 / vd->stat_reqs : 0.0,
+				 vd->stat_busy_ns / 1e6, vd->stat_submit_ns / 1e6,
+				 (unsigned long long)vd->stat_submits);
+		pr_info("run: %s: %llu notifies, %llu interrupts%s", d->name,
+			(unsigned long long)vd->stat_notifies, (unsigned long long)vd->stat_irqs,
+			more);
 	}
 }
 
