@@ -31,6 +31,7 @@ static void notify_event(void *opaque, uint32_t events)
 
 int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd, int vm_fd)
 {
+	const char *name = vd->dev.name;
 	int err;
 
 	memset(n, 0, sizeof(*n));
@@ -38,7 +39,10 @@ int virtio_notify_init(struct virtio_notify *n, struct virtio_dev *vd, int vm_fd
 	n->vm_fd = vm_fd;
 	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		n->efd[q] = -1;
-	err = iothread_start(&n->io);
+	/* "blk@00:01.0", "net@a000200": the thread's name has 15 characters */
+	if (!strncmp(name, "virtio-", 7))
+		name += 7;
+	err = iothread_start(&n->io, name);
 	if (err)
 		return err;
 	for (unsigned int q = 0; q < vd->nr_queues; q++) {

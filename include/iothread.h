@@ -12,9 +12,10 @@ struct iothread {
 	struct evloop loop;
 	pthread_t thread;
 	bool running;
+	char name[16]; /* the thread's name (comm), for ps, top and perf */
 };
 
-int iothread_start(struct iothread *t);
+int iothread_start(struct iothread *t, const char *name);
 void iothread_stop(struct iothread *t);
 
 #endif

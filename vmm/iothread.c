@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static void *iothread_main(void *arg)
 {
@@ -15,17 +17,19 @@ static void *iothread_main(void *arg)
 	/* Signals are the main thread's (signalfd) and the vCPUs' (kicks). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prctl(PR_SET_NAME, t->name);
 	if (jail_enter(JAIL_IO))
 		pr_err("I/O thread: cannot install its seccomp filter");
 	evloop_run(&t->loop);
 	return NULL;
 }
 
-int iothread_start(struct iothread *t)
+int iothread_start(struct iothread *t, const char *name)
 {
 	int err;
 
 	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
 	err = evloop_init(&t->loop);
 	if (err)
 		return err;

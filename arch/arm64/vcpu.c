@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -229,8 +230,11 @@ void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[16];
 	sigset_t set;
 
+	snprintf(name, sizeof(name), "vcpu%u", vcpu->id);
+	prctl(PR_SET_NAME, name); /* "kvm-vcpu-N" in kvmtool; shown by ps, top, perf */
 	/* Only this thread's kick signal may interrupt KVM_RUN. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);

@@ -890,7 +890,9 @@ pid=$!
 wait_for $T/jailrun.log ARMVM-GUEST-UP 1 240
 modes=$(cat /proc/$pid/task/*/status 2>/dev/null | sed -n 's/^Seccomp:[[:space:]]*//p' | sort | uniq -c | tr -s ' \n' ' ')
 nthreads=$(ls /proc/$pid/task 2>/dev/null | wc -l)
+comms=$(cat /proc/$pid/task/*/comm 2>/dev/null | sort | tr '\n' ' ')
 kill -TERM $pid; wait $pid
+check "threads are named, as ps and perf show them (got: $comms)" $T/jailrun.log sh -c "echo '$comms' | grep -q 'blk@00:0[0-9].0 .*rng@00:0[0-9].0 .*vcpu0 vcpu1 '"
 check "seccomp: all $nthreads threads of a running armvm are filtered (modes:$modes)" $T/jailrun.log sh -c "[ $nthreads -ge 4 ] && echo '$modes' | grep -q '^ *$nthreads 2 *$'"
 armvm run --no-seccomp -c 1 -m 256 -p "quiet -- sleep 600" </dev/null >$T/nojail.log 2>&1 &
 pid=$!
