@@ -338,6 +338,15 @@ int virtio_dev_load(struct virtio_dev *vd, struct state_buf *sb)
 
 	pthread_mutex_lock(&vd->lock);
 	err = virtio_dev_load_locked(vd, sb);
+	/*
+	 * Buffers the saved device had used but not yet signalled (completions
+	 * a snapshot's quiesce drained after the last interrupt): the live
+	 * device would have raised it after the thaw, so the restored one
+	 * does, where the driver asks (EVENT_IDX decides, as always).
+	 */
+	if (!err && (vd->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		for (unsigned int q = 0; q < vd->nr_queues; q++)
+			virtio_queue_interrupt(vd, q);
 	pthread_mutex_unlock(&vd->lock);
 	return err;
 }

@@ -220,9 +220,18 @@ static void test_save_quiesces(void)
 	is_int(vd.vqs[0].used_idx, 1, "quiesce finished the work");
 	is_int(resumed, 1, "the device resumed after the save");
 	state_reader_init(&rb, sb.data, sb.len);
+	vd2.transport.irq = count_irq;
+	irqs = 0;
 	is_int(virtio_dev_load(&vd2, &rb), 0, "state loads");
 	ok(vd2.vqs[0].used_idx == 1 && vd2.vqs[0].last_avail == 1,
 	   "the saved indices include the work finished by quiesce");
+	is_int(irqs, 1, "the restored device raises the interrupt that work is owed");
+	/* A driver that asked for no interrupts gets none at the restore. */
+	((uint16_t *)gp(RAM + 0x2000))[0] = VRING_AVAIL_F_NO_INTERRUPT;
+	state_reader_init(&rb, sb.data, sb.len);
+	irqs = 0;
+	is_int(virtio_dev_load(&vd2, &rb), 0, "state loads again");
+	is_int(irqs, 0, "no interrupt at the restore where the driver suppressed them");
 	state_free(&sb);
 	virtio_dev_destroy(&vd);
 	virtio_dev_destroy(&vd2);
