@@ -40,26 +40,41 @@ int log_level_parse(const char *s, enum log_level *out)
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	static int tty = -1; /* stderr is a terminal: found once */
 	static const char *const tags[] = { "error: ", "warning: ", "", "" };
-	int n;
+	char line[1024];
+	int p, n;
 
 	/*
 	 * Format first, then write once: lines from vCPU threads must not
 	 * interleave, and stderr may be the raw-mode terminal, so end in CRLF
 	 * only when it is one (a newline alone would not return the carriage).
+	 * One write(2) of a stack buffer: no stdio, so no malloc (a thread's
+	 * first malloc maps a whole arena), fstat or lseek per line.
 	 */
-	n = vsnprintf(line, sizeof(line) - 3, fmt, ap);
+	p = snprintf(line, sizeof(line), "armvm: %s", tags[level]);
+	n = vsnprintf(line + p, sizeof(line) - (size_t)p - 2, fmt, ap);
 	if (n < 0)
 		return;
-	if ((size_t)n > sizeof(line) - 4)
-		n = sizeof(line) - 4;
-	while (n > 0 && line[n - 1] == '\n')
+	if ((size_t)n > sizeof(line) - (size_t)p - 3)
+		n = (int)(sizeof(line) - (size_t)p - 3);
+	n += p;
+	while (n > p && line[n - 1] == '\n')
 		n--;
-	if (isatty(STDERR_FILENO))
+	if (__atomic_load_n(&tty, __ATOMIC_RELAXED) < 0)
+		__atomic_store_n(&tty, isatty(STDERR_FILENO), __ATOMIC_RELAXED);
+	if (tty)
 		line[n++] = '\r';
 	line[n++] = '\n';
-	dprintf(STDERR_FILENO, "armvm: %s%.*s", tags[level], n, line);
+	for (int off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, line + off, (size_t)(n - off));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to report it */
+		off += (int)w;
+	}
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
