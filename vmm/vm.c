@@ -624,11 +624,25 @@ static int vm_boot_read_part(struct vm *vm, uint64_t gpa, int fd, uint64_t off, 
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) /* shorter than it was a moment ago: changed under us */
-			return n < 0 ? -errno : -EIO;
+		if (n <= 0) /* shorter than its size said: changed under us */
+			return n < 0 ? -errno : -ENODATA;
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+/* The one-line error for a kernel or initrd that could not be read in. */
+static void vm_boot_read_error(const char *what, const char *path, uint64_t size, uint64_t gpa,
+			       int ret, char *err, size_t errlen)
+{
+	if (ret == -ENODATA)
+		errmsg(err, errlen, ret,
+		       "cannot load %s '%s': it ended before the %llu bytes its size gives "
+		       "(changed while armvm read it?)",
+		       what, path, (unsigned long long)size);
+	else
+		errmsg(err, errlen, ret, "cannot load %s '%s' into guest RAM at 0x%llx: %s", what,
+		       path, (unsigned long long)gpa, strerror(-ret));
 }
 
 struct boot_part {
@@ -735,15 +749,15 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *er
 		ret = vm_boot_read(vm, lay.kernel_gpa, files->kernel_fd,
 				   (uint64_t)(img.data - files->kernel), img.size);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot load kernel '%s' into guest RAM at 0x%llx: %s",
-		       vm->cfg->kernel, (unsigned long long)lay.kernel_gpa, strerror(-ret));
+		vm_boot_read_error("kernel", vm->cfg->kernel, img.size, lay.kernel_gpa, ret, err,
+				   errlen);
 		goto out;
 	}
 	if (files->initrd_size)
 		ret = vm_boot_read(vm, lay.initrd_gpa, files->initrd_fd, 0, files->initrd_size);
 	if (ret) {
-		errmsg(err, errlen, ret, "cannot load initrd '%s' into guest RAM at 0x%llx: %s",
-		       vm->cfg->initrd, (unsigned long long)lay.initrd_gpa, strerror(-ret));
+		vm_boot_read_error("initrd", vm->cfg->initrd, files->initrd_size, lay.initrd_gpa,
+				   ret, err, errlen);
 		goto out;
 	}
 
