@@ -225,7 +225,7 @@ $(B)/bench/sve-bench: bench/sve-bench.c $(CORE_OBJS) $(KVM_OBJS)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CORE_OBJS) $(KVM_OBJS) $(LIBS)
 
-$(B)/bench/%: bench/%.c
+$(B)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	$(Q)$(CC) -O2 -static -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<

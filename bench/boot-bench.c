@@ -22,18 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define RAM_MIB 256
 /* The lab's default guest, which armvm finds by itself (README). */
 #define ARMVM_LAB_IMAGE "/lab/Image"
 #define ARMVM_LAB_INITRD "/lab/guest.cpio.gz"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /*
  * RSS in KiB of every mapping but guest RAM's. Guest RAM is the run of
@@ -78,13 +72,6 @@ static long rss_without_ram(pid_t pid)
 		total += rss[i];
 	}
 	return total;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 struct boot_result {
@@ -154,14 +141,11 @@ static int measure(char *const argv[], int runs, bool armvm, struct boot_result 
 	}
 	if (!done)
 		return -1;
-	qsort(boot, done, sizeof(double), cmp);
-	qsort(share, done, sizeof(double), cmp);
-	qsort(su, done, sizeof(double), cmp);
+	res->boot_med = median(boot, done);
 	res->boot_min = boot[0];
-	res->boot_med = boot[done / 2];
+	res->share_med = median(share, done);
 	res->share_min = share[0];
-	res->share_med = share[done / 2];
-	res->startup_med = su[done / 2];
+	res->startup_med = median(su, done);
 	res->rss_min = rss[0];
 	for (int i = 1; i < done; i++)
 		res->rss_min = rss[i] < res->rss_min ? rss[i] : res->rss_min;
@@ -174,7 +158,7 @@ int main(int argc, char **argv)
 	int runs = argc > 1 ? atoi(argv[1]) : 5;
 	char mem[16];
 	struct boot_result a, k;
-	bool lkvm = system("command -v lkvm >/dev/null 2>&1") == 0;
+	bool lkvm = have_lkvm();
 
 	if (runs < 1 || runs > 64)
 		runs = 5;

@@ -34,32 +34,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 struct result {
 	double wall, startup, teardown; /* medians, ms; -1: not known */
 	double wall_min;
 	double minflt, cpu; /* medians: minor page faults, user+system ms */
 };
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return n ? v[n / 2] : -1;
-}
 
 /* Run argv `runs` times; 0 and r filled, or -1 if a run failed. */
 static int measure(char *const argv[], int runs, struct result *r)
@@ -192,11 +173,6 @@ static int floor_run(int cpus, int mib, const char *flat)
 		if (run0->exit_reason == KVM_EXIT_SYSTEM_EVENT)
 			return 0;
 	return 1;
-}
-
-static int have_lkvm(void)
-{
-	return system("command -v lkvm >/dev/null 2>&1") == 0;
 }
 
 int main(int argc, char **argv)
