@@ -43,7 +43,7 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	static int tty = -1; /* stderr is a terminal: found once */
 	static const char *const tags[] = { "error: ", "warning: ", "", "" };
 	char line[1024];
-	int p, n;
+	int p, n, t;
 
 	/*
 	 * Format first, then write once: lines from vCPU threads must not
@@ -61,9 +61,12 @@ static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	n += p;
 	while (n > p && line[n - 1] == '\n')
 		n--;
-	if (__atomic_load_n(&tty, __ATOMIC_RELAXED) < 0)
-		__atomic_store_n(&tty, isatty(STDERR_FILENO), __ATOMIC_RELAXED);
-	if (tty)
+	t = __atomic_load_n(&tty, __ATOMIC_RELAXED);
+	if (t < 0) {
+		t = isatty(STDERR_FILENO);
+		__atomic_store_n(&tty, t, __ATOMIC_RELAXED);
+	}
+	if (t)
 		line[n++] = '\r';
 	line[n++] = '\n';
 	for (int off = 0; off < n;) {

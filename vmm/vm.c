@@ -749,8 +749,8 @@ static int vm_place_boot(struct vm *vm, const struct boot_files *files, char *er
 		ret = vm_boot_read(vm, lay.kernel_gpa, files->kernel_fd,
 				   (uint64_t)(img.data - files->kernel), img.size);
 	if (ret) {
-		vm_boot_read_error("kernel", vm->cfg->kernel, img.size, lay.kernel_gpa, ret, err,
-				   errlen);
+		vm_boot_read_error("kernel", vm->cfg->kernel, files->kernel_size, lay.kernel_gpa,
+				   ret, err, errlen);
 		goto out;
 	}
 	if (files->initrd_size)
