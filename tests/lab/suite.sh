@@ -22,6 +22,11 @@ skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 check() { d=$1 l=$2; shift 2; if "$@"; then pass "$d"; else fail "$d" "$l"; fi; }
 has() { grep -q -- "$2" "$1"; }
 rc_is() { [ "$(cat "$1")" = "$2" ]; }
+# mark NAME: a TAP comment with the seconds since the suite began, at each
+# section, so build/lab/suite.tap shows where the time goes (make test
+# must stay under 20 minutes on a 2-core machine).
+t_start=$(cut -d. -f1 /proc/uptime)
+mark() { echo "# at $(($(cut -d. -f1 /proc/uptime) - t_start)) s: $1"; }
 
 # vm NAME SECS ARGS...: armvm run ARGS with stdin from /dev/null; the
 # console and messages in $T/NAME.log, the exit status in $T/NAME.rc.
@@ -617,9 +622,11 @@ if [ "${1:-}" = sve-only ]; then
 	[ $fails = 0 ]
 	exit
 fi
+mark "SVE"
 sve_suite
 
 # --- Boot to userspace, CPUs, memory, device tree -----------------------
+mark "Boot to userspace, CPUs, memory, device tree"
 vm boot 120 -c 2 -m 256 -p quiet --dump-dtb $T/guest.dtb
 check "guest boots to userspace and powers off with status 0" $T/boot.log rc_is $T/boot.rc 0
 check "guest init ran (marker seen)" $T/boot.log has $T/boot.log ARMVM-GUEST-UP
@@ -631,6 +638,7 @@ check "--dump-dtb wrote a blob" $T/boot.log test -s $T/guest.dtb
 cp $T/guest.dtb /tmp/guest.dtb 2>/dev/null
 
 # --- The default guest ----------------------------------------------------
+mark "The default guest"
 vm default 120 -p "quiet -- cat /proc/cmdline; guestinfo"
 check "armvm run with no kernel boots the default guest" $T/default.log rc_is $T/default.rc 0
 check "default guest: kernel command line gets kvmtool's console defaults" $T/default.log has $T/default.log "^console=ttyS0 earlycon=uart8250,mmio,0x1000000 quiet"
@@ -640,6 +648,7 @@ want=$((64 * ($(nproc) + 3)))
 check "default memory is kvmtool's 64 MiB x (CPUs + 3) = $want MiB (guest sees ${mem:-none})" $T/default.log test "${mem:-0}" -ge $((want - 64)) -a "${mem:-999999}" -le $want
 
 # --- --nodefaults, machine options ---------------------------------------
+mark "--nodefaults, machine options"
 vm nodef 120 --nodefaults -c 1 -m 256 -p "quiet -- cat /proc/cmdline"
 check "--nodefaults: guest boots (console from stdout-path)" $T/nodef.log rc_is $T/nodef.rc 0
 check "--nodefaults: nothing appended to the command line" $T/nodef.log has $T/nodef.log "^quiet -- cat /proc/cmdline"
@@ -661,6 +670,7 @@ else
 fi
 
 # --- Kernel formats --------------------------------------------------------
+mark "Kernel formats"
 if [ -f $LAB_DIR/Image.gz ]; then
 	vm gzip 120 -k $LAB_DIR/Image.gz -i $LAB_DIR/guest.cpio.gz -c 1 -m 256 -p quiet
 	check "gzip-compressed Image boots" $T/gzip.log rc_is $T/gzip.rc 0
@@ -690,6 +700,7 @@ vm unnamed 60 -k $LAB_DIR/flat.bin --nodefaults -c 1 -m 64 --loglevel info
 check "without --name the guest is guest-PID (kvmtool's default)" $T/unnamed.log has $T/unnamed.log "armvm: guest-[0-9][0-9]*: booting"
 
 # --- Devices: RTC and console input ----------------------------------------
+mark "Devices: RTC and console input"
 vm rtc 120 -c 1 -m 256 -p "quiet -- cat /sys/class/rtc/rtc0/name; echo RTC=\$(cat /sys/class/rtc/rtc0/since_epoch)"
 check "PL031 RTC is rtc0 in the guest" $T/rtc.log has $T/rtc.log "pl031"
 g=$(sed -n 's/^RTC=\([0-9]*\).*/\1/p' $T/rtc.log | tr -d '\r') h=$(date +%s)
@@ -701,6 +712,7 @@ check "console input reaches the guest through the UART" $T/input.log has $T/inp
 check "console input: the guest powered off (status 0)" $T/input.log rc_is $T/input.rc 0
 
 # --- virtio devices ------------------------------------------------------------
+mark "virtio devices"
 G=$LAB_DIR/guest
 blk_round() { # NAME TRANSPORT ENGINE SEED: write 64 MiB in the guest, check here, read back in a new guest
 	bn=$1 tr=$2 eng=$3 seed=$4
@@ -854,8 +866,12 @@ fi
 net_round pci 0 userspace
 net_round mmio 0 userspace
 viommu_virtio_suite
+mark "PCI passthrough"
+# PCI passthrough (defined above; `suite.sh vfio-only` runs it alone).
+vfio_suite
 
 # --- Ending a run: reboot, Ctrl-a x, signals -------------------------------
+mark "Ending a run: reboot, Ctrl-a x, signals"
 vm noreboot 120 --no-reboot -c 1 -m 256 -p "quiet -- reboot -f"
 check "--no-reboot: a guest reboot ends armvm with status 0" $T/noreboot.log rc_is $T/noreboot.rc 0
 # Two boots, however long they take (a fixed window flaked on a busy machine).
@@ -880,6 +896,7 @@ check "SIGTERM ends armvm with status 143" $T/term.log rc_is $T/term.rc 143
 check "SIGTERM: says it was terminated" $T/term.log has $T/term.log "terminated by signal 15"
 
 # --- seccomp: every thread filtered, a forbidden call caught --------------
+mark "seccomp: every thread filtered, a forbidden call caught"
 # (Every other guest of this suite, with its disks, network and consoles,
 # runs under the filters too: they are on by default.)
 /lab/kvm/jail >$T/jail.log 2>&1
@@ -902,6 +919,7 @@ kill -TERM $pid; wait $pid
 check "--no-seccomp: no thread is filtered (modes: $modes)" $T/nojail.log test "$modes" = "0 "
 
 # --- Control plane: list, pause, resume, stop over the socket --------------
+mark "Control plane: list, pause, resume, stop over the socket"
 CD=$HOME/.armvm
 ticker='i=0; while true; do echo TICK-$i; i=$((i+1)); sleep 0.2; done'
 dd if=/dev/zero of=$T/ctld.img bs=1M count=0 seek=8 2>/dev/null
@@ -973,9 +991,11 @@ armvm stop --all >$T/all.out 2>&1
 rc=$?
 check "stop --all with no guest: status 0, nothing said" $T/all.out sh -c "[ $rc = 0 ] && [ ! -s $T/all.out ]"
 
+mark "Snapshot and restore"
 snapshot_suite
 
 # --- Console output that does not keep up ---------------------------------
+mark "Console output that does not keep up"
 # A closed stdout (armvm ... | head) used to kill armvm with SIGPIPE on a
 # vCPU thread; a full pipe stalled the vCPU holding the UART lock.
 lines='i=0; while [ $i -lt 3000 ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; i=$((i+1)); done'
@@ -992,6 +1012,7 @@ check "stdout a full pipe: armvm says how much it dropped" $T/full.err has $T/fu
 rm -f $T/full.fifo
 
 # --- Failures while the machine is built: one line, never a crash ----------
+mark "Failures while the machine is built: one line, never a crash"
 # Under a low fd limit, each of many disks with four queues fails at a
 # different point (an eventfd, the I/O thread's epoll, a ring): each must
 # end in one error line and status 1, or a guest that runs (status 0).
@@ -1019,6 +1040,7 @@ check "disk on a full file system: armvm reports the error and the guest powers 
 umount $T/small
 
 # --- Bad input: one clear line, non-zero status, no crash ------------------
+mark "Bad input: one clear line, non-zero status, no crash"
 refuse "missing kernel file" "cannot read kernel '/nonexistent': No such file" -k /nonexistent
 refuse "kernel is a directory" "cannot read kernel '$T': Is a directory" -k $T
 refuse "kernel is not a regular file" "kernel '/dev/null' is not a regular file" -k /dev/null
@@ -1063,6 +1085,7 @@ rc=$?
 check "no permission on /dev/kvm: status 1 and a message" $T/perm.log sh -c "[ $rc = 1 ] && grep -q 'permission denied' $T/perm.log"
 
 # --- kvmtool's probe order ---------------------------------------------------
+mark "kvmtool's probe order"
 # Harnesses written for kvmtool (kvm-unit-tests' arm runner among them) run
 # the VMM with the machine options they want and a kernel that does not
 # exist: an error about the kernel means "supported", any other is a skip.
@@ -1085,6 +1108,7 @@ refuse "probe: a missing initrd is named after the options, before boot" "cannot
 refuse "probe: --irqchip and --pmu that the host has: the kernel is the complaint" "cannot read kernel '$P'" --irqchip=gicv3-its --pmu -c 2 -m 256 -k $P
 
 # --- Help and version --------------------------------------------------------
+mark "Help and version"
 armvm run --help >$T/help.log 2>&1
 rc=$?
 missing=
@@ -1095,6 +1119,7 @@ check "armvm run --help documents every option (missing:${missing:- none})" $T/h
 check "armvm help works" $T/help.log sh -c "armvm help | grep -q 'armvm COMMAND'"
 check "armvm version prints a version" $T/help.log sh -c "armvm version | grep -q '^armvm '"
 
+mark "The Debian package"
 # --- The Debian package (built by suite.t with make deb), installed last: it
 # replaces this armvm with the package's ---------------------------------------
 if [ -f $LAB_DIR/armvm.deb ]; then
@@ -1117,5 +1142,6 @@ else
 	fail "the Debian package is in the lab (suite.t builds it with make deb)"
 fi
 
+mark "end"
 echo "1..$n"
 [ $fails = 0 ]
